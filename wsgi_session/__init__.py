@@ -1,0 +1,42 @@
+"""wsgi_session: server-side sessions for legacy WSGI applications.
+
+>>> from wsgi_session import SessionMiddleware, Session, ConfigError
+"""
+
+from __future__ import annotations
+
+from .config import Settings as Settings
+from .errors import ConfigError as ConfigError
+from .errors import LockTimeout as LockTimeout
+from .errors import SerializationError as SerializationError
+from .errors import SessionError as SessionError
+from .errors import StoreUnavailable as StoreUnavailable
+from .events import EndReason as EndReason
+from .events import RejectReason as RejectReason
+from .events import SessionEvents as SessionEvents
+from .helpers import hidden_input as hidden_input
+from .helpers import rewrite_url as rewrite_url
+from .middleware import SessionMiddleware as SessionMiddleware
+from .middleware import get_session as get_session
+from .session import Session as Session
+from .stores import open_store as open_store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "EndReason",
+    "LockTimeout",
+    "RejectReason",
+    "SerializationError",
+    "Session",
+    "SessionError",
+    "SessionEvents",
+    "SessionMiddleware",
+    "Settings",
+    "StoreUnavailable",
+    "get_session",
+    "hidden_input",
+    "open_store",
+    "rewrite_url",
+]

@@ -1,0 +1,396 @@
+"""``SessionMiddleware``: wires settings, store, tracking and session for one request.
+
+>>> def app(environ, start_response):
+...     session = environ["wsgi_session"]
+...     session["visits"] = session.get("visits", 0) + 1
+...     start_response("200 OK", [("Content-Type", "text/plain")])
+...     return [str(session["visits"]).encode()]
+>>> wrapped = SessionMiddleware(app, secret_key="change me")
+>>> from werkzeug.test import Client
+>>> client = Client(wrapped)
+>>> client.get("/").text, client.get("/").text
+('1', '2')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import typing as t
+from collections.abc import Iterable, Iterator
+
+from .config import Settings
+from .errors import StoreUnavailable
+from .events import EndReason, RejectReason, dispatch
+from .response import ResponseEditor
+from .session import Session, SessionMeta
+from .signing import IdSigner, short_hash
+from .stores import Backend, SaveResult, backend_for, is_in_memory, open_store
+from .tracking import CookieProfile, choose_mode, read_presented, user_agent_binding
+
+__all__ = ["CONTEXT_KEY", "SessionMiddleware", "get_session"]
+
+log = logging.getLogger("wsgi_session")
+
+#: environ key of the per-request context (used by the URL helpers).
+CONTEXT_KEY = "wsgi_session.context"
+#: Seconds added to the idle timeout for the store TTL of an entry.
+TTL_GRACE = 300
+
+WSGIEnviron = t.Dict[str, t.Any]
+StartResponse = t.Callable[..., t.Callable[[bytes], object]]
+WSGIApp = t.Callable[[WSGIEnviron, StartResponse], Iterable[bytes]]
+
+
+def get_session(environ: WSGIEnviron) -> Session:
+    """Return the session of a request handled by :class:`SessionMiddleware`.
+
+    >>> get_session({})
+    Traceback (most recent call last):
+    ...
+    LookupError: no wsgi_session in this environ: is the app wrapped by SessionMiddleware?
+    """
+    context = environ.get(CONTEXT_KEY)
+    if context is None:
+        raise LookupError(
+            "no wsgi_session in this environ: is the app wrapped by SessionMiddleware?"
+        )
+    return t.cast(Session, context.session)
+
+
+def store_key(session_id: str) -> str:
+    """The store key of a session id: a prefix and a hash, never the id itself.
+
+    The braces are a Redis Cluster hash tag: all keys of one session share a slot.
+
+    >>> store_key("A" * 43)
+    'wss:{0f007385b6f9d4b7eeb2748605afe1a9}'
+    """
+    digest = hashlib.sha256(session_id.encode("ascii")).hexdigest()[:32]
+    return "wss:{" + digest + "}"
+
+
+class SessionMiddleware:
+    """WSGI middleware that gives ``app`` server-side sessions.
+
+    See the SPEC §2 for every argument; each is validated here and a mistake
+    raises :class:`~wsgi_session.ConfigError` naming it.
+
+    >>> SessionMiddleware(lambda e, s: [], secret_key="")
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.ConfigError: secret_key: every key must be a non-empty str or bytes
+    """
+
+    #: The session class instantiated per request (an override point).
+    session_class: type[Session] = Session
+
+    def __init__(self, app: WSGIApp, **options: t.Any) -> None:
+        self.app = app
+        self.settings = settings = Settings.build(**options)
+        store = settings.store if settings.store is not None else "memory://"
+        self.store = open_store(store) if isinstance(store, str) else store
+        self.backend: Backend = backend_for(self.store)
+        self.signer = IdSigner(settings.secret_key)
+        self.cookies = CookieProfile(
+            settings.cookie_name,
+            path=settings.cookie_path,
+            domain=settings.cookie_domain,
+            secure=settings.cookie_secure,
+            httponly=settings.cookie_httponly,
+            samesite=settings.cookie_samesite,
+            max_age=settings.cookie_max_age,
+        )
+        self._multiprocess_warned = is_in_memory(self.store) is False
+        self._warn_lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, app: WSGIApp, mapping: t.Mapping[str, t.Any]) -> SessionMiddleware:
+        """Build from a mapping of setting names to strings or values (§8)."""
+        from .inifile import coerce_mapping
+
+        return cls(app, **coerce_mapping(mapping, source="mapping"))
+
+    @classmethod
+    def from_ini(
+        cls, app: WSGIApp, path: str, section: str = "wsgi_session"
+    ) -> SessionMiddleware:
+        """Build from the ``[section]`` of an ini file (§8)."""
+        from .inifile import load_config
+
+        return cls(app, **load_config(path, section))
+
+    # -- the request ----------------------------------------------------------
+
+    def __call__(
+        self, environ: WSGIEnviron, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        if not self._multiprocess_warned and environ.get("wsgi.multiprocess"):
+            self._warn_multiprocess()
+        request = RequestContext(self, environ)
+        return ResponseEditor(self, request, start_response).run(self.app)
+
+    def _warn_multiprocess(self) -> None:
+        with self._warn_lock:
+            if not self._multiprocess_warned:
+                self._multiprocess_warned = True
+                log.warning(
+                    "wsgi_session: the in-memory store is not shared between worker "
+                    "processes; use redis://, memcached:// or file:// under a "
+                    "multi-process server"
+                )
+
+
+class RequestContext:
+    """One request's view of its session: loading, saving and id transport.
+
+    It is the :class:`~wsgi_session.session.SessionHost` of the request's
+    session and what the URL helpers consult (``environ[CONTEXT_KEY]``).
+    """
+
+    def __init__(self, middleware: SessionMiddleware, environ: WSGIEnviron) -> None:
+        settings = middleware.settings
+        self.middleware = middleware
+        self.settings = settings
+        self.environ = environ
+        self.url_param = settings.url_param
+        self.presented = read_presented(
+            environ,
+            cookie_name=settings.cookie_name,
+            url_param=settings.url_param,
+            read_urls=settings.tracking != "cookie",
+            body_limit=settings.url_body_limit,
+        )
+        self.session = middleware.session_class(
+            self,
+            serializer=settings.serializer,
+            idle_timeout=settings.idle_timeout,
+            absolute_timeout=settings.absolute_timeout,
+        )
+        self.source: str | None = None
+        self.cookie_rejected = False
+        self._lock: t.ContextManager[None] | None = None
+        self._aged = False
+        environ[settings.environ_key] = self.session
+        environ[CONTEXT_KEY] = self
+
+    # -- SessionHost ----------------------------------------------------------
+
+    def load_session(self, session: Session) -> None:
+        """Resume the presented session if it is genuine, alive and ours."""
+        candidate = self._candidate()
+        if candidate is not None:
+            session_id, source = candidate
+            if self._resume(session, session_id, source):
+                self.source = source
+        self.session.tracking = self.mode()
+        if self.session.is_new:
+            binding = user_agent_binding(self.environ)
+            self.session.meta = self.session.meta._replace(binding=binding)
+
+    def discard_stored(self, session: Session, *, destroyed: bool) -> None:
+        """Delete the stored entry now (regenerate, destroy)."""
+        sid = session._id
+        if sid is None:
+            return
+        self.middleware.backend.delete(store_key(sid))
+        log.debug("wsgi_session: session %s removed from the store", short_hash(sid))
+        if destroyed:
+            dispatch(self.settings.events, "ended", session, EndReason.DESTROYED)
+
+    # -- loading --------------------------------------------------------------
+
+    def _reject(self, reason: RejectReason) -> None:
+        log.debug("wsgi_session: presented id rejected (%s)", reason.value)
+        dispatch(self.settings.events, "rejected", self.environ, reason)
+
+    def _candidate(self) -> tuple[str, str] | None:
+        signer = self.middleware.signer
+        presented = self.presented
+        cookie_id = None
+        for value in presented.cookie_values:
+            cookie_id = signer.unsign(value)
+            if cookie_id is not None:
+                break
+        if presented.cookie_values and cookie_id is None:
+            self.cookie_rejected = True
+            self._reject(RejectReason.BAD_SIGNATURE)
+        url_value = presented.url_value
+        if url_value is not None:
+            url_id = signer.unsign(url_value)
+            if presented.has_our_cookie:
+                if url_id is None or url_id != cookie_id:
+                    self._reject(RejectReason.URL_ID_REFUSED)
+            elif url_id is None:
+                self._reject(RejectReason.BAD_SIGNATURE)
+            else:
+                return url_id, "url"
+        return (cookie_id, "cookie") if cookie_id is not None else None
+
+    def _resume(self, session: Session, session_id: str, source: str) -> bool:
+        backend = self.middleware.backend
+        key = store_key(session_id)
+        if self.settings.concurrency == "lock":
+            self._lock = backend.lock(
+                key, timeout=self.settings.lock_timeout, ttl=self.settings.lock_timeout
+            )
+            self._lock.__enter__()
+        record = backend.load(key)
+        if record is None:
+            self._reject(RejectReason.UNKNOWN_ID)
+            self.cookie_rejected = source == "cookie"
+            return self._give_up()
+        try:
+            meta = SessionMeta.decode(record.meta)
+            if source == "url" and meta.binding != user_agent_binding(self.environ):
+                self._reject(RejectReason.BINDING_MISMATCH)
+                return self._give_up()
+            expiry = session.expiry(meta)
+            if expiry is not None and expiry <= time.time():
+                backend.delete(key)
+                log.debug("wsgi_session: session %s expired", short_hash(session_id))
+                dispatch(self.settings.events, "ended", session, EndReason.EXPIRED)
+                self.cookie_rejected = source == "cookie"
+                return self._give_up()
+            session.adopt(session_id, meta, record.fields)
+        except ValueError:
+            log.warning(
+                "wsgi_session: stored session %s is corrupt; starting a fresh one",
+                short_hash(session_id),
+            )
+            backend.delete(key)
+            self.cookie_rejected = source == "cookie"
+            return self._give_up()
+        dispatch(self.settings.events, "resumed", session, self.environ)
+        return True
+
+    def _give_up(self) -> bool:
+        self.release()
+        return False
+
+    def release(self) -> None:
+        """Release the session lock, if this request holds one."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            try:
+                lock.__exit__(None, None, None)
+            except Exception:
+                log.warning("wsgi_session: could not release a session lock")
+
+    # -- tracking -------------------------------------------------------------
+
+    def mode(self) -> str:
+        """``"cookie"``, ``"url"`` or ``"both"`` for this request."""
+        return choose_mode(
+            self.settings.tracking,
+            cookies_proven=self.presented.has_our_cookie,
+            from_url=self.source == "url",
+        )
+
+    def url_token(self) -> str | None:
+        """The signed id to put in URLs, or None when URLs need no rewriting."""
+        session = self.session
+        if not session.loaded or session.tracking == "cookie" or session._id is None:
+            return None
+        return self.middleware.signer.sign(session._id)
+
+    # -- saving ---------------------------------------------------------------
+
+    def ttl(self, meta: SessionMeta) -> int:
+        """Store TTL: idle timeout plus grace, capped by the absolute limit."""
+        limits = []
+        if meta.timeout is not None:
+            limits.append(meta.timeout + TTL_GRACE)
+        absolute = self.settings.absolute_timeout
+        if absolute is not None:
+            limits.append(int(meta.created + absolute - time.time()) + 1)
+        return max(1, min(limits)) if limits else 0
+
+    def save(self) -> list[tuple[str, str]]:
+        """Persist the session; return the ``Set-Cookie`` headers to send.
+
+        Raises StoreUnavailable (the response becomes a 503) or
+        SerializationError; the stored copy is then left as it was.
+        """
+        session = self.session
+        if not session.loaded:
+            return []
+        if not self._aged:
+            self._aged = True
+            session.age_flash()
+        backend = self.middleware.backend
+        now = time.time()
+        write_cookie = False
+        if session.stored:
+            assert session._id is not None
+            key = store_key(session._id)
+            fields, removed = session.changes()
+            if fields or removed or session.meta_changed:
+                meta = session.meta._replace(written=now)
+                if self.settings.concurrency == "none":
+                    result = backend.replace(
+                        key, meta.encode(), session.all_fields(), self.ttl(meta)
+                    )
+                else:
+                    result = backend.merge(
+                        key, meta.encode(), fields, removed, self.ttl(meta)
+                    )
+                if result is not SaveResult.SAVED:
+                    return self._gone(session, result)
+                session.saved(meta)
+                write_cookie = self.settings.cookie_max_age is not None
+            elif self._refresh_due(session.meta, now):
+                meta = session.meta._replace(written=now)
+                if not backend.touch(key, meta.encode(), self.ttl(meta)):
+                    return self._gone(session, SaveResult.GONE)
+                session.meta = meta
+                write_cookie = self.settings.cookie_max_age is not None
+        elif session.has_data:
+            self._create(session, now)
+            write_cookie = True
+        elif session.destroyed or self.cookie_rejected:
+            return self._expire_cookie()
+        if write_cookie and session.tracking != "url" and session._id is not None:
+            value = self.middleware.signer.sign(session._id)
+            return [self.middleware.cookies.set_header(self.environ, value)]
+        return []
+
+    def _refresh_due(self, meta: SessionMeta, now: float) -> bool:
+        if meta.timeout is None:
+            return False
+        return now - meta.written >= meta.timeout / 10
+
+    def _create(self, session: Session, now: float) -> None:
+        backend = self.middleware.backend
+        fields = session.all_fields()
+        meta = session.meta._replace(written=now)
+        brand_new = session.is_new and not session.destroyed
+        for _attempt in range(3):
+            assert session._id is not None
+            if backend.create(store_key(session._id), meta.encode(), fields, self.ttl(meta)):
+                break
+            session._id = None  # an id collision: practically impossible, but safe
+            session._ensure_id()
+        else:
+            raise StoreUnavailable("could not store a new session")
+        session.saved(meta)
+        if brand_new:
+            dispatch(self.settings.events, "created", session, self.environ)
+
+    def _gone(self, session: Session, result: SaveResult) -> list[tuple[str, str]]:
+        if result is SaveResult.GONE:
+            log.debug("wsgi_session: session ended concurrently; not resurrected")
+        session.destroyed = True
+        return self._expire_cookie()
+
+    def _expire_cookie(self) -> list[tuple[str, str]]:
+        if self.session.tracking == "url" or not self.presented.cookie_values:
+            return []
+        return [self.middleware.cookies.expire_header(self.environ)]
+
+    def suspended(self) -> None:
+        """Fire the ``suspended`` event for a request that used the session."""
+        if self.session.loaded:
+            dispatch(self.settings.events, "suspended", self.session, self.environ)

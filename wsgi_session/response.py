@@ -1,0 +1,264 @@
+"""Holding the app's response until the session is saved, then editing its headers.
+
+:class:`ResponseEditor` calls the application with a ``start_response`` of its
+own, waits for the first body chunk (PEP 3333 allows this), saves the session,
+and only then passes status and headers on: so a failed save can still become
+a ``503``. It adds the session's ``Set-Cookie``, ``Vary: Cookie``, the probe
+cookie and, in URL mode, rewrites ``Location`` and HTML and adds leak
+protection headers. The application's iterable is always closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+from collections.abc import Iterable, Iterator
+
+from .errors import StoreUnavailable
+from .rewrite import charset_of, hidden_input_markup, request_origin, rewrite_html
+from .rewrite import rewrite_location as _rewrite_location
+
+if t.TYPE_CHECKING:  # pragma: no cover
+    from .middleware import RequestContext, SessionMiddleware, StartResponse, WSGIApp
+
+__all__ = ["ResponseEditor"]
+
+log = logging.getLogger("wsgi_session")
+Headers = t.List[t.Tuple[str, str]]
+UNAVAILABLE_BODY = b"Service temporarily unavailable. Please try again shortly.\n"
+
+
+def _has(headers: Headers, name: str) -> bool:
+    lname = name.lower()
+    return any(k.lower() == lname for k, _ in headers)
+
+
+def _get(headers: Headers, name: str) -> str | None:
+    lname = name.lower()
+    for k, v in headers:
+        if k.lower() == lname:
+            return v
+    return None
+
+
+def add_vary(headers: Headers, value: str) -> None:
+    """Add ``value`` to the ``Vary`` header unless it is already listed.
+
+    >>> h = [("Vary", "Accept-Encoding")]; add_vary(h, "Cookie"); h
+    [('Vary', 'Accept-Encoding, Cookie')]
+    """
+    for i, (k, v) in enumerate(headers):
+        if k.lower() == "vary":
+            items = [p.strip().lower() for p in v.split(",")]
+            if value.lower() not in items and "*" not in items:
+                headers[i] = (k, f"{v}, {value}")
+            return
+    headers.append(("Vary", value))
+
+
+def _close(iterable: object) -> None:
+    close = getattr(iterable, "close", None)
+    if close is not None:
+        close()
+
+
+class _Body:
+    """The WSGI iterable handed to the server: closes everything it holds."""
+
+    def __init__(self, editor: ResponseEditor, first: list[bytes], rest: Iterator[bytes]):
+        self.editor = editor
+        self.first = first
+        self.rest = rest
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.first
+        self.first = []
+        yield from self.rest
+        self.editor.after_body()
+
+    def close(self) -> None:
+        self.editor.close()
+
+
+class ResponseEditor:
+    """Runs the app for one request and coordinates save and headers."""
+
+    def __init__(
+        self,
+        middleware: SessionMiddleware,
+        request: RequestContext,
+        start_response: StartResponse,
+    ) -> None:
+        self.middleware = middleware
+        self.request = request
+        self.environ = request.environ
+        self.start_response = start_response
+        self.status: str | None = None
+        self.headers: Headers = []
+        self.exc_info: t.Any = None
+        self.sent = False
+        self.app_iter: Iterable[bytes] | None = None
+        self.closed = False
+        self._server_write: t.Callable[[bytes], object] | None = None
+        self._cookies: Headers | None = None
+
+    # -- the app's start_response and write ---------------------------------
+
+    def _capture(
+        self, status: str, headers: Headers, exc_info: t.Any = None
+    ) -> t.Callable[[bytes], object]:
+        if exc_info is not None and self.sent:
+            raise exc_info[1].with_traceback(exc_info[2])
+        self.status, self.headers, self.exc_info = status, list(headers), exc_info
+        return self._write
+
+    def _write(self, data: bytes) -> None:
+        if not self.sent:
+            self._send_headers()
+        assert self._server_write is not None
+        self._server_write(data)
+
+    # -- the flow -------------------------------------------------------------
+
+    def run(self, app: WSGIApp) -> Iterable[bytes]:
+        """Call the app; return the iterable to give the server."""
+        try:
+            self.app_iter = app(self.environ, self._capture)
+        except StoreUnavailable as exc:
+            self.close()
+            return self._unavailable(exc)
+        except BaseException:
+            self.close()
+            raise
+        if self.sent:  # the app used write(): headers are out already
+            return _Body(self, [], iter(self.app_iter))
+        iterator = iter(self.app_iter)
+        first: list[bytes] = []
+        try:
+            if isinstance(self.app_iter, (list, tuple)):
+                first, iterator = list(self.app_iter), iter(())
+            else:
+                for chunk in iterator:
+                    if chunk:
+                        first.append(chunk)
+                        break
+            if self._wants_html_rewrite():
+                first.extend(iterator)
+                iterator = iter(())
+                first = [self._rewrite_body(b"".join(first))]
+            self._send_headers()
+        except StoreUnavailable as exc:
+            self.close()
+            return self._unavailable(exc)
+        except BaseException:
+            self.close()
+            raise
+        if not isinstance(self.app_iter, (list, tuple)) or self.request._lock is not None:
+            return _Body(self, first, iterator)
+        self.close()
+        return first
+
+    def _send_headers(self) -> None:
+        if self.status is None:
+            raise RuntimeError("the application did not call start_response")
+        request = self.request
+        cookies = self._save()
+        headers = self.headers
+        session = request.session
+        settings = self.middleware.settings
+        headers.extend(cookies)
+        if session.accessed:
+            add_vary(headers, "Cookie")
+        if settings.tracking == "auto" and not request.presented.has_our_cookie:
+            headers.append(self.middleware.cookies.probe_header(self.environ))
+        token = request.url_token()
+        if token is not None:
+            self._url_mode_headers(token)
+        self._server_write = self.start_response(self.status, headers, self.exc_info)
+        self.sent = True
+
+    def _url_mode_headers(self, token: str) -> None:
+        headers = self.headers
+        param = self.middleware.settings.url_param
+        origin = request_origin(self.environ)
+        for i, (k, v) in enumerate(headers):
+            if k.lower() == "location":
+                new = _rewrite_location(v, param=param, token=token, origin=origin)
+                headers[i] = (k, new)
+        if not _has(headers, "Referrer-Policy"):
+            headers.append(("Referrer-Policy", "same-origin"))
+        if not _has(headers, "Cache-Control"):
+            headers.append(("Cache-Control", "private"))
+
+    def _save(self) -> Headers:
+        if self._cookies is None:
+            self._cookies = self.request.save()
+        return self._cookies
+
+    # -- HTML rewriting -------------------------------------------------------
+
+    def _wants_html_rewrite(self) -> bool:
+        if not self.middleware.settings.rewrite_html or self.status is None:
+            return False
+        if self.environ.get("REQUEST_METHOD") == "HEAD":
+            return False
+        if self.status[:3] in ("304", "204") or _has(self.headers, "Content-Encoding"):
+            return False
+        ctype = (_get(self.headers, "Content-Type") or "").split(";")[0].strip()
+        if ctype.lower() not in ("text/html", "application/xhtml+xml"):
+            return False
+        session = self.request.session
+        return session.loaded and session.tracking != "cookie"
+
+    def _rewrite_body(self, body: bytes) -> bytes:
+        self._save()  # the save settles the id: new sessions get their links too
+        token = self.request.url_token()
+        if token is None:
+            return body
+        param = self.middleware.settings.url_param
+        origin = request_origin(self.environ)
+        from .rewrite import add_session_param
+
+        def url_fn(url: str) -> str:
+            return add_session_param(url, param=param, token=token, origin=origin)
+
+        ctype = _get(self.headers, "Content-Type") or "text/html"
+        new = rewrite_html(body, charset_of(ctype), url_fn, str(hidden_input_markup(param, token)))
+        if new != body:
+            self.headers = [(k, v) for k, v in self.headers if k.lower() != "content-length"]
+            self.headers.append(("Content-Length", str(len(new))))
+        return new
+
+    # -- the end --------------------------------------------------------------
+
+    def after_body(self) -> None:
+        """Best-effort save of changes made while the body was streamed."""
+        if self.request.session.modified:
+            try:
+                self.request.save()
+            except Exception:
+                log.warning("wsgi_session: could not save changes made during streaming")
+
+    def close(self) -> None:
+        """Close the app's iterable, release locks, fire ``suspended``; idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            _close(self.app_iter)
+        finally:
+            self.request.release()
+            if self.sent:
+                self.request.suspended()
+
+    def _unavailable(self, exc: StoreUnavailable) -> list[bytes]:
+        log.warning("wsgi_session: session store unavailable: %s", exc)
+        headers = [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(UNAVAILABLE_BODY))),
+            ("Retry-After", "5"),
+            ("Cache-Control", "no-store"),
+        ]
+        self.start_response("503 Service Unavailable", headers, self.exc_info)
+        self.sent = True
+        return [UNAVAILABLE_BODY]

@@ -1,0 +1,597 @@
+"""The dirty-tracking session object; no I/O of its own.
+
+A :class:`Session` is a ``MutableMapping[str, Any]`` over the data of one
+session, loaded lazily through its *host* (the middleware's per-request
+coordinator) on first use. It remembers exactly which keys the request set or
+deleted, so that a save can merge only those into the stored version, and it
+detects in-place changes of mutable values by comparing serialized forms.
+
+>>> s = Session.detached()
+>>> s["cart"] = ["apple"]
+>>> s["cart"].append("pear")
+>>> s.put({"user": "ann", "theme": "dark"})
+>>> s.pull("theme"), s.has("theme"), sorted(s.all())
+('dark', False, ['cart', 'user'])
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+import typing as t
+from collections.abc import Iterator, Mapping, MutableMapping
+
+from .errors import SerializationError
+from .flash import FlashState, lookup_dotted, select_input
+from .serializers import Serializer, default_serializer
+from .signing import new_session_id
+
+__all__ = ["DATA_PREFIX", "SYS_FIELD", "Session", "SessionHost", "SessionMeta"]
+
+log = logging.getLogger("wsgi_session")
+
+#: Record field prefix of user data keys; the flash bookkeeping lives in SYS_FIELD.
+DATA_PREFIX = "d"
+SYS_FIELD = "s"
+_IMMUTABLE = (str, int, float, bool, type(None), bytes)
+_MISSING: t.Any = object()
+_UTC = dt.timezone.utc
+
+
+class SessionHost(t.Protocol):
+    """What a :class:`Session` needs from its request (the middleware provides it)."""
+
+    def load_session(self, session: Session) -> None:
+        """Fill ``session`` via :meth:`Session.adopt` or leave it new."""
+
+    def discard_stored(self, session: Session, *, destroyed: bool) -> None:
+        """Delete the stored entry of ``session`` now (regenerate / destroy)."""
+
+
+class SessionMeta(t.NamedTuple):
+    """Metadata stored beside the data: times are POSIX seconds (UTC).
+
+    >>> m = SessionMeta(created=10.0, written=20.0, timeout=1800, binding=None)
+    >>> SessionMeta.decode(m.encode()) == m
+    True
+    """
+
+    created: float
+    written: float
+    timeout: int | None
+    binding: str | None
+
+    def encode(self) -> bytes:
+        """Serialize to compact JSON bytes."""
+        return json.dumps(
+            [round(self.created, 3), round(self.written, 3), self.timeout, self.binding],
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> SessionMeta:
+        """Parse :meth:`encode` output; raise ValueError on anything else."""
+        try:
+            created, written, timeout, binding = json.loads(data)
+        except (TypeError, ValueError, UnicodeDecodeError) as exc:
+            raise ValueError("corrupt session metadata") from exc
+        ok = (
+            isinstance(created, (int, float))
+            and isinstance(written, (int, float))
+            and (timeout is None or (isinstance(timeout, int) and timeout > 0))
+            and (binding is None or isinstance(binding, str))
+        )
+        if not ok:
+            raise ValueError("corrupt session metadata")
+        return cls(float(created), float(written), timeout, binding)
+
+
+class _NullHost:
+    def load_session(self, session: Session) -> None:
+        pass
+
+    def discard_stored(self, session: Session, *, destroyed: bool) -> None:
+        pass
+
+
+def _utc(ts: float | None) -> dt.datetime | None:
+    return None if ts is None else dt.datetime.fromtimestamp(ts, _UTC)
+
+
+class Session(MutableMapping[str, t.Any]):
+    """The session of one request: a mutable mapping plus session verbs.
+
+    Values must be serializable by the configured serializer; assigning one
+    that is not raises :class:`~wsgi_session.SerializationError` at once.
+
+    >>> s = Session.detached()
+    >>> s.id is None  # no id until the first write
+    True
+    >>> s["n"] = 1
+    >>> len(s.id), s.is_new, s.modified
+    (43, True, True)
+    """
+
+    def __init__(
+        self,
+        host: SessionHost,
+        *,
+        serializer: Serializer = default_serializer,
+        idle_timeout: int | None = 1800,
+        absolute_timeout: int | None = None,
+    ) -> None:
+        self._host = host
+        self._serializer = serializer
+        self._absolute = absolute_timeout
+        self._loading = False
+        self._loaded = False
+        self._failure: BaseException | None = None
+        now = time.time()
+        self._id: str | None = None
+        self._stored = False  # an entry exists in the store under self._id
+        self._is_new = True
+        self.meta = SessionMeta(now, now, idle_timeout, None)
+        self._last_accessed: float | None = None
+        self._raw: dict[str, bytes] = {}
+        self._items: dict[str, t.Any] = {}
+        self._pending: dict[str, bytes] = {}
+        self._removed: set[str] = set()
+        self._watch: set[str] = set()
+        self._flash = FlashState()
+        self._meta_changed = False
+        self._forced = False
+        self.destroyed = False
+        self.tracking = "cookie"
+        self.accessed = False
+
+    @classmethod
+    def detached(cls, **options: t.Any) -> Session:
+        """A session with no store behind it (tests, scripts, examples).
+
+        >>> Session.detached().is_new
+        True
+        """
+        return cls(_NullHost(), **options)
+
+    # -- loading ----------------------------------------------------------
+
+    def _load(self) -> None:
+        self.accessed = True
+        if self._loaded:
+            return
+        if self._failure is not None:
+            raise self._failure
+        if self._loading:
+            return
+        self._loading = True
+        try:
+            self._host.load_session(self)
+        except BaseException as exc:
+            self._failure = exc
+            raise
+        finally:
+            self._loading = False
+        self._loaded = True
+
+    def adopt(
+        self, session_id: str, meta: SessionMeta, fields: Mapping[str, bytes]
+    ) -> None:
+        """Take over a stored session (called by the host while loading).
+
+        Raises ValueError when the flash bookkeeping field is corrupt.
+        """
+        self._id = session_id
+        self._stored = True
+        self._is_new = False
+        self.meta = meta
+        self._last_accessed = meta.written
+        plen = len(DATA_PREFIX)
+        for name, value in fields.items():
+            if name.startswith(DATA_PREFIX):
+                key = name[plen:]
+                self._raw[key] = value
+                self._items[key] = _MISSING
+            elif name == SYS_FIELD:
+                self._flash = FlashState.decode(value, self._serializer)
+
+    @property
+    def loaded(self) -> bool:
+        """True once the session has been loaded (or started new) this request."""
+        return self._loaded
+
+    # -- the mapping --------------------------------------------------------
+
+    def _value(self, key: str) -> t.Any:
+        value = self._items[key]
+        if value is _MISSING:
+            try:
+                value = self._serializer.loads(self._raw[key])
+            except Exception:
+                log.warning("wsgi_session: dropping an undecodable session value")
+                del self._items[key]
+                self._removed.add(key)
+                raise KeyError(key) from None
+            self._items[key] = value
+        if not isinstance(value, _IMMUTABLE):
+            self._watch.add(key)
+        return value
+
+    def __getitem__(self, key: str) -> t.Any:
+        self._load()
+        return self._value(key)
+
+    def __setitem__(self, key: str, value: t.Any) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"session keys must be str, not {type(key).__name__}")
+        self._load()
+        data = self._dumps(key, value)
+        if key in self._items and self._raw.get(key) == data and key not in self._pending:
+            self._items[key] = value  # same serialized value: no real change
+        else:
+            self._items[key] = value
+            self._pending[key] = data
+            self._removed.discard(key)
+            self._ensure_id()
+        if not isinstance(value, _IMMUTABLE):
+            self._watch.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        self._load()
+        del self._items[key]
+        self._pending.pop(key, None)
+        self._watch.discard(key)
+        if key in self._raw:
+            self._removed.add(key)
+
+    def __contains__(self, key: object) -> bool:
+        self._load()
+        return key in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        self._load()
+        return iter(list(self._items))
+
+    def __len__(self) -> int:
+        self._load()
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        state = "new" if self._is_new else "stored"
+        return f"<Session {state} keys={len(self._items) if self._loaded else '?'}>"
+
+    def get(self, key: str, default: t.Any = None) -> t.Any:
+        """Return the value of ``key``, or ``default``.
+
+        >>> Session.detached().get("missing", 0)
+        0
+        """
+        self._load()
+        if key not in self._items:
+            return default
+        try:
+            return self._value(key)
+        except KeyError:
+            return default
+
+    def clear(self) -> None:
+        """Remove all data (the id is kept; an emptied stored session is deleted)."""
+        for key in list(self):
+            del self[key]
+
+    def _dumps(self, key: str, value: t.Any) -> bytes:
+        try:
+            return self._serializer.dumps(value)
+        except SerializationError as exc:
+            raise exc.under(key) from None
+        except Exception as exc:
+            raise SerializationError(key, type(value).__qualname__, str(exc)) from exc
+
+    def _ensure_id(self) -> None:
+        if self._id is None:
+            self._id = new_session_id()
+
+    # -- the verbs of the seed frameworks -------------------------------------
+
+    def put(self, key: str | Mapping[str, t.Any], value: t.Any = None) -> None:
+        """Store one value, or every item of a mapping.
+
+        >>> s = Session.detached(); s.put("a", 1); s.put({"b": 2}); s.all()
+        {'a': 1, 'b': 2}
+        """
+        if isinstance(key, Mapping):
+            self.update(key)
+        else:
+            self[key] = value
+
+    def has(self, key: str) -> bool:
+        """``key in session``."""
+        return key in self
+
+    def all(self) -> dict[str, t.Any]:
+        """A shallow copy of all data as a plain dict."""
+        return {key: self[key] for key in self}
+
+    def forget(self, key: str) -> None:
+        """Remove ``key``; no error if it is missing.
+
+        >>> s = Session.detached(); s.forget("nothing"); len(s)
+        0
+        """
+        self.pop(key, None)
+
+    def pull(self, key: str, default: t.Any = None) -> t.Any:
+        """Return the value of ``key`` and remove it.
+
+        >>> s = Session.detached(); s["token"] = "x"; s.pull("token"), "token" in s
+        ('x', False)
+        """
+        return self.pop(key, default)
+
+    def flush(self) -> None:
+        """Remove all data and flash state; the id is kept."""
+        self.clear()
+        self._flash.reset()
+
+    # -- identity and time --------------------------------------------------
+
+    @property
+    def id(self) -> str | None:
+        """The session id, or None until the first write creates it."""
+        self._load()
+        return self._id
+
+    @property
+    def is_new(self) -> bool:
+        """True when this request did not resume a stored session."""
+        self._load()
+        return self._is_new
+
+    @property
+    def created(self) -> dt.datetime:
+        """When the session was created (aware UTC)."""
+        self._load()
+        return t.cast(dt.datetime, _utc(self.meta.created))
+
+    @property
+    def last_accessed(self) -> dt.datetime | None:
+        """When the session was last written or refreshed before this request."""
+        self._load()
+        return _utc(self._last_accessed)
+
+    @property
+    def timeout(self) -> int | None:
+        """This session's idle timeout in seconds (settable per session).
+
+        >>> s = Session.detached(); s.timeout = 60; s.timeout, s.modified
+        (60, True)
+        """
+        self._load()
+        return self.meta.timeout
+
+    @timeout.setter
+    def timeout(self, seconds: int | dt.timedelta | None) -> None:
+        self._load()
+        if isinstance(seconds, dt.timedelta):
+            seconds = int(seconds.total_seconds())
+        if seconds is not None and (not isinstance(seconds, int) or seconds <= 0):
+            raise ValueError("timeout must be a positive number of seconds or None")
+        if seconds != self.meta.timeout:
+            self.meta = self.meta._replace(timeout=seconds)
+            self._meta_changed = True
+            self._ensure_id()
+
+    @property
+    def expires(self) -> dt.datetime | None:
+        """When the session expires if left alone (aware UTC), or None."""
+        self._load()
+        return _utc(self.expiry(self.meta))
+
+    def expiry(self, meta: SessionMeta) -> float | None:
+        """The POSIX time at which a session with ``meta`` expires, or None."""
+        ends = []
+        if meta.timeout is not None:
+            ends.append(meta.written + meta.timeout)
+        if self._absolute is not None:
+            ends.append(meta.created + self._absolute)
+        return min(ends) if ends else None
+
+    @property
+    def modified(self) -> bool:
+        """True when the request changed the session (settable to force a save)."""
+        return bool(
+            self._forced
+            or self._pending
+            or self._removed
+            or self._meta_changed
+            or self._flash.changed
+        )
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        self._forced = bool(value)
+        if value and self._loaded:
+            self._ensure_id()
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def regenerate(self) -> None:
+        """Give the session a new id, keep its data, delete the old id at once.
+
+        Call it after login, to defeat session fixation.
+
+        >>> s = Session.detached(); s["user"] = "ann"; old = s.id
+        >>> s.regenerate(); s.id != old and s["user"] == "ann"
+        True
+        """
+        self._load()
+        if self._stored:
+            self._host.discard_stored(self, destroyed=False)
+        self._mark_unstored()
+        self._id = new_session_id()
+
+    def destroy(self) -> None:
+        """Delete the session from the store and expire its cookie.
+
+        Writes after it start a fresh session with a fresh id.
+        """
+        self._load()
+        if self._stored:
+            self._host.discard_stored(self, destroyed=True)
+        now = time.time()
+        self.meta = SessionMeta(now, now, self.meta.timeout, self.meta.binding)
+        self._id = None
+        self._stored = False
+        self._is_new = True
+        self._raw.clear()
+        self._items.clear()
+        self._pending.clear()
+        self._removed.clear()
+        self._watch.clear()
+        self._flash = FlashState()
+        self._forced = self._meta_changed = False
+        self.destroyed = True
+
+    def _mark_unstored(self) -> None:
+        """Everything must be written again (under a new id)."""
+        for key in list(self._items):
+            if key not in self._pending:
+                if self._items[key] is _MISSING:
+                    self._pending[key] = self._raw[key]
+                else:
+                    self._pending[key] = self._dumps(key, self._items[key])
+        self._raw.clear()
+        self._removed.clear()
+        self._flash.changed = True
+        self._stored = False
+
+    # -- flash data -----------------------------------------------------------
+
+    def flash(self, key: str, value: t.Any) -> None:
+        """Store a value readable during the NEXT request only.
+
+        >>> s = Session.detached(); s.flash("notice", "Saved"); s["notice"]
+        'Saved'
+        """
+        self[key] = value
+        self._flash.mark_new(key)
+
+    def now(self, key: str, value: t.Any) -> None:
+        """Store a value readable during THIS request only."""
+        self[key] = value
+        self._flash.mark_now(key)
+
+    def reflash(self) -> None:
+        """Keep all current flash data (and old input) for one more request."""
+        self._load()
+        self._flash.reflash()
+
+    def keep(self, *keys: str) -> None:
+        """Keep only these flash keys for one more request."""
+        self._load()
+        self._flash.keep(keys)
+
+    def flash_input(
+        self,
+        form: Mapping[str, t.Any],
+        only: t.Iterable[str] | None = None,
+        exclude: t.Iterable[str] | None = None,
+    ) -> None:
+        """Flash submitted form fields so the next request can refill the form.
+
+        >>> s = Session.detached()
+        >>> s.flash_input({"email": "a@b.c", "password": "x"}, exclude=["password"])
+        >>> s.old("email"), s.old("password", "")
+        ('a@b.c', '')
+        """
+        self._load()
+        data = select_input(form, only, exclude)
+        try:
+            self._serializer.dumps(data)
+        except SerializationError as exc:
+            raise exc.under("<old input>") from None
+        self._flash.set_input(data)
+        self._ensure_id()
+
+    def old(self, name: str, default: t.Any = None) -> t.Any:
+        """Read a flashed form field; dotted names reach into nested dicts.
+
+        >>> s = Session.detached(); s.flash_input({"profile": {"name": "Ann"}})
+        >>> s.old("profile.name")
+        'Ann'
+        """
+        self._load()
+        return lookup_dotted(self._flash.input or {}, name, default)
+
+    # -- saving (called by the middleware) -------------------------------------
+
+    def age_flash(self) -> None:
+        """End-of-request flash aging: drop what was shown, keep what is new."""
+        for key in self._flash.age():
+            if key in self._items:
+                del self[key]
+
+    def changes(self) -> tuple[dict[str, bytes], set[str]]:
+        """Return ``(fields_to_set, fields_to_delete)`` in record form.
+
+        Watched mutable values are serialized again and compared with the
+        loaded bytes, so in-place changes are found; raises
+        SerializationError (naming the key path) if one became unserializable.
+        """
+        fields: dict[str, bytes] = {}
+        for key in self._watch:
+            value = self._items.get(key, _MISSING)
+            if value is _MISSING:
+                continue
+            data = self._dumps(key, value)
+            if data != self._raw.get(key, _MISSING) or key in self._pending:
+                self._pending[key] = data
+        if self._pending and self._id is None:
+            self._ensure_id()
+        for key, data in self._pending.items():
+            fields[DATA_PREFIX + key] = data
+        removed = {DATA_PREFIX + key for key in self._removed}
+        if self._flash.changed or (fields and not self._stored and self._flash.active):
+            if self._flash.active:
+                fields[SYS_FIELD] = self._flash.encode(self._serializer)
+            elif self._stored:
+                removed.add(SYS_FIELD)
+        return fields, removed
+
+    def all_fields(self) -> dict[str, bytes]:
+        """Every field of the record as it should be stored after this request."""
+        set_fields, _ = self.changes()
+        fields = {DATA_PREFIX + k: v for k, v in self._raw.items() if k in self._items}
+        fields.update(set_fields)
+        if self._flash.active:
+            fields[SYS_FIELD] = self._flash.encode(self._serializer)
+        return fields
+
+    def saved(self, meta: SessionMeta) -> None:
+        """Record that the current state is now stored under ``meta``."""
+        for key, data in self._pending.items():
+            self._raw[key] = data
+        for key in self._removed:
+            self._raw.pop(key, None)
+        self._pending.clear()
+        self._removed.clear()
+        self._flash.changed = False
+        self._meta_changed = self._forced = False
+        self.meta = meta
+        self._stored = True
+
+    @property
+    def stored(self) -> bool:
+        """True when an entry exists in the store under the current id."""
+        return self._stored
+
+    @property
+    def has_data(self) -> bool:
+        """True when the session holds any data or pending flash input."""
+        return bool(self._items) or self._flash.active
+
+    @property
+    def meta_changed(self) -> bool:
+        """True when metadata (the timeout) was changed by this request."""
+        return self._meta_changed or self._forced

@@ -1,0 +1,249 @@
+"""The session backend protocol, the :class:`Record` it moves, and its framing.
+
+The session layer persists a session as a :class:`Record`: an opaque ``meta``
+blob plus named fields (``str -> bytes``). A :class:`Backend` stores records
+atomically in one cachelib store. Backends other than Redis keep a record as
+ONE value framed by :func:`encode_record` / :func:`decode_record`::
+
+    >>> blob = encode_record(b"meta", {"cart": b"[1,2]"})
+    >>> decode_record(blob)
+    (b'meta', {'cart': b'[1,2]'})
+
+The framing is big-endian::
+
+    magic    4 bytes  b"WSR1"
+    meta     u32 length + bytes
+    count    u32 number of fields
+    field    u16 name length + UTF-8 name, u32 value length + value  (x count)
+
+Anything else (bad magic, truncated, trailing bytes, duplicate names) is a
+``ValueError``: the session layer treats it as a corrupt session.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import struct
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "MAGIC",
+    "Backend",
+    "Record",
+    "SaveResult",
+    "apply_changes",
+    "backoff",
+    "check_ttl",
+    "decode_record",
+    "encode_record",
+    "lock_seconds",
+    "logger",
+]
+
+#: The logger of the stores package (eviction warnings and the like).
+logger = logging.getLogger("wsgi_session.stores")
+
+#: The first four bytes of every framed record.
+MAGIC = b"WSR1"
+
+_U32 = struct.Struct(">I")
+_U16 = struct.Struct(">H")
+
+
+@dataclass
+class Record:
+    """One stored session: ``meta`` plus named ``fields``.
+
+    ``token`` is backend-private (a CAS id or version); pass it back to
+    :meth:`Backend.merge` unchanged, or leave it ``None``.
+
+    >>> Record(b"m", {"a": b"1"}).fields["a"]
+    b'1'
+    """
+
+    meta: bytes
+    fields: dict[str, bytes]
+    token: object = field(default=None, compare=False)
+
+
+class SaveResult(enum.Enum):
+    """What a write did.
+
+    >>> SaveResult("gone") is SaveResult.GONE
+    True
+    """
+
+    #: The record was written.
+    SAVED = "saved"
+    #: The session no longer exists in the store; nothing was written.
+    GONE = "gone"
+    #: No fields remained after the change, so the entry was deleted.
+    EMPTIED = "emptied"
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Atomic record operations on one store; see the ``stores`` docs.
+
+    ``ttl`` is whole seconds, ``0`` meaning "no expiry". Failures to reach
+    the store and refused writes raise :class:`~wsgi_session.errors.StoreUnavailable`.
+
+    >>> from wsgi_session.stores import backend_for, open_store
+    >>> backend = backend_for(open_store("memory://"))
+    >>> isinstance(backend, Backend)
+    True
+    """
+
+    #: Store accesses made so far (network round trips for Redis / Memcached).
+    round_trips: int
+
+    def load(self, key: str) -> Record | None:
+        """Return the stored record, or ``None`` if there is none."""
+
+    def create(self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int) -> bool:
+        """Store a new record only if ``key`` is absent; ``False`` if it exists."""
+
+    def merge(
+        self,
+        key: str,
+        meta: bytes,
+        set_fields: Mapping[str, bytes],
+        del_fields: Iterable[str],
+        ttl: int,
+        *,
+        token: object = None,
+    ) -> SaveResult:
+        """Apply field changes atomically onto the newest stored version."""
+
+    def replace(
+        self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int
+    ) -> SaveResult:
+        """Overwrite an existing record (last writer wins)."""
+
+    def touch(self, key: str, meta: bytes, ttl: int) -> bool:
+        """Replace ``meta`` and refresh the TTL; ``False`` if the record is gone."""
+
+    def delete(self, key: str) -> None:
+        """Delete the record; no error if it does not exist."""
+
+    def lock(
+        self, key: str, timeout: float, ttl: float
+    ) -> AbstractContextManager[None]:
+        """Hold an exclusive per-session lock that expires after ``ttl`` seconds."""
+
+
+def encode_record(meta: bytes, fields: Mapping[str, bytes]) -> bytes:
+    """Frame ``meta`` and ``fields`` as one ``bytes`` value.
+
+    >>> encode_record(b"", {})
+    b'WSR1\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00'
+    """
+    parts = [MAGIC, _U32.pack(len(meta)), bytes(meta), _U32.pack(len(fields))]
+    for name, value in fields.items():
+        bname = name.encode("utf-8")
+        if len(bname) > 0xFFFF:
+            raise ValueError(f"field name too long ({len(bname)} bytes)")
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"field {name!r} must be bytes, not {type(value).__name__}")
+        parts += [_U16.pack(len(bname)), bname, _U32.pack(len(value)), bytes(value)]
+    return b"".join(parts)
+
+
+def decode_record(data: bytes) -> tuple[bytes, dict[str, bytes]]:
+    """Return ``(meta, fields)`` from :func:`encode_record` output.
+
+    Raises ``ValueError`` on anything that is not a well-formed record.
+
+    >>> decode_record(b"not a record")
+    Traceback (most recent call last):
+    ...
+    ValueError: not a session record (bad magic)
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValueError(f"not a session record ({type(data).__name__})")
+    view = memoryview(data)
+    if bytes(view[:4]) != MAGIC:
+        raise ValueError("not a session record (bad magic)")
+    pos = 4
+
+    def take(size: int) -> bytes:
+        nonlocal pos
+        if size > len(view) - pos:
+            raise ValueError("truncated session record")
+        chunk = bytes(view[pos : pos + size])
+        pos += size
+        return chunk
+
+    meta = take(_U32.unpack(take(4))[0])
+    count = _U32.unpack(take(4))[0]
+    fields: dict[str, bytes] = {}
+    for _ in range(count):
+        try:
+            name = take(_U16.unpack(take(2))[0]).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError("field name is not UTF-8") from exc
+        if name in fields:
+            raise ValueError(f"duplicate field {name!r}")
+        fields[name] = take(_U32.unpack(take(4))[0])
+    if pos != len(view):
+        raise ValueError("trailing bytes after session record")
+    return meta, fields
+
+
+def apply_changes(
+    fields: Mapping[str, bytes],
+    set_fields: Mapping[str, bytes],
+    del_fields: Iterable[str],
+) -> dict[str, bytes]:
+    """Return a copy of ``fields`` with deletions, then sets, applied.
+
+    >>> apply_changes({"a": b"1", "b": b"2"}, {"c": b"3"}, ["a"])
+    {'b': b'2', 'c': b'3'}
+    """
+    result = dict(fields)
+    for name in del_fields:
+        result.pop(name, None)
+    result.update(set_fields)
+    return result
+
+
+def check_ttl(ttl: int) -> int:
+    """Validate a TTL in whole seconds (``0`` = no expiry) and return it.
+
+    >>> check_ttl(30)
+    30
+    >>> check_ttl(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: ttl must be an int >= 0 (seconds), got -1
+    """
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0:
+        raise ValueError(f"ttl must be an int >= 0 (seconds), got {ttl!r}")
+    return ttl
+
+
+def lock_seconds(ttl: float) -> int:
+    """Round a lock TTL up to whole seconds (at least one).
+
+    >>> lock_seconds(0.2), lock_seconds(2.0), lock_seconds(2.5)
+    (1, 2, 3)
+    """
+    return max(1, math.ceil(ttl))
+
+
+def backoff(start: float = 0.002, cap: float = 0.05) -> Iterator[float]:
+    """Yield polling delays: doubling from ``start`` up to ``cap``.
+
+    >>> delays = backoff(0.01, 0.04)
+    >>> [next(delays) for _ in range(4)]
+    [0.01, 0.02, 0.04, 0.04]
+    """
+    delay = start
+    while True:
+        yield delay
+        delay = min(delay * 2, cap)

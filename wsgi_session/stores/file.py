@@ -1,0 +1,284 @@
+"""The filesystem store: ``file://`` and the backend over cachelib's FileSystemCache.
+
+Each session is one file named by cachelib's scheme (a hash of the key),
+written atomically (temporary file + ``os.replace``) in cachelib's layout: a
+4-byte expiry header, then the framed record. Locks are lock files created
+with ``O_CREAT | O_EXCL`` holding a token and an expiry time; a lock past its
+expiry is broken by renaming it aside. All helper files end in cachelib's
+transaction suffix, so cachelib neither counts nor prunes them::
+
+    >>> import tempfile
+    >>> cache = FileCache(tempfile.mkdtemp())
+    >>> backend = FileBackend(cache)
+    >>> backend.create("wss:{a}", b"m", {"x": b"1"}, 60)
+    True
+    >>> backend.load("wss:{a}").fields
+    {'x': b'1'}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import secrets
+import struct
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+from cachelib.base import BaseCache
+from cachelib.file import FileSystemCache
+
+from ..errors import LockTimeout, StoreUnavailable
+from .base import backoff, check_ttl
+from .framed import FramedBackend
+from .memory import DEFAULT_THRESHOLD, warn_eviction
+from .serializer import RawSerializer, prepare_store
+
+__all__ = ["FileBackend", "FileCache", "file_lock"]
+
+_HEADER = struct.Struct("I")  # cachelib's expiry header: unix time, 0 = never
+
+
+def _expiry(ttl: int) -> int:
+    return math.ceil(time.time() + ttl) if ttl else 0
+
+
+class FileCache(FileSystemCache):
+    """cachelib's FileSystemCache for sessions: big threshold, no pickle.
+
+    Warns once when it evicts a session that had not expired; entries
+    without expiry are evicted last.
+
+    >>> import tempfile
+    >>> FileCache(tempfile.mkdtemp())._threshold
+    100000
+    """
+
+    serializer = RawSerializer()
+
+    def __init__(
+        self,
+        cache_dir: str,
+        threshold: int = DEFAULT_THRESHOLD,
+        default_timeout: int = 300,
+        mode: int = 0o600,
+    ) -> None:
+        self._eviction_warned = False
+        super().__init__(
+            cache_dir, threshold=threshold, default_timeout=default_timeout, mode=mode
+        )
+
+    @property
+    def _file_count(self) -> int:
+        value = self.get(self._fs_count_file)
+        if type(value) is int:
+            return value
+        return len(list(self._list_dir())) if value is not None else 0
+
+    def _normalize_timeout(self, timeout: int | dt.timedelta | None) -> int:
+        return _expiry(BaseCache._normalize_timeout(self, timeout))
+
+    def _remove_older(self) -> bool:
+        # Called by _prune only after expired files are gone: whatever is
+        # removed here had not expired.
+        entries = []
+        for name in self._list_dir():
+            try:
+                with open(name, "rb") as f:
+                    expires = _HEADER.unpack(f.read(_HEADER.size))[0]
+            except (OSError, struct.error):
+                continue
+            entries.append((expires or math.inf, name))
+        evicted = False
+        for _, name in sorted(entries):
+            if not self._over_threshold():
+                break
+            try:
+                os.remove(name)
+            except OSError:
+                continue
+            self._update_count(delta=-1)
+            evicted = True
+        if evicted:
+            warn_eviction(self, "file")
+        return True
+
+
+def _read_lock(path: str) -> tuple[str, float] | None:
+    """Return ``(token, expires)`` of a lock file, or ``None`` if it is gone."""
+    try:
+        with open(path, "rb") as f:
+            content = f.read()
+        mtime = os.stat(path).st_mtime
+    except FileNotFoundError:
+        return None
+    try:
+        token, expires = content.decode("ascii").split()
+        return token, float(expires)
+    except ValueError:  # being written (or its writer died): short grace period
+        return "", mtime + 2.0
+
+
+def _remove_if_token(path: str, token: str, suffix: str) -> bool:
+    """Remove the lock file at ``path`` only if it holds ``token``.
+
+    The file is first renamed aside (atomic), then checked; a lock that turns
+    out to be someone else's is linked back into place.
+    """
+    aside = f"{path}.{secrets.token_hex(8)}{suffix}"
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return False
+    moved = _read_lock(aside)
+    if moved is not None and moved[0] == token:
+        os.unlink(aside)
+        return True
+    try:
+        os.link(aside, path)
+    except OSError:  # a new lock took its place within microseconds: keep it
+        pass
+    os.unlink(aside)
+    return False
+
+
+@contextmanager
+def file_lock(path: str, timeout: float, ttl: float, suffix: str = "") -> Iterator[None]:
+    """Hold an exclusive lock file at ``path``; broken by others after ``ttl`` s.
+
+    ``suffix`` must end the names of helper files (renamed-aside locks).
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.lock")
+    >>> with file_lock(path, timeout=1, ttl=5):
+    ...     os.path.exists(path)
+    True
+    >>> os.path.exists(path)
+    False
+    """
+    token = secrets.token_hex(16)
+    deadline = time.monotonic() + timeout
+    delays = backoff()
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            holder = _read_lock(path)
+            if holder is None:  # released meanwhile
+                continue
+            if holder[1] < time.time():  # stale: its holder died; break it
+                _remove_if_token(path, holder[0], suffix)
+                continue
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create lock file: {exc}", original=exc) from exc
+        else:
+            try:
+                os.write(fd, f"{token} {time.time() + ttl:.6f}".encode("ascii"))
+            finally:
+                os.close(fd)
+            break
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise LockTimeout(f"could not lock the session within {timeout:g}s")
+        time.sleep(min(next(delays), remaining))
+    try:
+        yield
+    finally:
+        _remove_if_token(path, token, suffix)
+
+
+class FileBackend(FramedBackend):
+    """The Backend protocol over a FileSystemCache directory.
+
+    ``round_trips`` counts file reads, writes and removals.
+
+    >>> import tempfile
+    >>> backend = FileBackend(FileCache(tempfile.mkdtemp()))
+    >>> backend.load("wss:{missing}") is None
+    True
+    """
+
+    def __init__(self, cache: FileSystemCache) -> None:
+        super().__init__()
+        self.cache = prepare_store(cache)
+        self._suffix = cache._fs_transaction_suffix
+
+    def _path(self, key: str) -> str:
+        return self.cache._get_filename(key)
+
+    def _read(self, key: str) -> tuple[bytes | None, object]:
+        self.round_trips += 1
+        try:
+            with open(self._path(key), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return None, None
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read session file: {exc}", original=exc) from exc
+        if len(data) < _HEADER.size:
+            raise ValueError("truncated session file")
+        expires = _HEADER.unpack(data[: _HEADER.size])[0]
+        if expires and expires < time.time():
+            return None, None
+        return data[_HEADER.size :], None
+
+    def _write(self, key: str, value: bytes, ttl: int) -> None:
+        self.round_trips += 1
+        cache = self.cache
+        path = self._path(key)
+        new = not os.path.exists(path)
+        if new:
+            cache._prune()
+        try:
+            fd, tmp = tempfile.mkstemp(suffix=self._suffix, dir=cache._path)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(_HEADER.pack(_expiry(check_ttl(ttl))))
+                    f.write(value)
+                os.chmod(tmp, cache._mode or 0o600)
+                os.replace(tmp, path)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot write session file: {exc}", original=exc) from exc
+        if new:
+            cache._update_count(delta=1)
+
+    def _add(self, key: str, value: bytes, ttl: int) -> bool:
+        with self._mutex(key):
+            if self._read(key)[0] is not None:
+                return False
+            self._write(key, value, ttl)
+            return True
+
+    def _remove(self, key: str) -> bool:
+        self.round_trips += 1
+        try:
+            os.remove(self._path(key))
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot delete session file: {exc}", original=exc) from exc
+        self.cache._update_count(delta=-1)
+        return True
+
+    def _lock_path(self, key: str, kind: str) -> str:
+        return f"{self._path(key)}.{kind}{self._suffix}"
+
+    def _mutex(self, key: str) -> AbstractContextManager[None]:
+        return file_lock(
+            self._lock_path(key, "mlock"), self.mutex_timeout, self.mutex_ttl, self._suffix
+        )
+
+    def lock(
+        self, key: str, timeout: float, ttl: float
+    ) -> AbstractContextManager[None]:
+        """Exclusive session lock file; a holder that died loses it after ``ttl``."""
+        return file_lock(self._lock_path(key, "lock"), timeout, ttl, self._suffix)

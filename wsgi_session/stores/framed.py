@@ -1,0 +1,186 @@
+"""The record algorithm shared by every backend that stores one framed value.
+
+:class:`FramedBackend` implements the :class:`~wsgi_session.stores.base.Backend`
+protocol on top of five small primitives (read, write, add, remove, and a short
+per-key mutex). The memory, file, memcached and generic backends only supply
+those primitives; this module owns the semantics (GONE, EMPTIED, no
+resurrection, lock tokens) so they are written once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+
+from ..errors import LockTimeout
+from .base import (
+    Record,
+    SaveResult,
+    apply_changes,
+    backoff,
+    check_ttl,
+    decode_record,
+    encode_record,
+    lock_seconds,
+)
+
+__all__ = ["FramedBackend"]
+
+
+class FramedBackend:
+    """Base class: the Backend protocol over one framed value per session.
+
+    Subclasses implement ``_read``, ``_write``, ``_add``, ``_remove`` and
+    ``_mutex``; the lock defaults to an ``add``-based lock (atomic with its
+    expiry wherever the store's ``add`` is).
+
+    >>> from wsgi_session.stores import backend_for, open_store
+    >>> backend = backend_for(open_store("memory://"))
+    >>> backend.create("wss:{k}", b"meta", {"a": b"1"}, 60)
+    True
+    >>> backend.merge("wss:{k}", b"meta2", {"b": b"2"}, ["a"], 60)
+    <SaveResult.SAVED: 'saved'>
+    >>> backend.load("wss:{k}").fields
+    {'b': b'2'}
+    """
+
+    #: Suffix of the key of the session lock (:meth:`lock`).
+    lock_suffix = ":lock"
+    #: Suffix of the key of the short internal lock guarding read-modify-write.
+    mutex_suffix = ":mlock"
+    #: Seconds to wait for the internal mutex before giving up.
+    mutex_timeout = 10.0
+    #: Seconds after which an internal mutex whose holder died is broken.
+    mutex_ttl = 10.0
+
+    def __init__(self) -> None:
+        self.round_trips = 0
+
+    # -- primitives -------------------------------------------------------
+
+    def _read(self, key: str) -> tuple[bytes | None, object]:
+        """Return ``(value, token)``; ``value`` is ``None`` if absent."""
+        raise NotImplementedError
+
+    def _write(self, key: str, value: bytes, ttl: int) -> None:
+        """Store ``value`` unconditionally; raise StoreUnavailable if refused."""
+        raise NotImplementedError
+
+    def _add(self, key: str, value: bytes, ttl: int) -> bool:
+        """Store ``value`` only if ``key`` is absent; ``False`` if present."""
+        raise NotImplementedError
+
+    def _remove(self, key: str) -> bool:
+        """Delete ``key``; ``True`` if something was deleted."""
+        raise NotImplementedError
+
+    def _mutex(self, key: str) -> AbstractContextManager[None]:
+        """Guard one read-modify-write of ``key`` (default: an add-based lock)."""
+        return self._add_lock(
+            key + self.mutex_suffix, self.mutex_timeout, self.mutex_ttl
+        )
+
+    # -- the protocol -----------------------------------------------------
+
+    def _record(self, data: bytes | None, token: object) -> Record | None:
+        if data is None:
+            return None
+        meta, fields = decode_record(data)
+        if not fields:  # a record without fields has been emptied: it is gone
+            return None
+        return Record(meta, fields, token)
+
+    def load(self, key: str) -> Record | None:
+        """Return the stored record, or ``None``; ``ValueError`` if corrupt."""
+        return self._record(*self._read(key))
+
+    def create(self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int) -> bool:
+        """Store a new record if ``key`` is absent; ``False`` if it exists."""
+        check_ttl(ttl)
+        if not fields:
+            raise ValueError("a new record needs at least one field")
+        return self._add(key, encode_record(meta, fields), ttl)
+
+    def merge(
+        self,
+        key: str,
+        meta: bytes,
+        set_fields: Mapping[str, bytes],
+        del_fields: Iterable[str],
+        ttl: int,
+        *,
+        token: object = None,
+    ) -> SaveResult:
+        """Apply set/delete onto the newest stored version, under the mutex."""
+        check_ttl(ttl)
+        with self._mutex(key):
+            record = self.load(key)
+            if record is None:
+                return SaveResult.GONE
+            fields = apply_changes(record.fields, set_fields, del_fields)
+            if not fields:
+                self._remove(key)
+                return SaveResult.EMPTIED
+            self._write(key, encode_record(meta, fields), ttl)
+            return SaveResult.SAVED
+
+    def replace(
+        self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int
+    ) -> SaveResult:
+        """Overwrite an existing record; GONE if it no longer exists."""
+        check_ttl(ttl)
+        with self._mutex(key):
+            if self._read(key)[0] is None:
+                return SaveResult.GONE
+            if not fields:
+                self._remove(key)
+                return SaveResult.EMPTIED
+            self._write(key, encode_record(meta, fields), ttl)
+            return SaveResult.SAVED
+
+    def touch(self, key: str, meta: bytes, ttl: int) -> bool:
+        """Replace ``meta`` and refresh the TTL; ``False`` if the record is gone."""
+        check_ttl(ttl)
+        with self._mutex(key):
+            record = self.load(key)
+            if record is None:
+                return False
+            self._write(key, encode_record(meta, record.fields), ttl)
+            return True
+
+    def delete(self, key: str) -> None:
+        """Delete the record (no error if it does not exist)."""
+        with self._mutex(key):
+            self._remove(key)
+
+    def lock(
+        self, key: str, timeout: float, ttl: float
+    ) -> AbstractContextManager[None]:
+        """Exclusive session lock: wait up to ``timeout``, expires after ``ttl``."""
+        return self._add_lock(key + self.lock_suffix, timeout, ttl)
+
+    # -- helpers ----------------------------------------------------------
+
+    @contextmanager
+    def _add_lock(self, lock_key: str, timeout: float, ttl: float) -> Iterator[None]:
+        """A lock made of ``add(lock_key, token, expiry)`` and a token compare."""
+        token = secrets.token_hex(16).encode("ascii")
+        seconds = lock_seconds(ttl)
+        deadline = time.monotonic() + timeout
+        delays = backoff()
+        while not self._add(lock_key, token, seconds):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LockTimeout(f"could not lock the session within {timeout:g}s")
+            time.sleep(min(next(delays), remaining))
+        acquired = time.monotonic()
+        try:
+            yield
+        finally:
+            # Stores count expiry in whole seconds; past ttl - 1s the lock may
+            # already belong to someone else, so leave it to expire instead.
+            if time.monotonic() - acquired < seconds - 1:
+                if self._read(lock_key)[0] == token:
+                    self._remove(lock_key)

@@ -1,0 +1,249 @@
+"""Where the session id comes from and where it goes: cookie, URL, form body.
+
+Pure functions over the WSGI environ and strings: reading what a request
+presents (:func:`read_presented`), choosing the tracking mode
+(:func:`choose_mode`) and building ``Set-Cookie`` headers
+(:class:`CookieProfile`). Nothing here knows about stores or session data.
+
+>>> env = {"HTTP_COOKIE": "session=abc.def; other=1", "QUERY_STRING": ""}
+>>> p = read_presented(env, cookie_name="session", url_param="sid", read_urls=False)
+>>> p.cookie_values, p.probe, p.url_value
+(['abc.def'], False, None)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import typing as t
+from urllib.parse import parse_qsl
+
+from werkzeug.formparser import parse_form_data
+from werkzeug.http import dump_cookie, parse_cookie
+
+from .rewrite import strip_session_param
+
+__all__ = [
+    "CookieProfile",
+    "Presented",
+    "choose_mode",
+    "read_presented",
+    "user_agent_binding",
+]
+
+#: Longest Cookie header we parse; anything longer is treated as no cookies.
+MAX_COOKIE_HEADER = 16 * 1024
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@dataclasses.dataclass
+class Presented:
+    """What one request brought back: our cookies and a URL id, if any."""
+
+    cookie_values: list[str]
+    probe: bool
+    url_value: str | None = None
+
+    @property
+    def has_our_cookie(self) -> bool:
+        """True when the request carries the probe or a session cookie."""
+        return bool(self.cookie_values) or self.probe
+
+
+def probe_name(cookie_name: str) -> str:
+    """The name of the test cookie that proves the client keeps cookies.
+
+    >>> probe_name("session"), probe_name("__Host-sid")
+    ('session_probe', '__Host-sid_probe')
+    """
+    return f"{cookie_name}_probe"
+
+
+def _cookie_values(environ: t.Mapping[str, t.Any], name: str) -> tuple[list[str], bool]:
+    header = environ.get("HTTP_COOKIE")
+    if not header or not isinstance(header, str) or len(header) > MAX_COOKIE_HEADER:
+        return [], False
+    if name not in header:
+        return [], False
+    try:
+        cookies = parse_cookie(header)
+        values = [v for v in cookies.getlist(name) if v]
+        probe = bool(cookies.get(probe_name(name)))
+    except Exception:  # malformed input never raises
+        return [], False
+    return values, probe
+
+
+def _strip_uri(environ: dict[str, t.Any], key: str, param: str) -> None:
+    uri = environ.get(key)
+    if isinstance(uri, str) and "?" in uri:
+        path, _, query = uri.partition("?")
+        query, _ = strip_session_param(query, param)
+        environ[key] = f"{path}?{query}" if query else path
+
+
+def _body_value(environ: dict[str, t.Any], param: str, limit: int) -> str | None:
+    """Find ``param`` in a small form body, leaving ``wsgi.input`` readable."""
+    ctype = str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
+    if ctype not in _FORM_TYPES:
+        return None
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+    if length <= 0 or length > limit:
+        return None
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return None
+    chunks, remaining = [], length
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    body = b"".join(chunks)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    try:
+        if ctype == _FORM_TYPES[0]:
+            pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+            values = [v for k, v in pairs if k == param]
+        else:
+            scratch = dict(environ, **{"wsgi.input": io.BytesIO(body)})
+            _, form, _ = parse_form_data(scratch, silent=True)
+            values = form.getlist(param)
+    except Exception:
+        return None
+    return values[0] if values else None
+
+
+def read_presented(
+    environ: dict[str, t.Any],
+    *,
+    cookie_name: str,
+    url_param: str,
+    read_urls: bool,
+    body_limit: int = 1024 * 1024,
+) -> Presented:
+    """Read our cookies and, when ``read_urls``, the URL id (query or form body).
+
+    With ``read_urls`` the id parameter is removed from ``QUERY_STRING``,
+    ``REQUEST_URI`` and ``RAW_URI`` so the application never sees it. A
+    request body is inspected only without cookies of ours and without a
+    query id, only for form content types up to ``body_limit`` bytes.
+
+    >>> env = {"QUERY_STRING": "page=2&sid=abc.def"}
+    >>> read_presented(env, cookie_name="s", url_param="sid", read_urls=True).url_value
+    'abc.def'
+    >>> env["QUERY_STRING"]
+    'page=2'
+    """
+    values, probe = _cookie_values(environ, cookie_name)
+    presented = Presented(values, probe)
+    if not read_urls:
+        return presented
+    query = environ.get("QUERY_STRING")
+    if isinstance(query, str) and url_param in query:
+        cleaned, found = strip_session_param(query, url_param)
+        if found:
+            environ["QUERY_STRING"] = cleaned
+            _strip_uri(environ, "REQUEST_URI", url_param)
+            _strip_uri(environ, "RAW_URI", url_param)
+            presented.url_value = found[0]
+            return presented
+    if not presented.has_our_cookie and environ.get("REQUEST_METHOD") == "POST":
+        presented.url_value = _body_value(environ, url_param, body_limit)
+    return presented
+
+
+def choose_mode(tracking: str, *, cookies_proven: bool, from_url: bool) -> str:
+    """Decide how this request's session id travels: cookie, url or both.
+
+    >>> choose_mode("auto", cookies_proven=False, from_url=False)
+    'both'
+    >>> choose_mode("auto", cookies_proven=False, from_url=True)
+    'url'
+    >>> choose_mode("auto", cookies_proven=True, from_url=False)
+    'cookie'
+    """
+    if tracking != "auto":
+        return tracking
+    if cookies_proven:
+        return "cookie"
+    return "url" if from_url else "both"
+
+
+def user_agent_binding(environ: t.Mapping[str, t.Any]) -> str:
+    """A short hash of the User-Agent a URL-tracked session is bound to.
+
+    >>> user_agent_binding({"HTTP_USER_AGENT": "A"}) == user_agent_binding({})
+    False
+    """
+    agent = str(environ.get("HTTP_USER_AGENT", ""))
+    return hashlib.sha256(agent.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+class CookieProfile:
+    """Builds the ``Set-Cookie`` headers of the session and probe cookies.
+
+    >>> cp = CookieProfile("session", path="/", domain=None, secure="auto",
+    ...                    httponly=True, samesite="Lax", max_age=None)
+    >>> cp.set_header({"wsgi.url_scheme": "https"}, "abc")[1]
+    'session=abc; Secure; HttpOnly; Path=/; SameSite=Lax'
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        path: str,
+        domain: str | None,
+        secure: bool | str,
+        httponly: bool,
+        samesite: str | None,
+        max_age: int | None,
+    ) -> None:
+        self.name = name
+        self.probe_name = probe_name(name)
+        self.path = path
+        self.domain = domain
+        self.secure = secure
+        self.httponly = httponly
+        self.samesite = samesite
+        self.max_age = max_age
+
+    def is_secure(self, environ: t.Mapping[str, t.Any]) -> bool:
+        """Whether cookies of this request get the Secure attribute."""
+        if self.secure == "auto":
+            return environ.get("wsgi.url_scheme") == "https"
+        return bool(self.secure)
+
+    def _header(
+        self, environ: t.Mapping[str, t.Any], name: str, value: str, max_age: int | None
+    ) -> tuple[str, str]:
+        cookie = dump_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path=self.path,
+            domain=self.domain,
+            secure=self.is_secure(environ),
+            httponly=self.httponly,
+            samesite=self.samesite,
+        )
+        return ("Set-Cookie", cookie)
+
+    def set_header(self, environ: t.Mapping[str, t.Any], value: str) -> tuple[str, str]:
+        """``Set-Cookie`` carrying the signed session id."""
+        return self._header(environ, self.name, value, self.max_age)
+
+    def expire_header(self, environ: t.Mapping[str, t.Any]) -> tuple[str, str]:
+        """``Set-Cookie`` that deletes the session cookie."""
+        return self._header(environ, self.name, "", 0)
+
+    def probe_header(self, environ: t.Mapping[str, t.Any]) -> tuple[str, str]:
+        """``Set-Cookie`` of the test cookie (a browser-session cookie)."""
+        return self._header(environ, self.probe_name, "1", None)
