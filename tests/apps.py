@@ -17,7 +17,7 @@ def session_app(environ: dict[str, t.Any], start_response: t.Callable[..., t.Any
     """A legacy app driven by the query string.
 
     ``?set=k:v`` sets keys (JSON values), ``?del=k`` deletes, ``?flash=k:v``
-    flashes, ``?regenerate=1``, ``?destroy=1``, ``?touch=0`` never touches the
+    flashes, ``?regenerate=1``, ``?destroy=1`` (first), ``?touch=0`` never touches the
     session; the body is the session's data as JSON (plus ``id``).
     """
     query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
@@ -25,6 +25,8 @@ def session_app(environ: dict[str, t.Any], start_response: t.Callable[..., t.Any
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"untouched"]
     s = get_session(environ)
+    if query.get("destroy"):
+        s.destroy()
     for item in query.get("set", "").split(",") if query.get("set") else []:
         key, _, value = item.partition(":")
         s[key] = json.loads(value)
@@ -39,8 +41,6 @@ def session_app(environ: dict[str, t.Any], start_response: t.Callable[..., t.Any
         s.setdefault("list", []).append(query["append"])
     if query.get("regenerate"):
         s.regenerate()
-    if query.get("destroy"):
-        s.destroy()
     if query.get("clear"):
         s.clear()
     body = json.dumps({"data": s.all(), "id": s.id, "new": s.is_new})

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markupsafe import Markup
 
+from wsgi_session import serializers
 from wsgi_session.errors import ConfigError, SerializationError
 from wsgi_session.serializers import (
     JSONSerializer,
@@ -77,6 +78,7 @@ def round_trip(value: Any) -> Any:
 
 IST = timezone(timedelta(hours=5, minutes=30))
 ODD = timezone(-timedelta(hours=3, minutes=7, seconds=11, microseconds=5))
+SUBSECOND = timezone(timedelta(microseconds=1))  # fromisoformat misreads this
 
 TAGGED_VALUES = [
     pytest.param((), id="empty-tuple"),
@@ -87,6 +89,10 @@ TAGGED_VALUES = [
     pytest.param(datetime(2024, 5, 1, 12, 0, tzinfo=IST), id="aware-datetime"),
     pytest.param(datetime(1, 1, 1, tzinfo=ODD), id="odd-offset-datetime"),
     pytest.param(datetime(2024, 5, 1, tzinfo=timezone.utc), id="utc-datetime"),
+    pytest.param(datetime(2024, 5, 1, tzinfo=SUBSECOND), id="subsecond-offset"),
+    pytest.param(
+        time(1, tzinfo=timezone(-timedelta(microseconds=7))), id="subsecond-time"
+    ),
     pytest.param(date(2024, 5, 1), id="date"),
     pytest.param(date(1, 1, 1), id="date-year-1"),
     pytest.param(time(7, 30, 0, 12), id="naive-time"),
@@ -565,3 +571,11 @@ def test_reserializing_a_loaded_value_gives_the_same_bytes(value: Any) -> None:
     data = json_s.dumps(value)
     assert json_s.dumps(json_s.loads(data)) == data
     assert json_s.dumps(copy.deepcopy(value)) == data
+
+
+@settings(max_examples=200, database=None, deadline=None)
+@given(_values)
+def test_fast_path_writes_the_same_bytes_as_the_slow_path(value: Any) -> None:
+    """The json fast path is a pure optimisation of the full tagging walk."""
+    tagged = serializers._Tagger().tag(value)
+    assert serializers._encode_text(tagged) == json_s.dumps(value)

@@ -206,8 +206,9 @@ class Session(MutableMapping[str, t.Any]):
     def _value(self, key: str) -> t.Any:
         value = self._items[key]
         if value is _MISSING:
+            data = self._pending.get(key)
             try:
-                value = self._serializer.loads(self._raw[key])
+                value = self._serializer.loads(self._raw[key] if data is None else data)
             except Exception:
                 log.warning("wsgi_session: dropping an undecodable session value")
                 del self._items[key]

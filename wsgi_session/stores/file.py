@@ -26,7 +26,7 @@ import struct
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 
 from cachelib.base import BaseCache
 from cachelib.file import FileSystemCache
@@ -57,7 +57,7 @@ class FileCache(FileSystemCache):
     100000
     """
 
-    serializer = RawSerializer()
+    serializer = RawSerializer()  # type: ignore[assignment]  # no pickle
 
     def __init__(
         self,
@@ -137,16 +137,16 @@ def _remove_if_token(path: str, token: str, suffix: str) -> bool:
     if moved is not None and moved[0] == token:
         os.unlink(aside)
         return True
-    try:
+    with suppress(OSError):  # fails if a new lock took its place meanwhile
         os.link(aside, path)
-    except OSError:  # a new lock took its place within microseconds: keep it
-        pass
     os.unlink(aside)
     return False
 
 
 @contextmanager
-def file_lock(path: str, timeout: float, ttl: float, suffix: str = "") -> Iterator[None]:
+def file_lock(
+    path: str, timeout: float, ttl: float, suffix: str = ""
+) -> Iterator[None]:
     """Hold an exclusive lock file at ``path``; broken by others after ``ttl`` s.
 
     ``suffix`` must end the names of helper files (renamed-aside locks).
@@ -173,7 +173,9 @@ def file_lock(path: str, timeout: float, ttl: float, suffix: str = "") -> Iterat
                 _remove_if_token(path, holder[0], suffix)
                 continue
         except OSError as exc:
-            raise StoreUnavailable(f"cannot create lock file: {exc}", original=exc) from exc
+            raise StoreUnavailable(
+                f"cannot create lock file: {exc}", original=exc
+            ) from exc
         else:
             try:
                 os.write(fd, f"{token} {time.time() + ttl:.6f}".encode("ascii"))
@@ -217,7 +219,9 @@ class FileBackend(FramedBackend):
         except FileNotFoundError:
             return None, None
         except OSError as exc:
-            raise StoreUnavailable(f"cannot read session file: {exc}", original=exc) from exc
+            raise StoreUnavailable(
+                f"cannot read session file: {exc}", original=exc
+            ) from exc
         if len(data) < _HEADER.size:
             raise ValueError("truncated session file")
         expires = _HEADER.unpack(data[: _HEADER.size])[0]
@@ -241,13 +245,13 @@ class FileBackend(FramedBackend):
                 os.chmod(tmp, cache._mode or 0o600)
                 os.replace(tmp, path)
             except BaseException:
-                try:
+                with suppress(OSError):
                     os.unlink(tmp)
-                except OSError:
-                    pass
                 raise
         except OSError as exc:
-            raise StoreUnavailable(f"cannot write session file: {exc}", original=exc) from exc
+            raise StoreUnavailable(
+                f"cannot write session file: {exc}", original=exc
+            ) from exc
         if new:
             cache._update_count(delta=1)
 
@@ -265,7 +269,9 @@ class FileBackend(FramedBackend):
         except FileNotFoundError:
             return False
         except OSError as exc:
-            raise StoreUnavailable(f"cannot delete session file: {exc}", original=exc) from exc
+            raise StoreUnavailable(
+                f"cannot delete session file: {exc}", original=exc
+            ) from exc
         self.cache._update_count(delta=-1)
         return True
 
@@ -274,7 +280,10 @@ class FileBackend(FramedBackend):
 
     def _mutex(self, key: str) -> AbstractContextManager[None]:
         return file_lock(
-            self._lock_path(key, "mlock"), self.mutex_timeout, self.mutex_ttl, self._suffix
+            self._lock_path(key, "mlock"),
+            self.mutex_timeout,
+            self.mutex_ttl,
+            self._suffix,
         )
 
     def lock(

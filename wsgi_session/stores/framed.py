@@ -181,6 +181,6 @@ class FramedBackend:
         finally:
             # Stores count expiry in whole seconds; past ttl - 1s the lock may
             # already belong to someone else, so leave it to expire instead.
-            if time.monotonic() - acquired < seconds - 1:
-                if self._read(lock_key)[0] == token:
-                    self._remove(lock_key)
+            fresh = time.monotonic() - acquired < seconds - 1
+            if fresh and self._read(lock_key)[0] == token:
+                self._remove(lock_key)

@@ -17,6 +17,7 @@ import math
 import secrets
 import threading
 import time
+import typing as t
 import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -64,7 +65,7 @@ class MemoryCache(SimpleCache):
     100000
     """
 
-    serializer = RawSerializer()
+    serializer = RawSerializer()  # type: ignore[assignment]  # no pickle
 
     def __init__(
         self, threshold: int = DEFAULT_THRESHOLD, default_timeout: int = 300
@@ -148,7 +149,7 @@ class MemoryBackend(FramedBackend):
         return bool(self.cache.delete(key))
 
     def _mutex(self, key: str) -> AbstractContextManager[None]:
-        return self._state.mutex
+        return t.cast(AbstractContextManager[None], self._state.mutex)
 
     def lock(
         self, key: str, timeout: float, ttl: float

@@ -50,9 +50,7 @@ class RawSerializer(BaseSerializer):
             return str(value).encode("ascii")
         if isinstance(value, (bytes, bytearray, memoryview)):
             return bytes(value)
-        raise TypeError(
-            f"RawSerializer stores bytes only, not {type(value).__name__}"
-        )
+        raise TypeError(f"RawSerializer stores bytes only, not {type(value).__name__}")
 
     def loads(self, bvalue: t.Any) -> t.Any:
         """Return stored bytes unchanged (``None`` stays ``None``)."""
@@ -60,9 +58,7 @@ class RawSerializer(BaseSerializer):
             return None
         if isinstance(bvalue, (bytes, bytearray, memoryview)):
             return bytes(bvalue)
-        raise TypeError(
-            f"RawSerializer reads bytes only, not {type(bvalue).__name__}"
-        )
+        raise TypeError(f"RawSerializer reads bytes only, not {type(bvalue).__name__}")
 
     def dump(
         self, value: t.Any, f: t.IO[bytes], protocol: int = pickle.HIGHEST_PROTOCOL
@@ -81,7 +77,7 @@ class RawSerializer(BaseSerializer):
         else:
             f.write(self.dumps(value))
 
-    def load(self, f: t.IO[bytes]) -> t.Any:  # type: ignore[override]
+    def load(self, f: t.IO[bytes]) -> t.Any:
         """Read a value written by :meth:`dump`: ``bytes``, or a tagged ``int``."""
         data = f.read()
         if data.startswith(_INT_TAG):
@@ -91,7 +87,10 @@ class RawSerializer(BaseSerializer):
         return data
 
 
-def prepare_store(cache: BaseCache) -> BaseCache:
+_Cache = t.TypeVar("_Cache", bound=BaseCache)
+
+
+def prepare_store(cache: _Cache) -> _Cache:
     """Install :class:`RawSerializer` on ``cache`` (in place) and return it.
 
     Safe to call more than once. For a cache you built yourself this changes

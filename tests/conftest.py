@@ -1,0 +1,80 @@
+"""Shared fixtures: real Redis and Memcached servers, and store URLs per backend.
+
+``redis_server`` / ``memcached_server`` (session scope) start a private
+server on a free loopback port; if its binary is missing the test is
+skipped, or fails when the ``CI`` environment variable is set.
+``redis_url`` / ``memcached_url`` give each test an emptied server and a
+unique key prefix. ``store_url`` runs a test once per backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from servers import MemcachedServer, RedisServer, ServerError, ServerProcess
+
+_counter = itertools.count()
+
+
+def _start(server: ServerProcess) -> ServerProcess:
+    try:
+        server.start()
+    except ServerError as exc:
+        server.close()
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs {server.binary}: {exc}")
+        pytest.skip(str(exc))
+    return server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server for the whole test run."""
+    server = RedisServer()
+    _start(server)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def memcached_server() -> Iterator[MemcachedServer]:
+    """A private memcached for the whole test run."""
+    server = MemcachedServer()
+    _start(server)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """URL of the (emptied, running) test Redis with a key prefix unique to the test."""
+    redis_server.ensure_up()
+    redis_server.flush()
+    return f"{redis_server.url}?key_prefix=t{next(_counter)}:&socket_timeout=2"
+
+
+@pytest.fixture
+def memcached_url(memcached_server: MemcachedServer) -> str:
+    """URL of the (emptied, running) test memcached with a unique key prefix."""
+    memcached_server.ensure_up()
+    memcached_server.flush()
+    return (
+        f"{memcached_server.url}?key_prefix=t{next(_counter)}:"
+        "&socket_timeout=2"
+    )
+
+
+@pytest.fixture(params=["memory", "file", "redis", "memcached"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One store URL per backend; the servers start only when needed."""
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "file":
+        return "file://" + quote(str(tmp_path / "sessions"))
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url

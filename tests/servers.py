@@ -1,0 +1,231 @@
+"""Real redis-server and memcached processes for the tests, on free loopback ports.
+
+A :class:`ServerProcess` starts its binary, waits until it answers, and can
+be stopped, restarted on the same port (outage tests) or frozen with SIGSTOP.
+:func:`send` talks the servers' text protocols without any client library,
+so test set-up never depends on the code under test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = [
+    "MemcachedServer",
+    "RedisClusterServer",
+    "RedisServer",
+    "ServerError",
+    "ServerProcess",
+    "free_port",
+    "send",
+]
+
+HOST = "127.0.0.1"
+
+
+class ServerError(RuntimeError):
+    """The server binary is missing or did not come up."""
+
+
+def free_port() -> int:
+    """Return a TCP port on the loopback interface that is free right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def send(port: int, payload: bytes, until: bytes, timeout: float = 2.0) -> bytes:
+    """Send ``payload`` to ``HOST:port`` and read until ``until`` is received."""
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        sock.sendall(payload)
+        data = b""
+        while until not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+class ServerProcess:
+    """One server process on a fixed port: start, stop, pause, resume."""
+
+    binary = ""
+    scheme = ""
+    #: Sent to check readiness, and the reply that proves it.
+    probe = (b"", b"")
+
+    def __init__(self) -> None:
+        self.host = HOST
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"wss-{self.binary}-"))
+        self.process: subprocess.Popen[bytes] | None = None
+        self.paused = False
+
+    @property
+    def url(self) -> str:
+        """The store URL of this server, e.g. ``redis://127.0.0.1:6379/0``."""
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """True while the process is alive (paused counts as running)."""
+        return self.process is not None and self.process.poll() is None
+
+    def argv(self) -> list[str]:
+        """The command line starting the server."""
+        raise NotImplementedError
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the server (again, on the same port) and wait until it answers."""
+        if self.running:
+            return
+        if shutil.which(self.binary) is None:
+            raise ServerError(f"{self.binary} is not installed")
+        log = open(self.dir / "server.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            self.argv(), stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
+        )
+        self._log = log
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if self.probe[1] in send(self.port, *self.probe, timeout=0.5):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        output = (self.dir / "server.log").read_text(errors="replace")[-2000:]
+        raise ServerError(f"{self.binary} did not start on port {self.port}: {output}")
+
+    def stop(self) -> None:
+        """Stop the server (a paused one is resumed first so it can exit)."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if self.paused:
+            self.resume(process)
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        self._log.close()
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections hang instead of failing."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self, process: subprocess.Popen[bytes] | None = None) -> None:
+        """Unfreeze the server (SIGCONT)."""
+        process = process or self.process
+        if process is not None and self.paused:
+            os.kill(process.pid, signal.SIGCONT)
+        self.paused = False
+
+    def ensure_up(self) -> None:
+        """Resume or restart the server if a test left it paused or stopped."""
+        if self.paused:
+            self.resume()
+        if not self.running:
+            self.start()
+
+    def close(self) -> None:
+        """Stop the server and remove its directory."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RedisServer(ServerProcess):
+    """redis-server with persistence off, in its own directory."""
+
+    binary = "redis-server"
+    scheme = "redis"
+    probe = (b"PING\r\n", b"+PONG")
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:PORT/0``."""
+        return f"redis://{self.host}:{self.port}/0"
+
+    def argv(self) -> list[str]:
+        """redis-server on loopback, no RDB / AOF files."""
+        return [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            self.host,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.dir),
+            "--loglevel",
+            "warning",
+        ]
+
+    def flush(self) -> None:
+        """Empty every database (the server is private to the test run)."""
+        send(self.port, b"FLUSHALL\r\n", b"\r\n")
+
+
+class MemcachedServer(ServerProcess):
+    """memcached on loopback, TCP only, 64 MB."""
+
+    binary = "memcached"
+    scheme = "memcached"
+    probe = (b"version\r\n", b"VERSION")
+
+    def argv(self) -> list[str]:
+        """memcached on loopback with UDP off (``-u root`` when run as root)."""
+        argv = [self.binary, "-l", self.host, "-p", str(self.port), "-U", "0"]
+        argv += ["-m", "64"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            argv += ["-u", "root"]
+        return argv
+
+    def flush(self) -> None:
+        """Drop every item (the server is private to the test run)."""
+        send(self.port, b"flush_all\r\n", b"\r\n")
+
+
+class RedisClusterServer(RedisServer):
+    """A one-node Redis Cluster owning all 16384 slots."""
+
+    def argv(self) -> list[str]:
+        """redis-server in cluster mode with its own nodes.conf."""
+        return [
+            *super().argv(),
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            str(self.dir / "nodes.conf"),
+        ]
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the node, assign it every slot, wait for cluster_state:ok."""
+        super().start(timeout)
+        send(self.port, b"CLUSTER ADDSLOTSRANGE 0 16383\r\n", b"\r\n")
+        deadline = time.monotonic() + timeout
+        while b"cluster_state:ok" not in send(
+            self.port, b"CLUSTER INFO\r\n", b"cluster_stats"
+        ):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerError("redis cluster did not reach cluster_state:ok")
+            time.sleep(0.05)

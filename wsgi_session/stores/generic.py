@@ -1,0 +1,109 @@
+"""Any other cachelib store (MongoDB, DynamoDB, your own): get/set/add/delete only.
+
+The record is one framed value; a merge runs under a lock made of the
+store's ``add`` with an expiry, so it is as atomic as that ``add`` is
+(MongoDB and DynamoDB: atomic; a cache whose ``add`` checks then writes: not).
+Stores that swallow errors and answer ``None`` to ``get`` cannot be told
+apart from a missing session; failed writes (``set`` answering ``False`` /
+``None``) do raise StoreUnavailable::
+
+    >>> from cachelib import SimpleCache
+    >>> backend = GenericBackend(SimpleCache())
+    >>> backend.create("wss:{a}", b"m", {"x": b"1"}, 60)
+    True
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from cachelib.base import BaseCache
+
+from ..errors import ConfigError, StoreUnavailable
+from .framed import FramedBackend
+from .serializer import prepare_store
+
+__all__ = ["GenericBackend", "open_dynamodb_cache", "open_mongodb_cache"]
+
+
+class GenericBackend(FramedBackend):
+    """The Backend protocol over any cachelib BaseCache.
+
+    ``round_trips`` counts cache calls: load 1; create 1; merge, touch and
+    delete 4 or more (lock add, get, set, unlock get + delete).
+
+    >>> from cachelib import SimpleCache
+    >>> GenericBackend(SimpleCache()).load("wss:{missing}") is None
+    True
+    """
+
+    def __init__(self, cache: BaseCache) -> None:
+        super().__init__()
+        self.cache = prepare_store(cache)
+
+    def _call(self, what: str, fn: t.Callable[..., t.Any], *args: t.Any) -> t.Any:
+        self.round_trips += 1
+        try:
+            return fn(*args)
+        except Exception as exc:  # any store error, whatever the client library
+            raise StoreUnavailable(
+                f"{type(self.cache).__name__}.{what} failed: {exc}", original=exc
+            ) from exc
+
+    def _read(self, key: str) -> tuple[bytes | None, object]:
+        return self._call("get", self.cache.get, key), None
+
+    def _write(self, key: str, value: bytes, ttl: int) -> None:
+        if not self._call("set", self.cache.set, key, value, ttl):
+            raise StoreUnavailable(f"{type(self.cache).__name__} refused the write")
+
+    def _add(self, key: str, value: bytes, ttl: int) -> bool:
+        return bool(self._call("add", self.cache.add, key, value, ttl))
+
+    def _remove(self, key: str) -> bool:
+        return bool(self._call("delete", self.cache.delete, key))
+
+
+def open_mongodb_cache(
+    uri: str, *, db: str, collection: str, key_prefix: str | None = None
+) -> BaseCache:
+    """Build cachelib's MongoDbCache (needs pymongo; connects to create an index)."""
+    try:
+        import pymongo
+        from cachelib.mongodb import MongoDbCache
+    except ImportError as exc:
+        raise ConfigError(
+            "mongodb:// needs pymongo (pip install wsgi_session[mongodb])", key="store"
+        ) from exc
+    try:
+        client = pymongo.MongoClient(uri)
+        cache = MongoDbCache(
+            client, db=db, collection=collection, key_prefix=key_prefix
+        )
+    except pymongo.errors.PyMongoError as exc:
+        raise StoreUnavailable(f"mongodb: {exc}", original=exc) from exc
+    return prepare_store(cache)
+
+
+def open_dynamodb_cache(
+    table: str,
+    *,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    key_prefix: str | None = None,
+) -> BaseCache:
+    """Build cachelib's DynamoDbCache (needs boto3; it contacts AWS at once)."""
+    try:
+        import boto3  # noqa: F401
+        from cachelib.dynamodb import DynamoDbCache
+    except ImportError as exc:
+        raise ConfigError(
+            "dynamodb:// needs boto3 (pip install wsgi_session[dynamodb])", key="store"
+        ) from exc
+    kwargs: dict[str, t.Any] = {}
+    if region:
+        kwargs["region_name"] = region
+    if endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
+    cache = DynamoDbCache(table_name=table, key_prefix=key_prefix, **kwargs)
+    return prepare_store(cache)
