@@ -292,9 +292,22 @@ class RequestContext:
     def url_token(self) -> str | None:
         """The signed id to put in URLs, or None when URLs need no rewriting."""
         session = self.session
+        if not session.loaded and self._url_id_pending():
+            try:  # a URL-tracked client must keep its id across untouched pages
+                session._load()
+            except StoreUnavailable:
+                return None
         if not session.loaded or session.tracking == "cookie" or session._id is None:
             return None
         return self.middleware.signer.sign(session._id)
+
+    def _url_id_pending(self) -> bool:
+        presented = self.presented
+        return (
+            presented.url_value is not None
+            and not presented.has_our_cookie
+            and self.settings.tracking != "cookie"
+        )
 
     # -- saving ---------------------------------------------------------------
 

@@ -113,7 +113,9 @@ def _body_value(environ: dict[str, t.Any], param: str, limit: int) -> str | None
             values = [v for k, v in pairs if k == param]
         else:
             scratch = dict(environ, **{"wsgi.input": io.BytesIO(body)})
-            _, form, _ = parse_form_data(scratch, silent=True)
+            _, form, files = parse_form_data(scratch, silent=True)
+            for upload in files.values():
+                upload.close()
             values = form.getlist(param)
     except Exception:
         return None

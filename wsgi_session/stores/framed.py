@@ -54,6 +54,9 @@ class FramedBackend:
     mutex_timeout = 10.0
     #: Seconds after which an internal mutex whose holder died is broken.
     mutex_ttl = 10.0
+    #: Seconds added to lock expiries: stores that count expiry in whole
+    #: seconds of their own clock (memcached) may expire an item up to 1s early.
+    expiry_slack = 1
 
     def __init__(self) -> None:
         self.round_trips = 0
@@ -167,7 +170,7 @@ class FramedBackend:
     def _add_lock(self, lock_key: str, timeout: float, ttl: float) -> Iterator[None]:
         """A lock made of ``add(lock_key, token, expiry)`` and a token compare."""
         token = secrets.token_hex(16).encode("ascii")
-        seconds = lock_seconds(ttl)
+        seconds = lock_seconds(ttl) + self.expiry_slack
         deadline = time.monotonic() + timeout
         delays = backoff()
         while not self._add(lock_key, token, seconds):
@@ -179,8 +182,8 @@ class FramedBackend:
         try:
             yield
         finally:
-            # Stores count expiry in whole seconds; past ttl - 1s the lock may
-            # already belong to someone else, so leave it to expire instead.
+            # The lock lives at least seconds - 1; past that it may already
+            # belong to someone else, so leave it to expire instead.
             fresh = time.monotonic() - acquired < seconds - 1
             if fresh and self._read(lock_key)[0] == token:
                 self._remove(lock_key)

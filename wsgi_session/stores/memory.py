@@ -77,6 +77,11 @@ class MemoryCache(SimpleCache):
         seconds = BaseCache._normalize_timeout(self, timeout)
         return math.ceil(time.time() + seconds) if seconds > 0 else seconds
 
+    def _remove_expired(self, now: float) -> None:
+        # cachelib's version also drops entries without expiry (0 < now).
+        for key in [k for k, (exp, _) in self._cache.items() if 0 < exp < now]:
+            self._cache.pop(key, None)
+
     def _remove_older(self) -> None:
         # Called by _prune only after expired entries are gone: whatever is
         # removed here had not expired.
