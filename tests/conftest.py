@@ -63,9 +63,11 @@ def memcached_url(memcached_server: MemcachedServer) -> str:
     """URL of the (emptied, running) test memcached with a unique key prefix."""
     memcached_server.ensure_up()
     memcached_server.flush()
+    # dead_retry: python-memcached shuns a failed server this long; keep it
+    # short so a restarted test server is used again at once.
+    prefix = f"t{next(_counter)}:"
     return (
-        f"{memcached_server.url}?key_prefix=t{next(_counter)}:"
-        "&socket_timeout=2"
+        f"{memcached_server.url}?key_prefix={prefix}&socket_timeout=2&dead_retry=0.05"
     )
 
 

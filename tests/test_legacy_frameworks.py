@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from werkzeug.test import Client
 
@@ -31,47 +29,18 @@ def test_flask_app_wrapped_via_wsgi_app():
     assert c.get_cookie("wsgi_session") is not None
 
 
-DJANGO_SETTINGS = {
-    "DEBUG": False,
-    "SECRET_KEY": "django-test-key",
-    "ROOT_URLCONF": __name__,
-    "ALLOWED_HOSTS": ["*"],
-    "MIDDLEWARE": [],
-    "INSTALLED_APPS": [],
-}
-
-
-def django_view(request):  # pragma: no cover - called by Django
-    from django.http import HttpResponse
-
-    s = get_session(request.environ)
-    s["visits"] = s.get("visits", 0) + 1
-    return HttpResponse(str(s["visits"]))
-
-
-urlpatterns: list[object] = []
-
-
 @pytest.fixture(scope="module")
 def django_wsgi():
-    django = pytest.importorskip("django")
-    from django.conf import settings
+    """Django's WSGI application for the shared test project (django_project.py)."""
+    pytest.importorskip("django")
+    import django_project
 
-    if not settings.configured:
-        settings.configure(**DJANGO_SETTINGS)
-        django.setup()
-    from django.urls import path
-
-    urlpatterns[:] = [path("", django_view)]
-    from django.core.wsgi import get_wsgi_application
-
-    return get_wsgi_application()
+    return django_project.wsgi_application()
 
 
 def test_django_app_wrapped_with_get_wsgi_application(django_wsgi):
     """SessionMiddleware(get_wsgi_application()) serves a persistent session."""
     app = SessionMiddleware(django_wsgi, secret_key=SECRET, tracking="cookie")
     c = Client(app)
-    assert c.get("/").text == "1"
-    assert c.get("/").text == "2"
-    assert sys.modules[__name__].urlpatterns
+    assert c.get("/legacy/visits/").text == "1"
+    assert c.get("/legacy/visits/").text == "2"

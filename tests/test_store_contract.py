@@ -155,7 +155,7 @@ def test_delete_of_a_missing_record_is_fine(backend: Backend) -> None:
 
 
 def test_ttls_expire_records_and_writes_refresh_them(backend: Backend) -> None:
-    """Records expire after their TTL; touch and merge extend it; ttl=0 never expires."""
+    """Records expire after their TTL; touch and merge extend it; 0 never expires."""
     expiring, touched, merged, forever = new_key(), new_key(), new_key(), new_key()
     for key in (expiring, touched, merged):
         backend.create(key, b"m", {"a": b"1"}, 1)
@@ -249,9 +249,8 @@ def test_lock_times_out_with_lock_timeout(backend: Backend) -> None:
     key = new_key()
     with backend.lock(key, timeout=1, ttl=30):
         started = time.monotonic()
-        with pytest.raises(LockTimeout):
-            with backend.lock(key, timeout=0.3, ttl=30):
-                pass  # pragma: no cover
+        with pytest.raises(LockTimeout), backend.lock(key, timeout=0.3, ttl=30):
+            pass  # pragma: no cover
         assert 0.25 <= time.monotonic() - started < 3
     with backend.lock(key, timeout=1, ttl=30):
         pass
@@ -270,9 +269,9 @@ def test_lock_of_a_crashed_holder_expires_after_its_ttl(backend: Backend) -> Non
 
 def test_locks_of_different_sessions_are_independent(backend: Backend) -> None:
     """Holding one session's lock does not block another session's."""
-    with backend.lock(new_key(), timeout=1, ttl=30):
-        with backend.lock(new_key(), timeout=0.5, ttl=30):
-            pass
+    first, second = new_key(), new_key()
+    with backend.lock(first, timeout=1, ttl=30), backend.lock(second, 0.5, 30):
+        pass
 
 
 def test_arbitrary_bytes_round_trip(backend: Backend) -> None:

@@ -76,7 +76,7 @@ def test_memory_url_takes_a_threshold() -> None:
 
 
 def test_file_url_defaults_and_options(tmp_path: Path) -> None:
-    """file:// opens a FileSystemCache with threshold 100,000 and mode 0600 by default."""
+    """file:// opens a FileSystemCache; threshold 100,000 and mode 0600 by default."""
     cache = open_store(f"file://{tmp_path}/a")
     assert isinstance(cache, FileSystemCache) and isinstance(cache, FileCache)
     assert (cache._threshold, cache._mode, cache._path) == (
@@ -246,7 +246,7 @@ def test_dynamodb_url_is_parsed_without_connecting() -> None:
     ],
 )
 def test_bad_store_urls_are_config_errors_naming_store(url: str, message: str) -> None:
-    """Every malformed store URL is a ConfigError with key 'store' and a clear message."""
+    """Every malformed store URL is a ConfigError with key 'store' saying why."""
     with pytest.raises(ConfigError, match=message) as info:
         open_store(url)
     assert info.value.key == "store"
@@ -349,8 +349,12 @@ def test_framing_rejects_corrupt_bytes() -> None:
 def test_evicting_live_sessions_warns_once(
     kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Past the threshold, evicting unexpired sessions logs one warning, not one each."""
-    url = "memory://?threshold=3" if kind == "memory" else f"file://{tmp_path}?threshold=3"
+    """Past the threshold, evicting live sessions logs one warning, not one each."""
+    url = (
+        "memory://?threshold=3"
+        if kind == "memory"
+        else f"file://{tmp_path}?threshold=3"
+    )
     backend = backend_for(open_store(url))
     with caplog.at_level(logging.WARNING, logger="wsgi_session.stores"):
         keys = [new_key() for _ in range(10)]
@@ -367,7 +371,11 @@ def test_evicting_live_sessions_warns_once(
 @pytest.mark.parametrize("kind", ["memory", "file"])
 def test_entries_without_expiry_are_evicted_last(kind: str, tmp_path: Path) -> None:
     """Eviction drops the sessions closest to expiry first; ttl=0 ones last."""
-    url = "memory://?threshold=3" if kind == "memory" else f"file://{tmp_path}?threshold=3"
+    url = (
+        "memory://?threshold=3"
+        if kind == "memory"
+        else f"file://{tmp_path}?threshold=3"
+    )
     backend = backend_for(open_store(url))
     forever = new_key()
     backend.create(forever, b"m", {"a": b"1"}, 0)
@@ -468,9 +476,8 @@ def _all_operations_fail(backend: Any, key: str) -> None:
         backend.create(new_key(), b"m", {"b": b"2"}, 60)
     with pytest.raises(StoreUnavailable):
         backend.touch(key, b"m", 60)
-    with pytest.raises(StoreUnavailable):
-        with backend.lock(key, timeout=1, ttl=5):
-            pass  # pragma: no cover
+    with pytest.raises(StoreUnavailable), backend.lock(key, timeout=1, ttl=5):
+        pass  # pragma: no cover
 
 
 def test_stopped_redis_raises_store_unavailable(
@@ -493,7 +500,7 @@ def test_stopped_redis_raises_store_unavailable(
 def test_stopped_memcached_raises_store_unavailable(
     memcached_server: MemcachedServer, stopped: Callable[[Any], None]
 ) -> None:
-    """With memcached down, reads raise StoreUnavailable instead of reporting 'missing'."""
+    """With memcached down, reads raise StoreUnavailable instead of 'missing'."""
     memcached_server.ensure_up()
     backend = backend_for(open_store(f"{memcached_server.url}?dead_retry=0.1"))
     key = new_key()
@@ -516,10 +523,12 @@ def test_stopped_memcached_raises_store_unavailable(
 def test_frozen_server_times_out_as_store_unavailable(
     name: str, request: pytest.FixtureRequest
 ) -> None:
-    """A server that stops answering (SIGSTOP) raises StoreUnavailable after the timeout."""
+    """A server that stops answering (SIGSTOP) raises StoreUnavailable in time."""
     server = request.getfixturevalue(f"{name}_server")
     url = request.getfixturevalue(f"{name}_url")
-    backend = backend_for(open_store(url.replace("socket_timeout=2", "socket_timeout=0.3")))
+    backend = backend_for(
+        open_store(url.replace("socket_timeout=2", "socket_timeout=0.3"))
+    )
     key = new_key()
     backend.create(key, b"m", {"a": b"1"}, 60)
     server.pause()
@@ -530,6 +539,36 @@ def test_frozen_server_times_out_as_store_unavailable(
         assert time.monotonic() - started < 2
     finally:
         server.resume()
+
+
+def test_pylibmc_client_keeps_the_contract(
+    memcached_server: MemcachedServer, tmp_path: Path, stopped: Callable[[Any], None]
+) -> None:
+    """With ?client=pylibmc: CAS merges, no unpickling, outages raise."""
+    pylibmc = pytest.importorskip("pylibmc")
+    memcached_server.ensure_up()
+    backend = backend_for(open_store(f"{memcached_server.url}?client=pylibmc"))
+    assert isinstance(backend, MemcachedBackend)
+    key = new_key()
+    assert backend.create(key, b"m", {"a": b"1"}, 60)
+    assert backend.create(key, b"m", {"a": b"1"}, 60) is False
+    stale = backend.load(key)
+    assert stale is not None
+    assert backend.merge(key, b"m", {"b": b"2"}, [], 60) is SaveResult.SAVED
+    assert backend.merge(key, b"m", {"c": b"3"}, [], 60, token=stale.token).value
+    assert backend.load(key) == Record(b"m", {"a": b"1", "b": b"2", "c": b"3"})
+    assert backend.merge(key, b"m", {}, ["a", "b", "c"], 60) is SaveResult.EMPTIED
+    assert backend.touch(key, b"m", 60) is False
+    marker = tmp_path / "pwned"
+    bomb_key = new_key()
+    raw = pylibmc.Client([f"127.0.0.1:{memcached_server.port}"])
+    raw.set(bomb_key, PickleBomb(marker))
+    with pytest.raises(ValueError):
+        backend.load(bomb_key)
+    assert not marker.exists()
+    stopped(memcached_server)
+    with pytest.raises(StoreUnavailable):
+        backend.load(key)
 
 
 def test_memcached_value_over_the_item_limit_is_refused(memcached_url: str) -> None:
@@ -727,9 +766,8 @@ def test_file_lock_of_a_dead_holder_is_broken_after_its_ttl(tmp_path: Path) -> N
         assert Path(path).read_text().split()[0] != "deadbeef"
     assert not Path(path).exists()
     Path(path).write_text(f"alive {time.time() + 60:.6f}")
-    with pytest.raises(StoreUnavailable):
-        with backend.lock(key, timeout=0.2, ttl=5):
-            pass  # pragma: no cover
+    with pytest.raises(StoreUnavailable), backend.lock(key, timeout=0.2, ttl=5):
+        pass  # pragma: no cover
     assert Path(path).read_text().startswith("alive")
 
 

@@ -35,8 +35,8 @@ def _build(cache: BaseCache) -> Backend:
         return RedisBackend(cache)
     if isinstance(cache, MemcachedCache):
         with cache._client_context() as client:
-            module = type(client).__module__
-        if hasattr(client, "cas_ids") or module.startswith("pylibmc"):
+            modules = [cls.__module__ for cls in type(client).__mro__]
+        if hasattr(client, "cas_ids") or "pylibmc.client" in modules:
             from .memcached import MemcachedBackend
 
             return MemcachedBackend(cache)

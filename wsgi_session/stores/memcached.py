@@ -81,7 +81,7 @@ def open_memcached_cache(
     key_prefix: str | None = None,
     client: str = "memcache",
     socket_timeout: float = 3.0,
-    dead_retry: float = 2.0,
+    dead_retry: float = 1.0,
     max_value_length: int = DEFAULT_MAX_VALUE_LENGTH,
 ) -> MemcachedCache:
     """Build a MemcachedCache over python-memcached (or pylibmc) for sessions.
@@ -99,7 +99,7 @@ def open_memcached_cache(
                 "(pip install pylibmc)",
                 key="store",
             ) from exc
-        mc = pylibmc.Client(
+        mc = _pylibmc_client(pylibmc)(
             servers,
             binary=True,
             behaviors={
@@ -131,6 +131,18 @@ def open_memcached_cache(
         )
         cache = MemcachedCache(mc, key_prefix=key_prefix)
     return prepare_store(cache)
+
+
+def _pylibmc_client(pylibmc: t.Any) -> t.Any:
+    """A pylibmc.Client that refuses values it did not store as plain bytes."""
+
+    class Client(pylibmc.Client):  # type: ignore[misc]
+        def deserialize(self, value: bytes, flags: int) -> bytes:
+            if flags:  # pickled, int, text or compressed: never ours
+                raise ValueError("memcached value is not a session record")
+            return value
+
+    return Client
 
 
 def _pause() -> None:

@@ -1,0 +1,1 @@
+"""Template tag libraries of ``wsgi_session.django``: ``{% load wsgi_session %}``."""
