@@ -7,6 +7,7 @@ sessions between processes; the default is the in-memory store.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import sys
@@ -25,8 +26,8 @@ def counter_app(environ, start_response):
     body = (
         "<!doctype html><title>Counter</title>"
         f"<p>You have been here {session['visits']} time(s).</p>"
-        f"<p><a href=\"{html.escape(rewrite_url(environ, '/'))}\">again</a> "
-        f"<a href=\"{html.escape(rewrite_url(environ, '/reset'))}\">reset</a></p>"
+        f'<p><a href="{html.escape(rewrite_url(environ, "/"))}">again</a> '
+        f'<a href="{html.escape(rewrite_url(environ, "/reset"))}">reset</a></p>'
         f'<form method="get" action="/">{hidden_input(environ)}'
         "<button>again (form)</button></form>"
     )
@@ -55,10 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     port = int(args[0]) if args else 8000
     with make_server("127.0.0.1", port, application) as server:
         print(f"Counter running on http://127.0.0.1:{server.server_port}/", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

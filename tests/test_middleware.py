@@ -400,7 +400,9 @@ def test_host_prefixed_cookie_enforces_secure_root_path():
         wrap(cookie_name="__Host-s", cookie_secure=False)
     c = client(cookie_name="__Host-s")
     (cookie,) = set_cookies(c.get("/?set=a:1", base_url="https://x.example"))
-    assert cookie.startswith("__Host-s=") and "Secure" in cookie and "Domain" not in cookie
+    assert (
+        cookie.startswith("__Host-s=") and "Secure" in cookie and "Domain" not in cookie
+    )
 
 
 def test_cookie_max_age_makes_persistent_sliding_cookie():

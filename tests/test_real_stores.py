@@ -21,8 +21,9 @@ def cookie_of(c: Client) -> str:
 
 def call(app: t.Any, path: str, cookie: str | None = None) -> tuple[str, bytes]:
     headers = {"Cookie": f"session={cookie}"} if cookie else {}
-    env = EnvironBuilder(path=path.split("?")[0], query_string=path.partition("?")[2],
-                         headers=headers).get_environ()
+    env = EnvironBuilder(
+        path=path.split("?")[0], query_string=path.partition("?")[2], headers=headers
+    ).get_environ()
     app_iter, status, _headers = run_wsgi_app(app, env, buffered=True)
     return status, b"".join(app_iter)
 
@@ -139,7 +140,11 @@ def test_redis_round_trips_per_request(redis_url):
     c = Client(mw)
     c.get("/?set=a:1")
     counts = {}
-    for name, path in [("untouched", "/?touch=0"), ("read", "/"), ("write", "/?set=b:2")]:
+    for name, path in [
+        ("untouched", "/?touch=0"),
+        ("read", "/"),
+        ("write", "/?set=b:2"),
+    ]:
         before = mw.backend.round_trips
         c.get(path)
         counts[name] = mw.backend.round_trips - before

@@ -1048,3 +1048,62 @@ def test_rewriting_changes_nothing_but_url_values(text: str) -> None:
         return
     rewriter = HTMLRewriter(lambda url: url + "Z" if url else url, "")
     assert rewriter.rewrite(text).replace("Z", "") == text
+
+
+ATTR_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "&amp;",
+            "&",
+            "&copy",
+            "&copy;",
+            "&copy=",
+            "&#",
+            "&#x41",
+            "&#65;",
+            "&lt",
+            "amp",
+            ";",
+            "=",
+            "x",
+            "1",
+            "/",
+            "?",
+            "#",
+            '"',
+            "'",
+            " ",
+            "<",
+            ">",
+            "`",
+            "\xe9",
+        ]
+    ),
+    max_size=10,
+).map("".join)
+
+
+@settings(max_examples=300, database=None, deadline=None)
+@given(
+    value=ATTR_TEXT,
+    insert=ATTR_TEXT,
+    at=st.integers(0, 40),
+    quote_char=st.sampled_from(['"', "'", ""]),
+)
+def test_written_value_reads_back_as_the_url_fn_result(
+    value: str, insert: str, at: int, quote_char: str
+) -> None:
+    """Whatever url_fn returns is exactly what the tokenizer reads back."""
+    if quote_char:
+        value = value.replace(quote_char, "")
+    else:
+        value = re.sub("[ >]", "", value).lstrip("\"'")
+    page = f"<p><a title=t href={quote_char}{value}{quote_char} id=i>x</a>"
+    first = HTMLRewriter(lambda url: url[:at] + insert + url[at:], "").rewrite(page)
+    seen: list[str] = []
+    HTMLRewriter(lambda url: seen.append(url) or url, "").rewrite(first)
+    original: list[str] = []
+    HTMLRewriter(lambda url: original.append(url) or url, "").rewrite(page)
+    assert seen == [original[0][:at] + insert + original[0][at:]]
+    assert first.startswith("<p><a title=t href=")
+    assert first.endswith(" id=i>x</a>")

@@ -45,15 +45,20 @@ def url_app(environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]):
         return [b""]
     if path == "/page":
         html = (
-            '<html><head><title><a href="/t"></title></head><body>'
-            '<a href="/one">one</a> <A HREF=/two>two</A> '
-            '<a href="https://other.example/">ext</a>'
-            '<form action="/post" method="post"><input name="x"></form>'
-            "<textarea><a href='/raw'></a></textarea>"
-            "<script>var s = '<a href=\"/js\">';</script></body></html>"
-        ).encode()
-        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"),
-                                  ("Content-Length", str(len(html)))])
+            b'<html><head><title><a href="/t"></title></head><body>'
+            b'<a href="/one">one</a> <A HREF=/two>two</A> '
+            b'<a href="https://other.example/">ext</a>'
+            b'<form action="/post" method="post"><input name="x"></form>'
+            b"<textarea><a href='/raw'></a></textarea>"
+            b"<script>var s = '<a href=\"/js\">';</script></body></html>"
+        )
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", str(len(html))),
+            ],
+        )
         s.get("user")
         return [html]
     report = {
@@ -230,8 +235,9 @@ def test_id_in_post_body_is_accepted_and_body_stays_readable(encoding):
     if encoding == "urlencoded":
         r = c.post("/", data={"name": "x", "sid": token}, headers=UA)
     else:
-        r = c.post("/", data={"file": (io.BytesIO(b"abc"), "a.txt"), "sid": token},
-                   headers=UA)
+        r = c.post(
+            "/", data={"file": (io.BytesIO(b"abc"), "a.txt"), "sid": token}, headers=UA
+        )
     body = report(r)
     assert body["data"] == {"user": "ann"} and body["tracking"] == "url"
     assert token in body["body"]
@@ -243,7 +249,9 @@ def test_large_or_lengthless_bodies_are_not_inspected():
     token = sid_of(report(no_cookies(app).get("/login", headers=UA))["link"])
     payload = "sid=" + token + "&pad=" + "x" * 200
     r = no_cookies(app).post(
-        "/", data=payload, content_type="application/x-www-form-urlencoded",
+        "/",
+        data=payload,
+        content_type="application/x-www-form-urlencoded",
         headers=UA,
     )
     body = report(r)
@@ -284,7 +292,7 @@ def test_html_rewriting_in_url_mode_only_touches_markup():
     assert f"HREF=/two?sid={token}" in html
     assert 'href="https://other.example/"' in html
     assert html.count('type="hidden"') == 1
-    assert "<title><a href=\"/t\"></title>" in html
+    assert '<title><a href="/t"></title>' in html
     assert "<textarea><a href='/raw'></a></textarea>" in html
     assert "'<a href=\"/js\">'" in html
     assert int(r.headers["Content-Length"]) == len(r.get_data())
@@ -304,8 +312,17 @@ def test_html_not_rewritten_in_cookie_mode_or_for_head():
 
 @pytest.mark.parametrize(
     "query",
-    ["sid=", "sid=%ZZ", "sid=%00%ff", "sid=\u00e9\u20ac", "sid=a&sid=b",
-     "sid=" + "A" * 5000, "&&&sid", "sid=..", "%73id=x"],
+    [
+        "sid=",
+        "sid=%ZZ",
+        "sid=%00%ff",
+        "sid=\u00e9\u20ac",
+        "sid=a&sid=b",
+        "sid=" + "A" * 5000,
+        "&&&sid",
+        "sid=..",
+        "%73id=x",
+    ],
 )
 def test_malformed_url_ids_never_fail(query):
     """Junk in the id parameter gives a fresh session, never a 500."""

@@ -9,8 +9,6 @@ Every error the library raises derives from :class:`SessionError`::
 
 from __future__ import annotations
 
-
-
 __all__ = [
     "ConfigError",
     "LockTimeout",
@@ -109,5 +107,3 @@ class SerializationError(SessionError, TypeError):
         else:
             path = f"{key}.{self.path}"
         return SerializationError(path, self.type_name, self.detail)
-
-

@@ -165,7 +165,7 @@ def select_input(
 def lookup_dotted(data: Mapping[str, t.Any], name: str, default: t.Any = None) -> t.Any:
     """``data[name]``, or walk ``a.b.c`` through nested dicts.
 
-    >>> lookup_dotted({"a": {"b": 1}, "x.y": 2}, "a.b"), lookup_dotted({"x.y": 2}, "x.y")
+    >>> lookup_dotted({"a": {"b": 1}}, "a.b"), lookup_dotted({"x.y": 2}, "x.y")
     (1, 2)
     """
     if name in data:

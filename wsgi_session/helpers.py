@@ -40,7 +40,9 @@ def rewrite_url(environ: t.Mapping[str, t.Any], url: str) -> str:
     if found is None:
         return url
     param, token = found
-    return add_session_param(url, param=param, token=token, origin=request_origin(environ))
+    return add_session_param(
+        url, param=param, token=token, origin=request_origin(environ)
+    )
 
 
 def hidden_input(environ: t.Mapping[str, t.Any]) -> Markup:

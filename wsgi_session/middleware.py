@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 import typing as t
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from .config import Settings
 from .errors import StoreUnavailable
@@ -50,7 +50,7 @@ def get_session(environ: WSGIEnviron) -> Session:
     >>> get_session({})
     Traceback (most recent call last):
     ...
-    LookupError: no wsgi_session in this environ: is the app wrapped by SessionMiddleware?
+    LookupError: no wsgi_session in this environ: ...
     """
     context = environ.get(CONTEXT_KEY)
     if context is None:
@@ -81,7 +81,7 @@ class SessionMiddleware:
     >>> SessionMiddleware(lambda e, s: [], secret_key="")
     Traceback (most recent call last):
     ...
-    wsgi_session.errors.ConfigError: secret_key: every key must be a non-empty str or bytes
+    wsgi_session.errors.ConfigError: secret_key: every key must be ...
     """
 
     #: The session class instantiated per request (an override point).
@@ -107,7 +107,9 @@ class SessionMiddleware:
         self._warn_lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, app: WSGIApp, mapping: t.Mapping[str, t.Any]) -> SessionMiddleware:
+    def from_config(
+        cls, app: WSGIApp, mapping: t.Mapping[str, t.Any]
+    ) -> SessionMiddleware:
         """Build from a mapping of setting names to strings or values (§8)."""
         from .inifile import coerce_mapping
 
@@ -382,7 +384,9 @@ class RequestContext:
         brand_new = session.is_new and not session.destroyed
         for _attempt in range(3):
             assert session._id is not None
-            if backend.create(store_key(session._id), meta.encode(), fields, self.ttl(meta)):
+            if backend.create(
+                store_key(session._id), meta.encode(), fields, self.ttl(meta)
+            ):
                 break
             session._id = None  # an id collision: practically impossible, but safe
             session._ensure_id()

@@ -65,7 +65,9 @@ def _close(iterable: object) -> None:
 class _Body:
     """The WSGI iterable handed to the server: closes everything it holds."""
 
-    def __init__(self, editor: ResponseEditor, first: list[bytes], rest: Iterator[bytes]):
+    def __init__(
+        self, editor: ResponseEditor, first: list[bytes], rest: Iterator[bytes]
+    ):
         self.editor = editor
         self.first = first
         self.rest = rest
@@ -153,7 +155,10 @@ class ResponseEditor:
         except BaseException:
             self.close()
             raise
-        if not isinstance(self.app_iter, (list, tuple)) or self.request._lock is not None:
+        if (
+            not isinstance(self.app_iter, (list, tuple))
+            or self.request._lock is not None
+        ):
             return _Body(self, first, iterator)
         self.close()
         return first
@@ -223,9 +228,13 @@ class ResponseEditor:
             return add_session_param(url, param=param, token=token, origin=origin)
 
         ctype = _get(self.headers, "Content-Type") or "text/html"
-        new = rewrite_html(body, charset_of(ctype), url_fn, str(hidden_input_markup(param, token)))
+        new = rewrite_html(
+            body, charset_of(ctype), url_fn, str(hidden_input_markup(param, token))
+        )
         if new != body:
-            self.headers = [(k, v) for k, v in self.headers if k.lower() != "content-length"]
+            self.headers = [
+                (k, v) for k, v in self.headers if k.lower() != "content-length"
+            ]
             self.headers.append(("Content-Length", str(len(new))))
         return new
 
@@ -237,7 +246,9 @@ class ResponseEditor:
             try:
                 self.request.save()
             except Exception:
-                log.warning("wsgi_session: could not save changes made during streaming")
+                log.warning(
+                    "wsgi_session: could not save changes made during streaming"
+                )
 
     def close(self) -> None:
         """Close the app's iterable, release locks, fire ``suspended``; idempotent."""

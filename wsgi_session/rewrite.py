@@ -22,7 +22,7 @@ import codecs
 import functools
 import re
 from html.entities import html5 as _HTML5_ENTITIES
-from typing import Any, Callable, ClassVar, Iterator, Mapping, Optional, Tuple
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Optional
 from urllib.parse import quote, unquote
 
 from markupsafe import Markup
@@ -42,7 +42,7 @@ __all__ = [
 #: ``(scheme, host, port)`` of a request: lowercase scheme and host (IPv6
 #: without brackets) and an int port. A malformed ``Host`` gives host ``""``
 #: and port ``-1``, which no absolute URL matches.
-Origin = Tuple[str, str, int]
+Origin = tuple[str, str, int]
 
 #: A function from a URL to the URL to write instead (same string: unchanged).
 UrlFn = Callable[[str], str]
@@ -55,7 +55,7 @@ _IPV6 = re.compile(r"[0-9a-f:.]*:[0-9a-f:.]*")
 _DIGITS = re.compile(r"[0-9]+")
 
 
-def _parse_authority(authority: str, default_port: int) -> Optional[Tuple[str, int]]:
+def _parse_authority(authority: str, default_port: int) -> Optional[tuple[str, int]]:
     """``host[:port]`` or ``[v6]:port`` to ``(host, port)``; None if malformed."""
     if not authority.isascii():
         return None
@@ -198,10 +198,12 @@ def strip_session_param(query: str, param: str) -> tuple[str, list[str]]:
         return query, []
 
 
-@functools.lru_cache(maxsize=64)
-def _query_pair(param: str, token: str) -> str:
-    """``param=token``, percent-encoded."""
-    return quote(param, safe="") + "=" + quote(token, safe="")
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]*")
+
+
+def _quote(text: str) -> str:
+    """Percent-encode everything but unreserved characters (fast for tokens)."""
+    return text if _URL_SAFE.fullmatch(text) else quote(text, safe="")
 
 
 def _with_param(url: str, param: str, token: str) -> str:
@@ -210,7 +212,7 @@ def _with_param(url: str, param: str, token: str) -> str:
     path, question, query = rest.partition("?")
     if question:
         query = strip_session_param(query, param)[0]
-    pair = _query_pair(param, token)
+    pair = f"{_quote(param)}={_quote(token)}"
     separator = "&" if query and not query.endswith("&") else ""
     return f"{path}?{query}{separator}{pair}{hash_mark}{fragment}"
 

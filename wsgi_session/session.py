@@ -66,7 +66,12 @@ class SessionMeta(t.NamedTuple):
     def encode(self) -> bytes:
         """Serialize to compact JSON bytes."""
         return json.dumps(
-            [round(self.created, 3), round(self.written, 3), self.timeout, self.binding],
+            [
+                round(self.created, 3),
+                round(self.written, 3),
+                self.timeout,
+                self.binding,
+            ],
             separators=(",", ":"),
         ).encode()
 
@@ -228,7 +233,11 @@ class Session(MutableMapping[str, t.Any]):
             raise TypeError(f"session keys must be str, not {type(key).__name__}")
         self._load()
         data = self._dumps(key, value)
-        if key in self._items and self._raw.get(key) == data and key not in self._pending:
+        if (
+            key in self._items
+            and self._raw.get(key) == data
+            and key not in self._pending
+        ):
             self._items[key] = value  # same serialized value: no real change
         else:
             self._items[key] = value

@@ -79,9 +79,8 @@ class IdSigner:
     """
 
     def __init__(self, secret_keys: Sequence[str | bytes]) -> None:
-        self._signer = Signer(
-            list(secret_keys), salt=SALT, digest_method=hashlib.sha256, sep="."
-        )
+        keys = [k.encode("utf-8") if isinstance(k, str) else k for k in secret_keys]
+        self._signer = Signer(keys, salt=SALT, digest_method=hashlib.sha256, sep=".")
 
     def sign(self, session_id: str) -> str:
         """Return ``<id>.<signature>``.

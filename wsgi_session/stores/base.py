@@ -1,5 +1,8 @@
 """The session backend protocol, the :class:`Record` it moves, and its framing.
 
+(Plus the few helpers every backend shares: TTL checks, polling delays, the
+``wsgi_session.stores`` logger and its one-time eviction warning.)
+
 The session layer persists a session as a :class:`Record`: an opaque ``meta``
 blob plus named fields (``str -> bytes``). A :class:`Backend` stores records
 atomically in one cachelib store. Backends other than Redis keep a record as
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "DEFAULT_THRESHOLD",
     "MAGIC",
     "Backend",
     "Record",
@@ -43,6 +47,7 @@ __all__ = [
     "encode_record",
     "lock_seconds",
     "logger",
+    "warn_eviction",
 ]
 
 #: The logger of the stores package (eviction warnings and the like).
@@ -135,6 +140,30 @@ class Backend(Protocol):
         self, key: str, timeout: float, ttl: float
     ) -> AbstractContextManager[None]:
         """Hold an exclusive per-session lock that expires after ``ttl`` seconds."""
+
+
+#: Default maximum number of sessions of ``memory://`` and ``file://`` stores.
+DEFAULT_THRESHOLD = 100_000
+
+
+def warn_eviction(cache: object, kind: str) -> None:
+    """Log, once per cache, that live sessions are being evicted.
+
+    >>> class Cache: pass
+    >>> cache = Cache()
+    >>> warn_eviction(cache, "memory")
+    >>> cache._eviction_warned
+    True
+    """
+    if getattr(cache, "_eviction_warned", False):
+        return
+    cache._eviction_warned = True  # type: ignore[attr-defined]
+    logger.warning(
+        "The %s session store is full: sessions that have not expired are "
+        "being evicted (users are logged out). Raise ?threshold= in the "
+        "store URL.",
+        kind,
+    )
 
 
 def encode_record(meta: bytes, fields: Mapping[str, bytes]) -> bytes:

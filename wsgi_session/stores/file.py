@@ -32,9 +32,8 @@ from cachelib.base import BaseCache
 from cachelib.file import FileSystemCache
 
 from ..errors import LockTimeout, StoreUnavailable
-from .base import backoff, check_ttl
+from .base import DEFAULT_THRESHOLD, backoff, check_ttl, warn_eviction
 from .framed import FramedBackend
-from .memory import DEFAULT_THRESHOLD, warn_eviction
 from .serializer import RawSerializer, prepare_store
 
 __all__ = ["FileBackend", "FileCache", "file_lock"]

@@ -26,33 +26,11 @@ from cachelib.base import BaseCache
 from cachelib.simple import SimpleCache
 
 from ..errors import LockTimeout, StoreUnavailable
-from .base import check_ttl, logger
+from .base import DEFAULT_THRESHOLD, check_ttl, warn_eviction
 from .framed import FramedBackend
 from .serializer import RawSerializer, prepare_store
 
-__all__ = ["DEFAULT_THRESHOLD", "MemoryBackend", "MemoryCache", "warn_eviction"]
-
-#: Default maximum number of sessions of ``memory://`` and ``file://`` stores.
-DEFAULT_THRESHOLD = 100_000
-
-
-def warn_eviction(cache: object, kind: str) -> None:
-    """Log, once per cache, that live sessions are being evicted.
-
-    >>> cache = MemoryCache(threshold=1)
-    >>> warn_eviction(cache, "memory")
-    >>> cache._eviction_warned
-    True
-    """
-    if getattr(cache, "_eviction_warned", False):
-        return
-    cache._eviction_warned = True  # type: ignore[attr-defined]
-    logger.warning(
-        "The %s session store is full: sessions that have not expired are "
-        "being evicted (users are logged out). Raise ?threshold= in the "
-        "store URL.",
-        kind,
-    )
+__all__ = ["MemoryBackend", "MemoryCache"]
 
 
 class MemoryCache(SimpleCache):

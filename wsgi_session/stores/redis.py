@@ -201,17 +201,21 @@ class RedisBackend:
         return f"{self.cache._get_prefix()}{key}"
 
     def _call(self, fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """One round trip; every Redis error becomes StoreUnavailable."""
         self.round_trips += 1
         try:
             return fn(*args, **kwargs)
         except self._errors as exc:
-            if "WRONGTYPE" in str(exc):
-                raise ValueError("the Redis key does not hold a session hash") from exc
             raise StoreUnavailable(f"redis: {exc}", original=exc) from exc
 
     def load(self, key: str) -> Record | None:
         """Return the record (one HGETALL); ``ValueError`` if malformed."""
-        raw = self._call(self.cache._read_client.hgetall, self._key(key))
+        try:
+            raw = self._call(self.cache._read_client.hgetall, self._key(key))
+        except StoreUnavailable as exc:
+            if "WRONGTYPE" in str(exc):  # not written by us: a corrupt session
+                raise ValueError("the Redis key does not hold a session") from exc
+            raise
         if not raw:
             return None
         meta = raw.pop(_META, None)

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from cachelib.base import BaseCache
 
 from ..errors import ConfigError
+from .base import DEFAULT_THRESHOLD
 
 __all__ = ["SCHEMES", "StoreSpec", "open_store", "parse_store_url"]
 
@@ -93,11 +94,17 @@ def _seconds(name: str, value: str) -> float:
     return number
 
 
+def _threshold(options: _Options) -> int:
+    if "threshold" not in options:
+        return DEFAULT_THRESHOLD
+    return _int("threshold", options["threshold"], 1)
+
+
 def _memory(parts: t.Any) -> dict[str, t.Any]:
     if parts.netloc or parts.path not in ("", "/"):
         _fail("memory:// store URL takes no host or path (memory://?threshold=N)")
     options = _query("memory", parts.query, ["threshold"])
-    return {"threshold": _int("threshold", options.get("threshold", "100000"), 1)}
+    return {"threshold": _threshold(options)}
 
 
 def _file(parts: t.Any) -> dict[str, t.Any]:
@@ -111,7 +118,7 @@ def _file(parts: t.Any) -> dict[str, t.Any]:
     options = _query("file", parts.query, ["threshold", "mode"])
     result: dict[str, t.Any] = {
         "cache_dir": path,
-        "threshold": _int("threshold", options.get("threshold", "100000"), 1),
+        "threshold": _threshold(options),
     }
     if "mode" in options:
         try:
