@@ -8,11 +8,13 @@ so test set-up never depends on the code under test.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +34,13 @@ HOST = "127.0.0.1"
 
 class ServerError(RuntimeError):
     """The server binary is missing or did not come up."""
+
+
+def _die_with_parent() -> None:
+    """In the child (Linux): get SIGTERM when the test run dies, even if killed."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -91,7 +100,11 @@ class ServerProcess:
             raise ServerError(f"{self.binary} is not installed")
         log = open(self.dir / "server.log", "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            self.argv(), stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
+            self.argv(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.dir,
+            preexec_fn=_die_with_parent,
         )
         self._log = log
         deadline = time.monotonic() + timeout

@@ -131,8 +131,16 @@ class SessionMiddleware:
     ) -> Iterable[bytes]:
         if not self._multiprocess_warned and environ.get("wsgi.multiprocess"):
             self._warn_multiprocess()
-        request = RequestContext(self, environ)
+        request = self.request_context(environ)
         return ResponseEditor(self, request, start_response).run(self.app)
+
+    def request_context(self, environ: WSGIEnviron) -> RequestContext:
+        """Make the coordinator of one request (an override point).
+
+        Subclasses may pass a per-request ``signer`` or cookie profile, e.g.
+        to follow a framework configuration that can change at run time.
+        """
+        return RequestContext(self, environ)
 
     def _warn_multiprocess(self) -> None:
         with self._warn_lock:
@@ -152,15 +160,26 @@ class RequestContext:
     session and what the URL helpers consult (``environ[CONTEXT_KEY]``).
     """
 
-    def __init__(self, middleware: SessionMiddleware, environ: WSGIEnviron) -> None:
+    def __init__(
+        self,
+        middleware: SessionMiddleware,
+        environ: WSGIEnviron,
+        *,
+        signer: IdSigner | None = None,
+        cookies: CookieProfile | None = None,
+    ) -> None:
         settings = middleware.settings
         self.middleware = middleware
         self.settings = settings
+        #: Signs ids and builds Set-Cookie headers for this request (default:
+        #: the middleware's).
+        self.signer = signer if signer is not None else middleware.signer
+        self.cookies = cookies if cookies is not None else middleware.cookies
         self.environ = environ
         self.url_param = settings.url_param
         self.presented = read_presented(
             environ,
-            cookie_name=settings.cookie_name,
+            cookie_name=self.cookies.name,
             url_param=settings.url_param,
             read_urls=settings.tracking != "cookie",
             body_limit=settings.url_body_limit,
@@ -209,7 +228,7 @@ class RequestContext:
         dispatch(self.settings.events, "rejected", self.environ, reason)
 
     def _candidate(self) -> tuple[str, str] | None:
-        signer = self.middleware.signer
+        signer = self.signer
         presented = self.presented
         cookie_id = None
         for value in presented.cookie_values:
@@ -301,7 +320,7 @@ class RequestContext:
                 return None
         if not session.loaded or session.tracking == "cookie" or session._id is None:
             return None
-        return self.middleware.signer.sign(session._id)
+        return self.signer.sign(session._id)
 
     def _url_id_pending(self) -> bool:
         presented = self.presented
@@ -355,21 +374,21 @@ class RequestContext:
                 if result is not SaveResult.SAVED:
                     return self._gone(session, result)
                 session.saved(meta)
-                write_cookie = self.settings.cookie_max_age is not None
+                write_cookie = self.cookies.max_age is not None
             elif self._refresh_due(session.meta, now):
                 meta = session.meta._replace(written=now)
                 if not backend.touch(key, meta.encode(), self.ttl(meta)):
                     return self._gone(session, SaveResult.GONE)
                 session.meta = meta
-                write_cookie = self.settings.cookie_max_age is not None
+                write_cookie = self.cookies.max_age is not None
         elif session.has_data:
             self._create(session, now)
             write_cookie = True
         elif session.destroyed or self.cookie_rejected:
             return self._expire_cookie()
         if write_cookie and session.tracking != "url" and session._id is not None:
-            value = self.middleware.signer.sign(session._id)
-            return [self.middleware.cookies.set_header(self.environ, value)]
+            value = self.signer.sign(session._id)
+            return [self.cookies.set_header(self.environ, value)]
         return []
 
     def _refresh_due(self, meta: SessionMeta, now: float) -> bool:
@@ -405,7 +424,7 @@ class RequestContext:
     def _expire_cookie(self) -> list[tuple[str, str]]:
         if self.session.tracking == "url" or not self.presented.cookie_values:
             return []
-        return [self.middleware.cookies.expire_header(self.environ)]
+        return [self.cookies.expire_header(self.environ)]
 
     def suspended(self) -> None:
         """Fire the ``suspended`` event for a request that used the session."""

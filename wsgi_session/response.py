@@ -175,7 +175,7 @@ class ResponseEditor:
         if session.accessed:
             add_vary(headers, "Cookie")
         if settings.tracking == "auto" and not request.presented.has_our_cookie:
-            headers.append(self.middleware.cookies.probe_header(self.environ))
+            headers.append(request.cookies.probe_header(self.environ))
         token = request.url_token()
         if token is not None:
             self._url_mode_headers(token)

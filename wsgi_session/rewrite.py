@@ -457,7 +457,6 @@ _ATTRIBUTE = re.compile(
     rf"[\t\n\f\r /]*({_NAME})(?:[\t\n\f\r ]*=[\t\n\f\r ]*({_VALUE}))?"
 )
 _BASE = re.compile(r"<base[\t\n\f\r />]", re.I | re.A)
-_CANDIDATE = re.compile(r"<(?:a|area|form|i?frame)[\t\n\f\r />]", re.I | re.A)
 _COMMENT_END = re.compile(r"--!?>")
 _SCRIPT_DATA = re.compile(r"<!--|</script[\t\n\f\r />]", re.I | re.A)
 _SCRIPT_ESCAPED = re.compile(r"-->|</?script[\t\n\f\r />]", re.I | re.A)
@@ -559,6 +558,13 @@ def _special_tags(url_elements: frozenset[str]) -> dict[str, str]:
         for name in url_elements | _RAW_TEXT_NAMES
         for variant in _case_variants(name)
     }
+
+
+@functools.lru_cache(maxsize=8)
+def _candidate_pattern(url_elements: frozenset[str]) -> re.Pattern[str]:
+    """Finds ``<name`` for any of ``url_elements``, as a tag could start there."""
+    names = "|".join(sorted(map(re.escape, url_elements)))
+    return re.compile(rf"<(?:{names})[\t\n\f\r />]", re.I | re.A)
 
 
 def _starts_with_letter(text: str, pos: int) -> bool:
@@ -668,6 +674,7 @@ class HTMLRewriter:
         self.url_fn = url_fn
         self.form_input_html = str(form_input_html)
         self._special_tags = _special_tags(frozenset(self.url_attributes))
+        self._candidate = _candidate_pattern(frozenset(self.url_attributes))
 
     def rewrite(self, text: str) -> str:
         """Return ``text`` (a decoded HTML document) rewritten; never raises.
@@ -723,8 +730,8 @@ class HTMLRewriter:
 
     def _rewrite(self, text: str, codec: Optional[str]) -> str:
         """Rewrite ``text``; with ``codec``, ``text`` is bytes seen as latin-1."""
-        if _CANDIDATE.search(text) is None:
-            return text
+        if self._candidate.search(text) is None:
+            return text  # no tag that could need rewriting: the fast path
         url_fn = self._document_url_fn(text, codec)
         out: list[str] = []
         last = 0  # text[last:] is not in out yet

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from wsgi_session.rewrite import (  # noqa: E402
+from wsgi_session.rewrite import (
     add_session_param,
     hidden_input_markup,
     rewrite_html,
@@ -82,6 +82,8 @@ def main() -> None:
         return add_session_param(url, param="sid", token=token, origin=ORIGIN)
 
     output = rewrite_html(body, "utf-8", url_fn, form_input)
+    assert b'<textarea name="notes"><a href="/x">keep</a>' in output
+    assert b'https://payments.example/checkout" method="get"><input name' in output
     print(
         f"page: {len(body):,} bytes, {page.count('<a '):,} links,"
         f" {page.count('<form'):,} forms; output {len(output):,} bytes,"

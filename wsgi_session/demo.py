@@ -1,0 +1,405 @@
+"""The app ``wsgi-session demo`` serves: a small legacy-style site built on sessions.
+
+It is written the way old WSGI apps are: one function per page, HTML from
+``string.Template`` with every value escaped, no framework. It uses only what
+such an app can use after wrapping it in :class:`~wsgi_session.SessionMiddleware`:
+the session in ``environ["wsgi_session"]``, :func:`~wsgi_session.rewrite_url` on
+every link and :func:`~wsgi_session.hidden_input` in every form. Redirects are
+plain ``Location: /…`` headers; the middleware adds the session id to them when
+the browser does not keep cookies, so the site works with cookies on and off.
+
+Pages: ``/`` (home), ``/login`` (a form with validation errors and the old
+input refilled), ``/profile`` (a GET search form, and a POST form that edits a
+note kept in the session) and ``/logout``. Every page says how the session
+travels: by cookie, by URL, or both until the browser proves it keeps cookies.
+
+>>> from werkzeug.test import Client
+>>> client = Client(make_demo_app())
+>>> _ = client.get("/")  # the first answer sets the cookie probe
+>>> response = client.post("/login", data={"username": "ann", "password": "demo"})
+>>> response.status_code, response.headers["Location"]
+(303, '/profile')
+>>> "Welcome ann!" in client.get("/profile").text
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import re
+import secrets
+import string
+import typing as t
+from collections.abc import Iterable
+
+from markupsafe import Markup, escape
+from werkzeug.wrappers import Request
+
+from .helpers import hidden_input, rewrite_url
+from .middleware import SessionMiddleware, WSGIEnviron, get_session
+
+__all__ = ["DEMO_PASSWORD", "demo_app", "make_demo_app"]
+
+StartResponse = t.Callable[..., t.Callable[[bytes], object]]
+Headers = t.List[t.Tuple[str, str]]
+
+#: The password every demo user logs in with (the page says so).
+DEMO_PASSWORD = "demo"  # noqa: S105 - a demo password, shown on the login page
+
+#: What the search form on the profile page searches.
+SERVERS = (
+    "Apache mod_wsgi",
+    "Bjoern",
+    "CherryPy",
+    "Gunicorn",
+    "Meinheld",
+    "uWSGI",
+    "Waitress",
+    "Werkzeug",
+    "wsgiref",
+)
+
+#: Longest note the profile page accepts, in characters.
+NOTE_LIMIT = 200
+
+_USERNAME_RE = re.compile(r"[A-Za-z0-9._-]{2,32}")
+
+_TRACKING = {
+    "cookie": "by cookie: your browser keeps cookies.",
+    "url": (
+        "by URL: links carry ?sid=… and forms a hidden field, "
+        "because your browser refuses cookies."
+    ),
+    "both": ("by cookie and by URL, until your browser shows that it keeps cookies."),
+}
+
+# -- templates ------------------------------------------------------------------------
+
+_LAYOUT = string.Template("""\
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>$title · wsgi_session demo</title>
+<style>
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 42rem; margin: 2rem auto;
+       padding: 0 1rem; color: #222; }
+nav { display: flex; gap: 1rem; align-items: center; border-bottom: 1px solid #ccc;
+      padding-bottom: .5rem; }
+nav form { margin: 0 0 0 auto; }
+.flash { background: #e8f4e8; border: 1px solid #9c9; padding: .5rem 1rem; }
+.error { color: #b00; }
+footer { margin-top: 2rem; border-top: 1px solid #ccc; font-size: .9rem; color: #555; }
+</style>
+</head>
+<body>
+<nav>
+<a id="home-link" href="$home_url">Home</a>
+<a id="profile-link" href="$profile_url">Profile</a>
+$account
+</nav>
+<main>
+$flash
+<h1>$title</h1>
+$content
+</main>
+<footer>
+<p id="tracking" data-tracking="$tracking">$tracking_text</p>
+</footer>
+</body>
+</html>
+""")
+
+_LOGGED_IN = string.Template("""\
+<span id="user">Signed in as <strong>$user</strong></span>
+<form id="logout-form" method="post" action="/logout">$hidden\
+<button id="logout">Log out</button></form>""")
+
+_LOGGED_OUT = string.Template('<a id="login-link" href="$login_url">Log in</a>')
+
+_FLASH = string.Template('<p class="flash" id="flash" role="status">$message</p>')
+
+_ERROR = string.Template('<span class="error" id="$field-error">$message</span>')
+
+_HOME = string.Template("""\
+<p>A legacy-style WSGI app wrapped by <code>SessionMiddleware</code>: its session
+lives on the server, your browser holds only a signed, random id.</p>
+<ul>
+<li><a id="login-page" href="$login_url">Log in</a>
+  (any user name; the password is <code>$password</code>)</li>
+<li><a id="profile-page" href="$profile_url">Your profile</a>:
+  a search form (GET) and a note kept in the session (POST)</li>
+<li><a id="search-link" href="$search_url">Search the profile for “wsgi”</a>
+  (a link with its own query string)</li>
+</ul>
+<p>Turn cookies off in your browser and try again: the session then travels in
+the URL, and everything still works.</p>""")
+
+_LOGIN = string.Template("""\
+<form id="login-form" method="post" action="/login" novalidate>
+$hidden
+<p><label>User name
+<input name="username" value="$username" autocomplete="username"></label>
+$username_error</p>
+<p><label>Password
+<input name="password" type="password" autocomplete="current-password"></label>
+$password_error</p>
+<p><button id="login-button">Log in</button>
+(any user name; the password is <code>$password</code>)</p>
+</form>""")
+
+_PROFILE = string.Template("""\
+<p>Signed in as <strong>$user</strong> since $since.</p>
+<h2>Search</h2>
+<form id="search-form" method="get" action="/profile">
+$hidden
+<input name="q" type="search" value="$query" aria-label="Search WSGI servers">
+<button id="search-button">Search</button>
+</form>
+$results
+<h2>Your note</h2>
+<form id="note-form" method="post" action="/profile">
+$hidden
+<p><textarea name="note" rows="4" cols="40" aria-label="Note">$note</textarea>
+$note_error</p>
+<p><button id="save-button">Save</button> (at most $limit characters)</p>
+</form>""")
+
+_LOGOUT = string.Template("""\
+<form id="logout-page-form" method="post" action="/logout">
+$hidden
+<p><button>Log out</button></p>
+</form>""")
+
+_NOT_FOUND = string.Template(
+    '<p>There is no page here. <a href="$home_url">Back to the home page</a>.</p>'
+)
+
+
+def _render(template: string.Template, **values: object) -> Markup:
+    """Fill ``template``; values are HTML-escaped unless they are Markup already."""
+    filled = template.substitute({k: escape(v) for k, v in values.items()})
+    return Markup(filled)  # noqa: S704 - our template, every value escaped above
+
+
+# -- pages ----------------------------------------------------------------------------
+
+
+class _Response(t.NamedTuple):
+    status: str
+    headers: Headers
+    body: bytes
+
+
+def _page(
+    environ: WSGIEnviron, title: str, content: Markup, status: str = "200 OK"
+) -> _Response:
+    """A full HTML page around ``content``: navigation, flash message, tracking."""
+    session = get_session(environ)
+    user = session.get("user")
+    if user is None:
+        account = _render(_LOGGED_OUT, login_url=rewrite_url(environ, "/login"))
+    else:
+        account = _render(_LOGGED_IN, user=user, hidden=hidden_input(environ))
+    message = session.get("message")
+    flash = _render(_FLASH, message=message) if message else Markup("")
+    if session.id is None:
+        tracking_text = "No session yet: nothing is stored until you log in."
+    else:
+        tracking_text = "Your session travels " + _TRACKING[session.tracking]
+    html = _render(
+        _LAYOUT,
+        title=title,
+        home_url=rewrite_url(environ, "/"),
+        profile_url=rewrite_url(environ, "/profile"),
+        account=account,
+        flash=flash,
+        content=content,
+        tracking=session.tracking,
+        tracking_text=tracking_text,
+    )
+    headers = [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Cache-Control", "no-store"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+    return _Response(status, headers, html.encode("utf-8"))
+
+
+def _redirect(location: str) -> _Response:
+    """``303 See Other`` to a path of this site (the middleware adds the id)."""
+    return _Response("303 See Other", [("Location", location)], b"")
+
+
+def _error(errors: t.Mapping[str, str], field: str) -> Markup:
+    message = errors.get(field)
+    return _render(_ERROR, field=field, message=message) if message else Markup("")
+
+
+def home(environ: WSGIEnviron, request: Request) -> _Response:
+    """``/``: what the demo is, and links to the other pages."""
+    content = _render(
+        _HOME,
+        login_url=rewrite_url(environ, "/login"),
+        profile_url=rewrite_url(environ, "/profile"),
+        search_url=rewrite_url(environ, "/profile?q=wsgi"),
+        password=DEMO_PASSWORD,
+    )
+    return _page(environ, "Home", content)
+
+
+def _login_errors(username: str, password: str) -> dict[str, str]:
+    errors = {}
+    if not username:
+        errors["username"] = "Enter a user name."
+    elif not _USERNAME_RE.fullmatch(username):
+        errors["username"] = "Use 2 to 32 letters, digits, dots, dashes or underscores."
+    if not password:
+        errors["password"] = "Enter the password."  # noqa: S105 - a message
+    elif not hmac.compare_digest(password.encode(), DEMO_PASSWORD.encode()):
+        errors["password"] = f"Wrong password (the demo password is “{DEMO_PASSWORD}”)."
+    return errors
+
+
+def login(environ: WSGIEnviron, request: Request) -> _Response:
+    """``/login``: the form, and its POST: errors with old input, or log in."""
+    session = get_session(environ)
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        password = request.form.get("password", "")
+        errors = _login_errors(username, password)
+        if errors:
+            session.flash("errors", errors)
+            session.flash_input(request.form, only=["username"])
+            return _redirect("/login")
+        session.regenerate()  # a new id at login defeats session fixation
+        session["user"] = username
+        session["since"] = dt.datetime.now(dt.timezone.utc).strftime("%H:%M UTC")
+        session.flash("message", f"Welcome {username}!")
+        return _redirect("/profile")
+    errors = session.get("errors") or {}
+    content = _render(
+        _LOGIN,
+        hidden=hidden_input(environ),
+        username=session.old("username", ""),
+        username_error=_error(errors, "username"),
+        password_error=_error(errors, "password"),
+        password=DEMO_PASSWORD,
+    )
+    return _page(environ, "Log in", content)
+
+
+def _search_results(query: str) -> Markup:
+    if not query:
+        return Markup("")
+    found = [name for name in SERVERS if query.casefold() in name.casefold()]
+    if not found:
+        return Markup('<p id="results">No server matches “{}”.</p>').format(query)
+    items = Markup("").join(Markup("<li>{}</li>").format(name) for name in found)
+    return Markup('<ul id="results">{}</ul>').format(items)
+
+
+def profile(environ: WSGIEnviron, request: Request) -> _Response:
+    """``/profile``: search (GET form) and edit the note (POST form)."""
+    session = get_session(environ)
+    if "user" not in session:
+        session.flash("message", "Please log in first.")
+        return _redirect("/login")
+    if request.method == "POST":
+        note = request.form.get("note", "").strip()
+        if len(note) > NOTE_LIMIT:
+            session.flash(
+                "errors",
+                {"note": f"Too long: {len(note)} characters, at most {NOTE_LIMIT}."},
+            )
+            session.flash_input(request.form, only=["note"])
+        else:
+            session["note"] = note
+            session.flash("message", "Saved")
+        return _redirect("/profile")
+    query = request.args.get("q", "").strip()
+    errors = session.get("errors") or {}
+    content = _render(
+        _PROFILE,
+        user=session["user"],
+        since=session.get("since", "?"),
+        hidden=hidden_input(environ),
+        query=query,
+        results=_search_results(query),
+        note=session.old("note", session.get("note", "")),
+        note_error=_error(errors, "note"),
+        limit=NOTE_LIMIT,
+    )
+    return _page(environ, "Your profile", content)
+
+
+def logout(environ: WSGIEnviron, request: Request) -> _Response:
+    """``/logout``: POST ends the session; GET asks for the POST."""
+    session = get_session(environ)
+    if request.method == "POST":
+        session.destroy()
+        session.flash("message", "Bye")  # lives in a fresh session with a fresh id
+        return _redirect("/")
+    content = _render(_LOGOUT, hidden=hidden_input(environ))
+    return _page(environ, "Log out", content)
+
+
+_ROUTES: dict[str, t.Callable[[WSGIEnviron, Request], _Response]] = {
+    "/": home,
+    "/login": login,
+    "/profile": profile,
+    "/logout": logout,
+}
+_POST_ROUTES = frozenset({"/login", "/profile", "/logout"})
+
+
+def demo_app(environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+    """The demo as a plain WSGI app; it needs :class:`SessionMiddleware` around it.
+
+    >>> from werkzeug.test import Client
+    >>> Client(make_demo_app()).get("/nowhere").status_code
+    404
+    """
+    request = Request(environ)
+    path = request.path
+    handler = _ROUTES.get(path)
+    if handler is None:
+        content = _render(_NOT_FOUND, home_url=rewrite_url(environ, "/"))
+        response = _page(environ, "Not found", content, "404 Not Found")
+    elif request.method not in ("GET", "HEAD") and not (
+        request.method == "POST" and path in _POST_ROUTES
+    ):
+        allowed = "GET, HEAD, POST" if path in _POST_ROUTES else "GET, HEAD"
+        response = _Response(
+            "405 Method Not Allowed",
+            [("Allow", allowed), ("Content-Type", "text/plain; charset=utf-8")],
+            b"Method Not Allowed\n",
+        )
+    else:
+        response = handler(environ, request)
+    headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+    start_response(response.status, headers)
+    return [] if request.method == "HEAD" else [response.body]
+
+
+def make_demo_app(
+    store: t.Any = "memory://",
+    secret_key: str | bytes | list[str | bytes] | None = None,
+    **options: t.Any,
+) -> SessionMiddleware:
+    """The demo wrapped by :class:`SessionMiddleware` with ``tracking="auto"``.
+
+    Without ``secret_key`` a random one is made for this process (sessions then
+    end when it stops). ``store`` is a store URL or a cachelib cache; other
+    keyword arguments go to the middleware.
+
+    >>> app = make_demo_app(idle_timeout=600)
+    >>> app.settings.tracking, app.settings.idle_timeout
+    ('auto', 600)
+    """
+    if secret_key is None:
+        secret_key = secrets.token_urlsafe(32)
+    options.setdefault("tracking", "auto")
+    return SessionMiddleware(demo_app, secret_key=secret_key, store=store, **options)
