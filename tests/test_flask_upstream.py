@@ -23,7 +23,8 @@ whose conditions apply to the ported code:
     LICENSE.txt for the full text).
 
 The test bodies are Flask's, unchanged unless a comment starting with
-``ADAPTED:`` says why; each test got a one-line docstring. The fixtures wrap
+``ADAPTED:`` says why; each test got a one-line docstring and the ``noqa``
+comments follow this project's lint rules. The fixtures wrap
 every app with ``WSGISession(app, replace_flask_session=True,
 store="memory://")``, so ``flask.session`` is the server-side session.
 """
@@ -95,6 +96,8 @@ def test_fixture_session_is_the_server_side_session(app):
 
 
 def test_session_accessed(app: flask.Flask, client: FlaskClient) -> None:
+    """Only requests that use the session are marked accessed and Vary: Cookie."""
+
     @app.post("/")
     def do_set():
         flask.session["value"] = flask.request.form["value"]
@@ -137,6 +140,7 @@ def test_session_accessed(app: flask.Flask, client: FlaskClient) -> None:
 
 
 def test_session_path(app, client):
+    """The cookie path follows APPLICATION_ROOT."""
     app.config.update(APPLICATION_ROOT="/foo")
 
     @app.route("/")
@@ -149,6 +153,8 @@ def test_session_path(app, client):
 
 
 def test_session_using_application_root(app, client):
+    """APPLICATION_ROOT under a prefix middleware sets the cookie path."""
+
     class PrefixPathMiddleware:
         def __init__(self, app, prefix):
             self.app = app
@@ -171,6 +177,7 @@ def test_session_using_application_root(app, client):
 
 
 def test_session_using_session_settings(app, client):
+    """The SESSION_COOKIE_* settings shape the set and the deleted cookie."""
     app.config.update(
         SERVER_NAME="www.example.com:8080",
         APPLICATION_ROOT="/test",
@@ -214,6 +221,8 @@ def test_session_using_session_settings(app, client):
 
 
 def test_session_using_samesite_attribute(app, client):
+    """SESSION_COOKIE_SAMESITE is validated and applied, read per request."""
+
     @app.route("/")
     def index():
         flask.session["testing"] = 42
@@ -241,10 +250,11 @@ def test_session_using_samesite_attribute(app, client):
 
 
 def test_missing_session(app):
+    """Without a secret key the session is a read-only null session."""
     app.secret_key = None
 
     def expect_exception(f, *args, **kwargs):
-        e = pytest.raises(RuntimeError, f, *args, **kwargs)
+        e = pytest.raises(RuntimeError, f, *args, **kwargs)  # noqa: RUF061
         assert e.value.args and "session is unavailable" in e.value.args[0]
 
     with app.test_request_context():
@@ -254,6 +264,8 @@ def test_missing_session(app):
 
 
 def test_session_secret_key_fallbacks(app, client) -> None:
+    """SECRET_KEY_FALLBACKS keep sessions signed with rotated keys valid."""
+
     @app.post("/")
     def set_session() -> str:
         flask.session["a"] = 1
@@ -282,6 +294,7 @@ def test_session_secret_key_fallbacks(app, client) -> None:
 
 
 def test_session_expiration(app, client):
+    """A permanent session gets an Expires of now + the lifetime; others none."""
     permanent = True
 
     @app.route("/")
@@ -314,6 +327,8 @@ def test_session_expiration(app, client):
 
 
 def test_session_stored_last(app, client):
+    """Changes made in after_request handlers are saved."""
+
     @app.after_request
     def modify_session(response):
         flask.session["foo"] = 42
@@ -328,6 +343,7 @@ def test_session_stored_last(app, client):
 
 
 def test_session_special_types(app, client):
+    """Tuples, bytes, Markup, UUID, datetimes and tag-like dicts are kept."""
     now = datetime.now(timezone.utc).replace(microsecond=0)
     the_uuid = uuid.uuid4()
 
@@ -347,9 +363,9 @@ def test_session_special_types(app, client):
         client.get("/")
         s = flask.session
         assert s["t"] == (1, 2, 3)
-        assert type(s["b"]) is bytes  # noqa: E721
+        assert type(s["b"]) is bytes
         assert s["b"] == b"\xff"
-        assert type(s["m"]) is Markup  # noqa: E721
+        assert type(s["m"]) is Markup
         assert s["m"] == Markup("<html>")
         assert s["u"] == the_uuid
         assert s["d"] == now
@@ -359,6 +375,7 @@ def test_session_special_types(app, client):
 
 
 def test_session_cookie_setting(app):
+    """The cookie is re-sent on every request only for refreshed permanent sessions."""
     is_permanent = True
 
     @app.route("/bump")
@@ -400,6 +417,8 @@ def test_session_cookie_setting(app):
 
 
 def test_session_vary_cookie(app, client):
+    """Vary: Cookie is added exactly once when the session is used, else not."""
+
     @app.route("/set")
     def set_session():
         flask.session["test"] = "test"
@@ -461,6 +480,8 @@ def test_session_vary_cookie(app, client):
 
 
 def test_session_refresh_vary(app, client):
+    """Refreshing a permanent session's cookie adds Vary: Cookie."""
+
     @app.get("/login")
     def login():
         flask.session["user_id"] = 1
@@ -478,6 +499,7 @@ def test_session_refresh_vary(app, client):
 
 
 def test_flashes(app, req_ctx):
+    """flash() marks the session modified and messages are read back in order."""
     assert not flask.session.modified
     flask.flash("Zap")
     flask.session.modified = False
@@ -487,6 +509,7 @@ def test_flashes(app, req_ctx):
 
 
 def test_extended_flashing(app):
+    """Flashed messages keep categories and Markup across a redirect-like request."""
     # Be sure app.testing=True below, else tests can fail silently.
     #
     # Specifically, if app.testing is not set to True, the AssertionErrors
@@ -561,4 +584,3 @@ def test_extended_flashing(app):
     client = app.test_client()
     client.get("/")
     client.get("/test_filters/")
-

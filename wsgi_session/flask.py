@@ -240,7 +240,6 @@ class FlaskRequestContext(RequestContext):
         except StoreUnavailable:
             log.debug("wsgi_session: store unavailable; cookie not refreshed")
             return []
-        session.accessed = accessed  # looking is not using
         self._saved = True
         if permanent:
             self.cookies = self.profile.permanent_cookies
@@ -251,8 +250,9 @@ class FlaskRequestContext(RequestContext):
             headers = [
                 self.cookies.set_header(self.environ, self.signer.sign(session.id))
             ]
-        if headers:
-            session.accessed = True  # a response that sets the cookie varies by it
+        # Looking at the session here is not using it; a response that sets
+        # or deletes the cookie does vary by it.
+        session.accessed = accessed or bool(headers)
         return headers
 
     def _refresh_wanted(self) -> bool:

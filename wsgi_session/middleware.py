@@ -193,6 +193,7 @@ class RequestContext:
         self.source: str | None = None
         self.cookie_rejected = False
         self._lock: t.ContextManager[None] | None = None
+        self._token: object = None
         self._aged = False
         environ[settings.environ_key] = self.session
         environ[CONTEXT_KEY] = self
@@ -276,6 +277,7 @@ class RequestContext:
                 self.cookie_rejected = source == "cookie"
                 return self._give_up()
             session.adopt(session_id, meta, record.fields)
+            self._token = record.token
         except ValueError:
             log.warning(
                 "wsgi_session: stored session %s is corrupt; starting a fresh one",
@@ -318,7 +320,7 @@ class RequestContext:
                 session._load()
             except StoreUnavailable:
                 return None
-        if not session.loaded or session.tracking == "cookie" or session._id is None:
+        if not session.loaded or session._tracking == "cookie" or session._id is None:
             return None
         return self.signer.sign(session._id)
 
@@ -369,7 +371,12 @@ class RequestContext:
                     )
                 else:
                     result = backend.merge(
-                        key, meta.encode(), fields, removed, self.ttl(meta)
+                        key,
+                        meta.encode(),
+                        fields,
+                        removed,
+                        self.ttl(meta),
+                        token=self._token,
                     )
                 if result is not SaveResult.SAVED:
                     return self._gone(session, result)
@@ -386,7 +393,7 @@ class RequestContext:
             write_cookie = True
         elif session.destroyed or self.cookie_rejected:
             return self._expire_cookie()
-        if write_cookie and session.tracking != "url" and session._id is not None:
+        if write_cookie and session._tracking != "url" and session._id is not None:
             value = self.signer.sign(session._id)
             return [self.cookies.set_header(self.environ, value)]
         return []
@@ -422,7 +429,7 @@ class RequestContext:
         return self._expire_cookie()
 
     def _expire_cookie(self) -> list[tuple[str, str]]:
-        if self.session.tracking == "url" or not self.presented.cookie_values:
+        if self.session._tracking == "url" or not self.presented.cookie_values:
             return []
         return [self.cookies.expire_header(self.environ)]
 

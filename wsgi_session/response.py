@@ -155,12 +155,9 @@ class ResponseEditor:
         except BaseException:
             self.close()
             raise
-        if (
-            not isinstance(self.app_iter, (list, tuple))
-            or self.request._lock is not None
-        ):
+        if not isinstance(self.app_iter, (list, tuple)):
             return _Body(self, first, iterator)
-        self.close()
+        self.close()  # the body is complete: release the session lock at once
         return first
 
     def _send_headers(self) -> None:
@@ -213,7 +210,7 @@ class ResponseEditor:
         if ctype.lower() not in ("text/html", "application/xhtml+xml"):
             return False
         session = self.request.session
-        return session.loaded and session.tracking != "cookie"
+        return session.loaded and session._tracking != "cookie"
 
     def _rewrite_body(self, body: bytes) -> bytes:
         self._save()  # the save settles the id: new sessions get their links too

@@ -148,7 +148,7 @@ class Session(MutableMapping[str, t.Any]):
         self._meta_changed = False
         self._forced = False
         self.destroyed = False
-        self.tracking = "cookie"
+        self._tracking = "cookie"
         self.accessed = False
 
     @classmethod
@@ -391,6 +391,16 @@ class Session(MutableMapping[str, t.Any]):
             self.meta = self.meta._replace(timeout=seconds)
             self._meta_changed = True
             self._ensure_id()
+
+    @property
+    def tracking(self) -> str:
+        """How the id travels this request: ``"cookie"``, ``"url"`` or ``"both"``."""
+        self._load()
+        return self._tracking
+
+    @tracking.setter
+    def tracking(self, mode: str) -> None:
+        self._tracking = mode
 
     @property
     def expires(self) -> dt.datetime | None:

@@ -1,0 +1,301 @@
+"""The demo app of `wsgi-session demo`, used like a browser with and without cookies."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+from werkzeug.test import Client, TestResponse
+
+from wsgi_session.demo import DEMO_PASSWORD, NOTE_LIMIT, make_demo_app
+
+
+class Page(HTMLParser):
+    """The links, forms and markers of one HTML page."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.links: dict[str, str] = {}
+        self.hrefs: list[str] = []
+        self.forms: dict[str, dict[str, t.Any]] = {}
+        self.tracking: str | None = None
+        self._form: dict[str, t.Any] | None = None
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "a":
+            self.hrefs.append(a["href"])
+            if "id" in a:
+                self.links[a["id"]] = a["href"]
+        elif tag == "form":
+            self._form = {"action": a["action"], "method": a["method"], "fields": {}}
+            self.forms[a.get("id", f"form{len(self.forms)}")] = self._form
+        elif tag in ("input", "textarea") and self._form is not None and "name" in a:
+            self._form["fields"][a["name"]] = a.get("value", "")
+        elif a.get("id") == "tracking":
+            self.tracking = a["data-tracking"]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._form = None
+
+
+def submit(client: Client, page: Page, form_id: str, **values: str) -> TestResponse:
+    """Submit a form of ``page`` the way a browser does (hidden fields included)."""
+    form = page.forms[form_id]
+    data = {**form["fields"], **values}
+    if form["method"] == "get":
+        return client.get(form["action"], query_string=data)
+    return client.post(form["action"], data=data)
+
+
+def sid_of(url: str) -> str | None:
+    """The ``sid`` query parameter of ``url``, if any."""
+    return parse_qs(urlsplit(url).query).get("sid", [None])[0]
+
+
+def login(client: Client, username: str = "ann") -> TestResponse:
+    """Open the home page and the login page, then log in."""
+    home = Page(client.get("/").text)
+    page = Page(client.get(home.links["login-link"]).text)
+    return submit(client, page, "login-form", username=username, password=DEMO_PASSWORD)
+
+
+@pytest.fixture
+def client() -> Client:
+    """A cookie-keeping browser on a fresh demo app."""
+    return Client(make_demo_app())
+
+
+# -- with cookies ----------------------------------------------------------------------
+
+
+def test_home_page_links_and_no_session_until_something_is_stored(client: Client):
+    """The home page links to every page and says no session exists yet."""
+    response = client.get("/")
+    assert response.status_code == 200
+    page = Page(response.text)
+    assert page.links["login-link"] == "/login"
+    assert page.links["profile-link"] == "/profile"
+    assert page.links["search-link"] == "/profile?q=wsgi"
+    assert "No session yet" in response.text
+    assert client.get_cookie("session") is None
+    assert client.get_cookie("session_probe") is not None
+
+
+def test_login_regenerates_the_id_and_flashes_a_welcome(client: Client):
+    """A failed then successful login changes the session id and welcomes the user."""
+    client.get("/")
+    client.post("/login", data={"username": "ann", "password": "wrong"})
+    before = client.get_cookie("session")
+    assert before is not None
+    response = login(client)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/profile"
+    after = client.get_cookie("session")
+    assert after is not None and after.value != before.value
+    page = client.get("/profile")
+    assert "Welcome ann!" in page.text
+    assert Page(page.text).tracking == "cookie"
+    assert "travels by cookie" in page.text
+    assert "Welcome ann!" not in client.get("/profile").text  # flash shown once
+
+
+def test_login_errors_show_with_the_old_input_refilled_and_escaped(client: Client):
+    """Validation errors come back after the redirect with the user name refilled."""
+    client.get("/")
+    response = client.post("/login", data={"username": "<script>x", "password": "nope"})
+    assert (response.status_code, response.headers["Location"]) == (303, "/login")
+    page = client.get("/login").text
+    assert 'id="username-error"' in page and 'id="password-error"' in page
+    assert 'value="&lt;script&gt;x"' in page
+    assert "<script>x" not in page
+    assert "Wrong password" in page
+    again = client.get("/login").text
+    assert "username-error" not in again and 'value=""' in again
+
+
+def test_empty_login_form_asks_for_both_fields(client: Client):
+    """An empty login form gets one message per missing field."""
+    client.get("/")
+    client.post("/login", data={})
+    page = client.get("/login").text
+    assert "Enter a user name." in page and "Enter the password." in page
+
+
+def test_profile_requires_login(client: Client):
+    """The profile page redirects visitors to the login page with a message."""
+    client.get("/")
+    response = client.get("/profile")
+    assert (response.status_code, response.headers["Location"]) == (303, "/login")
+    assert "Please log in first." in client.get("/login").text
+
+
+def test_get_search_form_filters_and_keeps_the_query(client: Client):
+    """The profile's GET form filters the server list and refills the query."""
+    login(client)
+    page = Page(client.get("/profile").text)
+    response = submit(client, page, "search-form", q="wsgi")
+    assert re.findall(r"<li>(.*?)</li>", response.text) == [
+        "Apache mod_wsgi",
+        "uWSGI",
+        "wsgiref",
+    ]
+    assert 'value="wsgi"' in response.text
+    nothing = client.get("/profile", query_string={"q": "<b>"}).text
+    assert "No server matches “&lt;b&gt;”." in nothing
+
+
+def test_post_note_form_saves_and_flashes_saved(client: Client):
+    """Saving the note stores it in the session, redirects and flashes "Saved"."""
+    login(client)
+    page = Page(client.get("/profile").text)
+    response = submit(client, page, "note-form", note="buy <milk> & eggs")
+    assert (response.status_code, response.headers["Location"]) == (303, "/profile")
+    text = client.get("/profile").text
+    assert 'id="flash" role="status">Saved<' in text
+    assert ">buy &lt;milk&gt; &amp; eggs</textarea>" in text
+
+
+def test_too_long_note_is_refused_with_the_input_kept(client: Client):
+    """A note over the limit is not stored; the error and the typed text come back."""
+    login(client)
+    client.post("/profile", data={"note": "kept"})
+    client.get("/profile")
+    client.post("/profile", data={"note": "x" * (NOTE_LIMIT + 1)})
+    text = client.get("/profile").text
+    assert f"Too long: {NOTE_LIMIT + 1} characters" in text
+    assert "x" * (NOTE_LIMIT + 1) in text
+    assert ">kept</textarea>" in client.get("/profile").text
+
+
+def test_logout_destroys_the_session_and_says_bye(client: Client):
+    """Logging out deletes the session; a fresh one carries the "Bye" message."""
+    login(client)
+    old = client.get_cookie("session")
+    assert old is not None
+    page = Page(client.get("/profile").text)
+    response = submit(client, page, "logout-form")
+    assert (response.status_code, response.headers["Location"]) == (303, "/")
+    new = client.get_cookie("session")
+    assert new is not None and new.value != old.value
+    home = client.get("/").text
+    assert "Bye" in home and 'id="login-link"' in home
+    thief = Client(client.application)
+    thief.set_cookie("session", old.value)
+    thief.set_cookie("session_probe", "1")
+    assert thief.get("/profile").status_code == 303  # the old id is dead
+
+
+def test_logout_page_asks_for_a_post(client: Client):
+    """GET /logout shows a button; it does not log out by itself."""
+    login(client)
+    assert 'id="logout-page-form"' in client.get("/logout").text
+    assert client.get("/profile").status_code == 200
+
+
+def test_unknown_pages_and_methods(client: Client):
+    """Unknown paths are 404 pages and unsupported methods 405 with Allow."""
+    response = client.get("/nowhere")
+    assert response.status_code == 404 and "no page here" in response.text
+    response = client.post("/")
+    assert response.status_code == 405 and response.headers["Allow"] == "GET, HEAD"
+    assert client.delete("/login").headers["Allow"] == "GET, HEAD, POST"
+
+
+def test_head_request_has_headers_but_no_body(client: Client):
+    """HEAD answers like GET without a body."""
+    response = client.head("/")
+    assert response.status_code == 200
+    assert response.data == b""
+    assert int(response.headers["Content-Length"]) > 0
+
+
+# -- without cookies -------------------------------------------------------------------
+
+
+def test_whole_flow_without_cookies_follows_rewritten_urls():
+    """With cookies refused, links, forms and redirects carry the session."""
+    browser = Client(make_demo_app(), use_cookies=False)
+    home = Page(browser.get("/").text)
+    assert all(sid_of(href) is None for href in home.hrefs)  # nothing stored yet
+    login_page = Page(browser.get(home.links["login-link"]).text)
+    response = submit(
+        browser, login_page, "login-form", username="bob", password=DEMO_PASSWORD
+    )
+    location = response.headers["Location"]
+    assert location.startswith("/profile?sid=")
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    first_sid = sid_of(location)
+
+    response = browser.get(location)
+    profile = Page(response.text)
+    assert "Welcome bob!" in response.text
+    assert profile.tracking == "url" and "travels by URL" in response.text
+    assert {sid_of(href) for href in profile.hrefs} == {first_sid}
+    assert all(form["fields"]["sid"] == first_sid for form in profile.forms.values())
+
+    response = submit(browser, profile, "search-form", q="gun")
+    assert "<li>Gunicorn</li>" in response.text and "Signed in as" in response.text
+
+    response = submit(browser, Page(response.text), "note-form", note="no cookies")
+    assert sid_of(response.headers["Location"]) == first_sid
+    response = browser.get(response.headers["Location"])
+    assert "Saved" in response.text and ">no cookies</textarea>" in response.text
+
+    response = submit(browser, Page(response.text), "logout-form")
+    bye_location = response.headers["Location"]
+    assert bye_location.startswith("/?sid=") and sid_of(bye_location) != first_sid
+    response = browser.get(bye_location)
+    assert "Bye" in response.text and 'id="login-link"' in response.text
+    stale = browser.get(f"/profile?sid={quote(t.cast(str, first_sid))}")
+    assert stale.status_code == 303  # the old id no longer logs anyone in
+
+
+def test_login_errors_without_cookies_keep_the_old_input():
+    """Validation errors and the refilled user name survive the redirect in URL mode."""
+    browser = Client(make_demo_app(), use_cookies=False)
+    page = Page(browser.get("/login").text)
+    response = submit(browser, page, "login-form", username="ann!", password="")
+    location = response.headers["Location"]
+    assert location.startswith("/login?sid=")
+    text = browser.get(location).text
+    assert 'value="ann!"' in text and "Enter the password." in text
+    assert Page(text).tracking == "url"
+
+
+# -- the factory -----------------------------------------------------------------------
+
+
+def test_each_demo_app_has_its_own_random_secret():
+    """Without secret_key every app signs with a fresh random key."""
+    first = Client(make_demo_app())
+    login(first)
+    cookie = first.get_cookie("session")
+    assert cookie is not None
+    other = Client(make_demo_app())
+    other.set_cookie("session", cookie.value)
+    other.set_cookie("session_probe", "1")
+    assert other.get("/profile").status_code == 303
+
+
+def test_demo_app_uses_the_given_store_and_secret(tmp_path: Path):
+    """make_demo_app passes store and secret to the middleware."""
+    app = make_demo_app(store="file://" + quote(str(tmp_path)), secret_key="fixed")
+    client = Client(app)
+    login(client)
+    assert any(tmp_path.iterdir())
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    again = Client(
+        make_demo_app(store="file://" + quote(str(tmp_path)), secret_key="fixed")
+    )
+    again.set_cookie("session", cookie.value)
+    again.set_cookie("session_probe", "1")
+    assert "Signed in as" in again.get("/profile").text
