@@ -35,7 +35,7 @@ root_doc = "index"
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 templates_path: list[str] = []
 default_role = "code"
-highlight_language = "python3"
+highlight_language = "default"  # python, silently plain text where that fails
 pygments_style = "sphinx"
 
 # -- autodoc ------------------------------------------------------------------
@@ -43,11 +43,7 @@ pygments_style = "sphinx"
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_description_target = "documented_params"
-autodoc_class_signature = "separated"
-autodoc_default_options = {
-    "members": True,
-    "show-inheritance": True,
-}
+autodoc_default_options: dict[str, object] = {}
 autodoc_preserve_defaults = True
 
 # -- HTML -----------------------------------------------------------------------

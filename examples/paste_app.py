@@ -27,6 +27,7 @@ StartResponse = t.Callable[..., t.Callable[[bytes], object]]
 WSGIApp = t.Callable[[Environ, StartResponse], Iterable[bytes]]
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 
 def make_app(global_conf: t.Mapping[str, str], **settings: str) -> WSGIApp:
@@ -57,8 +58,8 @@ def load(path: Path = HERE / "paste.ini") -> WSGIApp:
     """Load the ``main`` pipeline of ``paste.ini`` with PasteDeploy."""
     from paste.deploy import loadapp
 
-    if str(HERE) not in sys.path:
-        sys.path.insert(0, str(HERE))  # for ``use = call:paste_app:make_app``
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # for ``use = call:examples.paste_app:make_app``
     app: WSGIApp = loadapp(f"config:{path}")
     return app
 

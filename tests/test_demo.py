@@ -4,55 +4,14 @@ from __future__ import annotations
 
 import re
 import typing as t
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from browser import Page, submit
 from werkzeug.test import Client, TestResponse
 
 from wsgi_session.demo import DEMO_PASSWORD, NOTE_LIMIT, make_demo_app
-
-
-class Page(HTMLParser):
-    """The links, forms and markers of one HTML page."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.links: dict[str, str] = {}
-        self.hrefs: list[str] = []
-        self.forms: dict[str, dict[str, t.Any]] = {}
-        self.tracking: str | None = None
-        self._form: dict[str, t.Any] | None = None
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "a":
-            self.hrefs.append(a["href"])
-            if "id" in a:
-                self.links[a["id"]] = a["href"]
-        elif tag == "form":
-            self._form = {"action": a["action"], "method": a["method"], "fields": {}}
-            self.forms[a.get("id", f"form{len(self.forms)}")] = self._form
-        elif tag in ("input", "textarea") and self._form is not None and "name" in a:
-            self._form["fields"][a["name"]] = a.get("value", "")
-        elif a.get("id") == "tracking":
-            self.tracking = a["data-tracking"]
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._form = None
-
-
-def submit(client: Client, page: Page, form_id: str, **values: str) -> TestResponse:
-    """Submit a form of ``page`` the way a browser does (hidden fields included)."""
-    form = page.forms[form_id]
-    data = {**form["fields"], **values}
-    if form["method"] == "get":
-        return client.get(form["action"], query_string=data)
-    return client.post(form["action"], data=data)
 
 
 def sid_of(url: str) -> str | None:

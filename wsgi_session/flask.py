@@ -157,6 +157,7 @@ class _Cookies(CookieProfile):
     def _dump(
         self, environ: Mapping[str, t.Any], name: str, value: str, max_age: int | None
     ) -> tuple[str, str]:
+        extra = {"partitioned": True} if self.partitioned else {}  # Werkzeug >= 3
         cookie = dump_cookie(
             name,
             value,
@@ -166,7 +167,7 @@ class _Cookies(CookieProfile):
             secure=self.is_secure(environ),
             httponly=self.httponly,
             samesite=self.samesite,
-            partitioned=self.partitioned,
+            **extra,
         )
         return ("Set-Cookie", cookie)
 
@@ -220,14 +221,15 @@ class FlaskRequestContext(RequestContext):
         )
         self.profile = profile
         #: True when opened outside a WSGI call through the middleware
-        #: (``app.test_request_context()``): Flask's ``save_session`` saves it.
+        #: (``app.test_request_context()``); in replace mode Flask's
+        #: ``save_session`` saves it, and teardown releases its lock.
         self.detached = False
         self._saved = False
 
     def save(self) -> list[tuple[str, str]]:
         """Save as the middleware does, with Flask's cookie policy in replace mode."""
-        self._keep_foreign_cookie()
         if not self.middleware.replace:
+            self._keep_foreign_cookie()
             return super().save()
         session = t.cast(FlaskSession, self.session)
         if self._saved and not session.unsaved:
@@ -244,6 +246,7 @@ class FlaskRequestContext(RequestContext):
         if permanent:
             self.cookies = self.profile.permanent_cookies
         session.sync_timeout(self.profile.lifetime, self.settings.idle_timeout)
+        self._keep_foreign_cookie()  # after the load above, which may reject it
         headers = super().save()
         if not headers and self._cookie_due(session, permanent):
             assert session.id is not None
@@ -420,8 +423,9 @@ class FlaskSessionMiddleware(SessionMiddleware):
 
         Inside a WSGI call it is the one the middleware made; elsewhere
         (``app.test_request_context()``) a session is opened on the spot: it
-        loads lazily from the store like any other, and Flask's
-        ``save_session`` saves it.
+        loads lazily from the store like any other and, in replace mode,
+        Flask's ``save_session`` saves it (``client.session_transaction()``
+        and ``app.process_response()`` do call it).
         """
         context = environ.get(CONTEXT_KEY)
         if isinstance(context, FlaskRequestContext) and context.middleware is self:
@@ -487,7 +491,9 @@ class WSGISession:
     ``PERMANENT_SESSION_LIFETIME``, renewed on every request when
     ``SESSION_REFRESH_EACH_REQUEST`` is true (which costs a store read per
     request that brings the cookie; set it to False to avoid that); other
-    sessions get a browser-session cookie and ``idle_timeout``.
+    sessions get a browser-session cookie and ``idle_timeout``. A Flask
+    setting changed to an invalid value is a :class:`~wsgi_session.ConfigError`
+    (a ``ValueError``) on the next request, as Flask's own session would fail.
 
     >>> import flask
     >>> ext = WSGISession(store="memory://")  # app factory style
