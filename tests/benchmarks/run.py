@@ -87,9 +87,7 @@ SCENARIOS = [
     Scenario("untouched", "untouched (cookie sent)", "/untouched", "/setup"),
     Scenario("read", "read-only", "/read", "/setup"),
     Scenario("write", "change one key", "/write", "/setup", writes=True),
-    Scenario(
-        "big", "50 keys / 20 KB, one changes", "/big", "/setup-big", writes=True
-    ),
+    Scenario("big", "50 keys / 20 KB, one changes", "/big", "/setup-big", writes=True),
     Scenario("new", "new session", "/new", None, fresh=True),
 ]
 SCENARIO = {s.key: s for s in SCENARIOS}
@@ -175,7 +173,7 @@ class StoreResult:
         return None if cell is None else median(cell.samples) * 1e6
 
     def overhead(self, contender: str, scenario: str) -> float | None:
-        """Median over rounds of (contender − its bare app), µs."""
+        """Median over rounds of (contender - its bare app), µs."""
         cell = self.cell(contender, scenario)
         base_key = "flask" if cell and cell.contender.family == "flask" else "bare"
         base = self.cell(base_key, scenario)
@@ -382,11 +380,89 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+#: (store, scenario, ours, theirs, limit, "overhead" | "time", text): issue 6.
+GOALS = [
+    (
+        "memory",
+        "read",
+        "ws",
+        "beaker",
+        0.25,
+        "overhead",
+        "memory read: wsgi_session overhead <= 0.25 x Beaker's",
+    ),
+    (
+        "memory",
+        "write",
+        "ws",
+        "beaker",
+        0.25,
+        "overhead",
+        "memory write: wsgi_session overhead <= 0.25 x Beaker's",
+    ),
+    (
+        "memory",
+        "untouched",
+        "ws",
+        "beaker",
+        1.0,
+        "time",
+        "memory untouched: wsgi_session <= Beaker",
+    ),
+    ("redis", "read", "ws", "floor", 1.2, "time", "Redis read <= 1.2 x store floor"),
+    ("redis", "read", "ws", "beaker", 0.5, "time", "Redis read <= 0.5 x Beaker"),
+    (
+        "redis",
+        "write",
+        "ws",
+        "floor",
+        1.25,
+        "time",
+        "Redis write <= 1.25 x store floor",
+    ),
+    ("redis", "write", "ws", "beaker", 1.0, "time", "Redis write <= Beaker"),
+    (
+        "memory",
+        "read",
+        "flask_ws",
+        "flask_session",
+        0.3,
+        "overhead",
+        "Flask memory read: overhead <= 0.3 x Flask-Session's",
+    ),
+    (
+        "memory",
+        "write",
+        "flask_ws",
+        "flask_session",
+        0.3,
+        "overhead",
+        "Flask memory write: overhead <= 0.3 x Flask-Session's",
+    ),
+    (
+        "redis",
+        "read",
+        "flask_ws",
+        "flask_session",
+        0.5,
+        "overhead",
+        "Flask Redis read: overhead <= 0.5 x Flask-Session's",
+    ),
+    (
+        "redis",
+        "write",
+        "flask_ws",
+        "flask_session",
+        0.75,
+        "overhead",
+        "Flask Redis write: overhead <= 0.75 x Flask-Session's",
+    ),
+]
+
+
 def evaluate(results: dict[str, StoreResult]) -> list[Goal]:
     """The goals of issue 6, as ratios measured in this run."""
     goals: list[Goal] = []
-    mem = results.get("memory")
-    red = results.get("redis")
 
     def overhead_goal(res, scenario, ours, theirs, limit, what):
         if res is None:
@@ -418,38 +494,11 @@ def evaluate(results: dict[str, StoreResult]) -> list[Goal]:
             )
         )
 
-    overhead_goal(
-        mem, "read", "ws", "beaker", 0.25,
-        "memory read: wsgi_session overhead ≤ 0.25 × Beaker's",
-    )
-    overhead_goal(
-        mem, "write", "ws", "beaker", 0.25,
-        "memory write: wsgi_session overhead ≤ 0.25 × Beaker's",
-    )
-    time_goal(
-        mem, "untouched", "ws", "beaker", 1.0,
-        "memory untouched: wsgi_session ≤ Beaker",
-    )
-    time_goal(red, "read", "ws", "floor", 1.2, "Redis read ≤ 1.2 × store floor")
-    time_goal(red, "read", "ws", "beaker", 0.5, "Redis read ≤ 0.5 × Beaker")
-    time_goal(red, "write", "ws", "floor", 1.25, "Redis write ≤ 1.25 × store floor")
-    time_goal(red, "write", "ws", "beaker", 1.0, "Redis write ≤ Beaker")
-    overhead_goal(
-        mem, "read", "flask_ws", "flask_session", 0.3,
-        "Flask memory read: overhead ≤ 0.3 × Flask-Session's",
-    )
-    overhead_goal(
-        mem, "write", "flask_ws", "flask_session", 0.3,
-        "Flask memory write: overhead ≤ 0.3 × Flask-Session's",
-    )
-    overhead_goal(
-        red, "read", "flask_ws", "flask_session", 0.5,
-        "Flask Redis read: overhead ≤ 0.5 × Flask-Session's",
-    )
-    overhead_goal(
-        red, "write", "flask_ws", "flask_session", 0.75,
-        "Flask Redis write: overhead ≤ 0.75 × Flask-Session's",
-    )
+    for res, scenario, ours, theirs, limit, kind, text in GOALS:
+        result = results.get(res)
+        (overhead_goal if kind == "overhead" else time_goal)(
+            result, scenario, ours, theirs, limit, text
+        )
     return goals
 
 
@@ -463,15 +512,21 @@ def _labels(result: StoreResult) -> dict[str, str]:
 def _table(header: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
     if markdown:
         lines = ["| " + " | ".join(header) + " |"]
-        lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
+        lines.append(
+            "|"
+            + "|".join("---" if i == 0 else "---:" for i in range(len(header)))
+            + "|"
+        )
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         return lines
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
     def line(row: list[str]) -> str:
         return "  ".join(
             cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
             for i, cell in enumerate(row)
         )
+
     return [line(header), "  ".join("-" * w for w in widths), *map(line, rows)]
 
 
@@ -577,7 +632,9 @@ def goals_report(goals: list[Goal], markdown: bool) -> list[str]:
         ]
         for g in goals
     ]
-    out += _table(["goal", "ratio", "limit", "result", "margin", "measured"], rows, markdown)
+    out += _table(
+        ["goal", "ratio", "limit", "result", "margin", "measured"], rows, markdown
+    )
     passed = sum(g.status == "PASS" for g in goals)
     out += ["", f"{passed} of {len(goals)} goals pass.", ""]
     return out
@@ -614,7 +671,9 @@ def full_report(
     cpu = os.cpu_count()
     when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     head = [
-        f"Command: `{command}` ({when})" if markdown else f"Command: {command} ({when})",
+        f"Command: `{command}` ({when})"
+        if markdown
+        else f"Command: {command} ({when})",
         f"Machine: {platform.machine()}, {cpu} CPUs, {platform.system()}; "
         f"Python {platform.python_version()}; {_versions()}",
         f"Big session: 50 keys, {BIG_SESSION_BYTES:,} bytes of JSON.",
@@ -629,7 +688,11 @@ def full_report(
     body += goals_report(goals, markdown)
     config = notes(results)
     if config:
-        body.append("Contender configuration:" if not markdown else "**Contender configuration:**")
+        body.append(
+            "Contender configuration:"
+            if not markdown
+            else "**Contender configuration:**"
+        )
         body += [("- " if markdown else "  ") + line for line in config]
     return "\n".join(head + body) + "\n"
 
