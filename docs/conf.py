@@ -22,7 +22,7 @@ import wsgi_session  # noqa: E402  (after the path is set)
 
 project = "wsgi_session"
 author = "The wsgi_session authors"
-copyright = "the wsgi_session authors"  # noqa: A001  (a Sphinx setting)
+copyright = "the wsgi_session authors"
 release = wsgi_session.__version__
 version = ".".join(release.split(".")[:2])
 
@@ -51,7 +51,8 @@ autodoc_preserve_defaults = True
 html_theme = "alabaster"
 html_title = f"wsgi_session {release}"
 html_short_title = "wsgi_session"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_theme_options = {
     "description": "Server-side sessions for legacy WSGI applications, "
     "with or without cookies.",

@@ -677,9 +677,7 @@ def test_formaction_to_external_host_does_not_receive_the_hidden_id():
     r = no_cookies(mw).get(
         f"/page?sid={token}", headers=VICTIM_UA, environ_overrides={"portal.html": page}
     )
-    html = r.get_data(as_text=True)
-    assert token not in html.split("<button")[0].split("?sid=")[0]
-    assert 'type="hidden"' not in html
+    assert 'type="hidden"' not in r.get_data(as_text=True)
 
 
 # ------------------------------------------------- store probing and pickle

@@ -255,7 +255,7 @@ def test_memcached_write_uses_cas_and_no_lock(memcached_server, memcached_app):
 
 
 def test_memcached_write_is_the_load_and_one_cas(memcached_server, memcached_app):
-    """A write costs two round trips: the load's ``gets`` and one ``cas`` with its CAS id."""
+    """A write is two round trips: the load's ``gets`` and one ``cas`` with its id."""
     mw, c = memcached_app
     assert memcached_delta(memcached_server, mw, c, "/?set=b:2") == (
         2,

@@ -255,3 +255,10 @@ def test_undecodable_value_is_dropped_not_raised():
     s._items["bad"] = s._items["a"]  # same sentinel
     assert s.get("bad") is None
     assert DATA_PREFIX + "bad" in s.changes()[1]
+
+
+def test_undecodable_values_are_skipped_by_iteration_and_items():
+    """items(), all() and len() skip a corrupt value instead of failing."""
+    s = stored(a=1, b=2)
+    s._raw["b"] = b"\xff not json"
+    assert s.all() == {"a": 1} and len(s) == 1 and dict(s.items()) == {"a": 1}

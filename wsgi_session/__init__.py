@@ -16,6 +16,7 @@ from .events import RejectReason as RejectReason
 from .events import SessionEvents as SessionEvents
 from .helpers import hidden_input as hidden_input
 from .helpers import rewrite_url as rewrite_url
+from .inifile import load_config as load_config
 from .middleware import SessionMiddleware as SessionMiddleware
 from .middleware import get_session as get_session
 from .session import Session as Session
@@ -37,6 +38,7 @@ __all__ = [
     "StoreUnavailable",
     "get_session",
     "hidden_input",
+    "load_config",
     "open_store",
     "rewrite_url",
 ]

@@ -29,7 +29,7 @@ _COOKIE_NAME_RE = re.compile(r"\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _PARAM_RE = re.compile(r"\A[A-Za-z0-9_.\-]+\Z")
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
-#: The default value of every setting, by name (the §2 signature).
+#: The default value of every setting, by name (the middleware signature).
 DEFAULTS: dict[str, t.Any] = {
     "secret_key": None,
     "store": None,

@@ -1,4 +1,4 @@
-"""Rewrite links and forms of an HTML document for URL-mode tracking (SPEC §4).
+"""Rewrite links and forms of an HTML document for URL-mode tracking.
 
 A small tokenizer that follows the HTML5 tokenizer rules browsers use (raw
 text in ``script``/``style``/``textarea``/``title``, comment endings, script

@@ -75,8 +75,8 @@ def store_key(session_id: str) -> str:
 class SessionMiddleware:
     """WSGI middleware that gives ``app`` server-side sessions.
 
-    See the SPEC §2 for every argument; each is validated here and a mistake
-    raises :class:`~wsgi_session.ConfigError` naming it.
+    Every argument is validated here (see the configuration reference); a
+    mistake raises :class:`~wsgi_session.ConfigError` naming it.
 
     >>> SessionMiddleware(lambda e, s: [], secret_key="")
     Traceback (most recent call last):
@@ -110,7 +110,7 @@ class SessionMiddleware:
     def from_config(
         cls, app: WSGIApp, mapping: t.Mapping[str, t.Any]
     ) -> SessionMiddleware:
-        """Build from a mapping of setting names to strings or values (§8)."""
+        """Build from a mapping of setting names to strings or typed values."""
         from .inifile import coerce_mapping
 
         return cls(app, **coerce_mapping(mapping, source="mapping"))
@@ -119,7 +119,7 @@ class SessionMiddleware:
     def from_ini(
         cls, app: WSGIApp, path: str, section: str = "wsgi_session"
     ) -> SessionMiddleware:
-        """Build from the ``[section]`` of an ini file (§8)."""
+        """Build from the ``[section]`` of an ini file (see :func:`load_config`)."""
         from .inifile import load_config
 
         return cls(app, **load_config(path, section))

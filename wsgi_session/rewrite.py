@@ -1,4 +1,4 @@
-"""Add the session id to same-origin URLs, ``Location`` headers and HTML (SPEC §4).
+"""Add the session id to same-origin URLs, ``Location`` headers and HTML.
 
 This module is the pure half of URL-mode tracking: it decides which URLs a
 browser would send to the request's own origin and adds (or strips) the

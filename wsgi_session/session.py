@@ -261,11 +261,21 @@ class Session(MutableMapping[str, t.Any]):
 
     def __iter__(self) -> Iterator[str]:
         self._load()
+        self._decode_all()
         return iter(list(self._items))
 
     def __len__(self) -> int:
         self._load()
+        self._decode_all()
         return len(self._items)
+
+    def _decode_all(self) -> None:
+        """Decode every value not read yet, dropping undecodable ones."""
+        for key in [k for k, v in self._items.items() if v is _MISSING]:
+            try:
+                self._value(key)
+            except KeyError:
+                pass
 
     def __repr__(self) -> str:
         state = "new" if self._is_new else "stored"

@@ -17,6 +17,7 @@ layer that silently failed to persist is caught by the next request.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import shutil
@@ -232,10 +233,8 @@ class StoreEnv:
 
     def close(self) -> None:
         for closer in reversed(self.closers):
-            try:
+            with contextlib.suppress(Exception):  # best effort at exit
                 closer()
-            except Exception:  # noqa: S110 - best effort at exit
-                pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -41,6 +41,7 @@ import sys
 import threading
 import time
 import typing as t
+from collections import deque
 from dataclasses import dataclass, field
 
 COOKIE = "session"
@@ -73,6 +74,7 @@ class Stats:
     status: dict[str, int] = field(default_factory=dict)
     by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    ok_times: list[float] = field(default_factory=list)
     failures: list[list[t.Any]] = field(default_factory=list)  # non-200 and errors
     violations: list[dict[str, t.Any]] = field(default_factory=list)
     id_changes: list[dict[str, t.Any]] = field(default_factory=list)
@@ -91,6 +93,8 @@ class Browser:
         self.stats = stats
         self.conn: http.client.HTTPConnection | None = None
         self.cookie: str | None = None
+        #: The last few exchanges (kind, status, t0, t1): evidence for reports.
+        self.history: deque[tuple[str, int, float, float]] = deque(maxlen=4)
 
     def _connection(self) -> http.client.HTTPConnection:
         if self.conn is None:
@@ -132,6 +136,7 @@ class Browser:
                 reply.error = body[:120].decode("utf-8", "replace")
         if record:
             self._record(reply, kind)
+            self.history.append((kind, reply.status, reply.t0, reply.t1))
         return reply
 
     def _record(self, reply: Reply, kind: str) -> None:
@@ -142,6 +147,8 @@ class Browser:
         per[key] = per.get(key, 0) + 1
         if reply.status:
             stats.latencies.append(reply.t1 - reply.t0)
+        if reply.status == 200:
+            stats.ok_times.append(reply.t0)
         if reply.status != 200:
             stats.failures.append(
                 [reply.t0, reply.t1, reply.status, kind, reply.error[:80], reply.traceback]
@@ -222,6 +229,7 @@ class Client:
                         "new": new_session,
                         "cookie": reply.cookie[0] if reply.cookie else None,
                         "maybe_destroyed": self.maybe_destroyed,
+                        "history": list(self.browser.history),
                     }
                 )
             if new_session:
@@ -295,7 +303,8 @@ class Client:
         self.stats.violations.append(
             {"what": what, "t": when, "client": self.name, "key": key,
              "confirmed": state.confirmed, "observed": observed, "where": where,
-             "sid": (sid_of(self.browser.cookie) or "")[:8]}
+             "sid": (sid_of(self.browser.cookie) or "")[:8],
+             "history": list(self.browser.history)}
         )
         self.stats.bump("lost updates" if what == "lost update" else "late writes")
         state.confirmed = observed  # resync: count each loss once
@@ -585,6 +594,7 @@ def verify(clients: list[Client], ledger: Ledger, stats: Stats, host, port, time
     changes = {"total": len(stats.id_changes), "old session gone": 0, "reissued": 0}
     for item in stats.id_changes:
         reply = browser.get("/read", "verify", item["old_cookie"])
+        item["old_exists"] = bool(reply.data and not reply.data["new"])
         if reply.status != 200 or reply.data is None:
             stats.violations.append(
                 {"what": "final lookup of an old id failed", "status": reply.status}
@@ -612,6 +622,7 @@ def merge(all_stats: list[Stats]) -> Stats:
             for k, v in per.items():
                 into[k] = into.get(k, 0) + v
         total.latencies += s.latencies
+        total.ok_times += s.ok_times
         total.failures += s.failures
         total.violations += s.violations
         total.id_changes += s.id_changes
@@ -690,6 +701,7 @@ def main(argv: list[str]) -> int:
         "status": stats.status,
         "by_kind": stats.by_kind,
         "latencies": stats.latencies,
+        "ok_times": stats.ok_times,
         "failures": stats.failures,
         "violations": stats.violations + final.violations,
         "id_changes": [

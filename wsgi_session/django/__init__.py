@@ -1,6 +1,6 @@
 """Django integration: ``request.wsgi_session``, a context processor, template tags.
 
-Setup (SPEC §9), in three places of a Django project:
+Setup, in three places of a Django project:
 
 * ``wsgi.py`` wraps Django's WSGI application, which is what creates sessions::
 
