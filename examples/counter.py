@@ -50,11 +50,11 @@ application = make_app()
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the counter on 127.0.0.1 (port from argv[1] or 8000)."""
-    from wsgiref.simple_server import make_server
+    from wsgi_session.cli import make_threaded_server
 
     args = sys.argv[1:] if argv is None else argv
     port = int(args[0]) if args else 8000
-    with make_server("127.0.0.1", port, application) as server:
+    with make_threaded_server("127.0.0.1", port, application) as server:
         print(f"Counter running on http://127.0.0.1:{server.server_port}/", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()

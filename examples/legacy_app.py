@@ -20,7 +20,9 @@ import string
 import sys
 import typing as t
 from collections.abc import Iterable
+from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIServer, make_server
 
 from markupsafe import Markup, escape
 
@@ -215,13 +217,21 @@ def make_app(store: str | None = None) -> SessionMiddleware:
 application = make_app()
 
 
+class ThreadingServer(ThreadingMixIn, WSGIServer):
+    """wsgiref's server, one thread per request: Ctrl-C always reaches the loop.
+
+    (A single-threaded wsgiref server can swallow a Ctrl-C that arrives while
+    it is answering: its handler catches every exception of a request.)
+    """
+
+    daemon_threads = True
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve the app on 127.0.0.1 (port from argv[0] or 8000; 0 = any free port)."""
-    from wsgiref.simple_server import make_server
-
     args = sys.argv[1:] if argv is None else argv
     port = int(args[0]) if args else 8000
-    with make_server("127.0.0.1", port, application) as server:
+    with make_server("127.0.0.1", port, application, ThreadingServer) as server:
         url = f"http://127.0.0.1:{server.server_port}/"
         print(f"Legacy to-do app running on {url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops quietly

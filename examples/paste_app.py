@@ -20,7 +20,9 @@ import sys
 import typing as t
 from collections.abc import Iterable
 from pathlib import Path
+from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIServer, make_server
 
 Environ = t.Dict[str, t.Any]
 StartResponse = t.Callable[..., t.Callable[[bytes], object]]
@@ -64,14 +66,22 @@ def load(path: Path = HERE / "paste.ini") -> WSGIApp:
     return app
 
 
+class ThreadingServer(ThreadingMixIn, WSGIServer):
+    """wsgiref's server, one thread per request: Ctrl-C always reaches the loop.
+
+    (A single-threaded wsgiref server can swallow a Ctrl-C that arrives while
+    it is answering: its handler catches every exception of a request.)
+    """
+
+    daemon_threads = True
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve the pipeline on 127.0.0.1 (port from argv[0] or 8000)."""
-    from wsgiref.simple_server import make_server
-
     os.environ.setdefault("WSGI_SESSION_SECRET", "paste-example-secret-change-me")
     args = sys.argv[1:] if argv is None else argv
     port = int(args[0]) if args else 8000
-    with make_server("127.0.0.1", port, load()) as server:
+    with make_server("127.0.0.1", port, load(), ThreadingServer) as server:
         url = f"http://127.0.0.1:{server.server_port}/"
         print(f"PasteDeploy example running on {url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops quietly

@@ -53,6 +53,7 @@ CHROMIUM_ARGS = (
     "--disable-sync",
 )
 URL_RE = re.compile(r"http://[\w.\-\[\]:]+/")
+ACCESS_LOG_RE = re.compile(r'"(?:GET|POST|HEAD) [^"]*" \d{3} ')
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -98,10 +99,27 @@ class ServedScript:
         """Everything the script wrote to stderr so far."""
         return self.stderr_path.read_text(errors="replace")
 
-    def interrupt(self, timeout: float = 10) -> int:
-        """Send SIGINT (Ctrl-C) and return the exit status."""
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout)
+    def wait_for_access_log(self, requests: int, timeout: float = 10) -> None:
+        """Wait until wsgiref has logged ``requests`` requests (finished answering)."""
+        deadline = time.monotonic() + timeout
+        while len(ACCESS_LOG_RE.findall(self.stderr())) < requests:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"fewer than {requests} requests logged")
+            time.sleep(0.02)
+
+    def interrupt(self, timeout: float = 10, *, presses: int = 1) -> int:
+        """Press Ctrl-C (SIGINT) up to ``presses`` times; return the exit status.
+
+        Each further press comes after ``timeout / presses`` seconds without exit.
+        """
+        for press in range(presses):
+            self.process.send_signal(signal.SIGINT)
+            try:
+                return self.process.wait(timeout / presses)
+            except subprocess.TimeoutExpired:
+                if press == presses - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def terminate(self, timeout: float = 10) -> int:
         """Send SIGTERM and return the exit status."""

@@ -43,19 +43,19 @@ class Visit:
         self.base = base
         self.cookies = cookies
         self.visited: list[str] = []
+        self.pages = 0
 
     def _wait(self, condition: t.Callable[[t.Any], t.Any]) -> None:
-        from selenium.common.exceptions import (
-            NoSuchElementException,
-            StaleElementReferenceException,
-        )
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
+        # While a page is being replaced, lookups and scripts fail in several
+        # ways (stale element, node not in document, no execution context).
         WebDriverWait(
             self.driver,
             10,
             poll_frequency=0.05,
-            ignored_exceptions=[NoSuchElementException, StaleElementReferenceException],
+            ignored_exceptions=[WebDriverException],
         ).until(condition)
 
     def _wait_for_text(self, text: str) -> None:
@@ -84,12 +84,17 @@ class Visit:
         self.check_page()
 
     def click(self, css: str, expect: str) -> None:
-        """Click a link or button and wait for the next page."""
-        from selenium.webdriver.support import expected_conditions
-
-        old_page = self._find("html")
+        """Click a link or button and wait for the next page to be loaded."""
+        self.pages += 1
+        self.driver.execute_script("window.visitPage = arguments[0]", self.pages)
         self._find(css).click()
-        self._wait(expected_conditions.staleness_of(old_page))
+        self._wait(
+            lambda d: d.execute_script(
+                "return window.visitPage !== arguments[0]"
+                " && document.readyState === 'complete'",
+                self.pages,
+            )
+        )
         self._wait_for_text(expect)
         self.check_page()
 

@@ -40,8 +40,8 @@ def test_check_memory_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     status, out, err = run_check(capsys, ini)
     assert status == 0, err
     assert f"{ini} [wsgi_session] is valid (3 settings)" in out
-    assert "memory:// (memory backend)" in out
-    assert "wrote, read back and deleted a test entry in" in out
+    assert "memory:// (type: memory)" in out
+    assert "wrote, read back and deleted a test entry: " in out
     assert "not shared between workers" in out
     assert out.rstrip().endswith("OK")
     assert err == ""
@@ -66,7 +66,7 @@ def test_check_file_store_leaves_no_probe_behind(
     )
     status, out, err = run_check(capsys, ini)
     assert status == 0, err
-    assert "(file backend)" in out and "OK" in out
+    assert "(type: file)" in out and "OK" in out
     cache = open_store(f"file://{quote(str(sessions))}")
     counter = Path(cache._get_filename(cache._fs_count_file))
     assert list(sessions.iterdir()) == [counter]  # only cachelib's item counter
@@ -79,7 +79,7 @@ def test_check_real_redis(
     ini = write_ini(tmp_path, f"secret_key = k\nstore = {redis_url}\n")
     status, out, err = run_check(capsys, ini)
     assert status == 0, err
-    assert "(redis backend)" in out and out.rstrip().endswith("OK")
+    assert "(type: redis)" in out and out.rstrip().endswith("OK")
     assert "not shared" not in out
     redis = pytest.importorskip("redis")
     client = redis.Redis.from_url(redis_url.split("?")[0])
@@ -180,6 +180,19 @@ def test_check_missing_file_or_section_exits_2(
     ini = write_ini(tmp_path, "secret_key = k\n")
     status, _, err = run_check(capsys, ini, "--section", "other")
     assert status == 2 and "has no [other] section" in err
+
+
+def test_ctrl_c_during_check_exits_130_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    """Ctrl-C while the store is being probed ends with status 130 and one line."""
+
+    def interrupted(store: object) -> float:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("wsgi_session.cli._probe", interrupted)
+    status, _, err = run_check(capsys, write_ini(tmp_path, "secret_key = k\n"))
+    assert (status, err) == (130, "wsgi-session check: interrupted\n")
 
 
 def test_redact_url_hides_only_the_password():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import typing as t
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
@@ -11,6 +13,7 @@ import pytest
 from browser import Page, submit
 from werkzeug.test import Client, TestResponse
 
+from wsgi_session import open_store
 from wsgi_session.demo import DEMO_PASSWORD, NOTE_LIMIT, make_demo_app
 
 
@@ -232,16 +235,40 @@ def test_login_errors_without_cookies_keep_the_old_input():
 # -- the factory -----------------------------------------------------------------------
 
 
-def test_each_demo_app_has_its_own_random_secret():
-    """Without secret_key every app signs with a fresh random key."""
-    first = Client(make_demo_app())
+def test_demo_apps_of_one_process_share_their_random_secret():
+    """Without secret_key the apps of one process sign with the same random key."""
+    store = open_store("memory://")
+    first = Client(make_demo_app(store))
     login(first)
     cookie = first.get_cookie("session")
     assert cookie is not None
-    other = Client(make_demo_app())
+    other = Client(make_demo_app(store))
     other.set_cookie("session", cookie.value)
     other.set_cookie("session_probe", "1")
-    assert other.get("/profile").status_code == 303
+    assert "Signed in as" in other.get("/profile").text
+    stranger = Client(make_demo_app(store, secret_key="another key"))
+    stranger.set_cookie("session", cookie.value)
+    stranger.set_cookie("session_probe", "1")
+    assert stranger.get("/profile").status_code == 303
+
+
+def test_each_process_makes_its_own_demo_secret():
+    """Two processes running the demo do not share a secret key."""
+    code = (
+        "from wsgi_session.demo import make_demo_app; "
+        "print(make_demo_app().settings.secret_key)"
+    )
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+        for _ in range(2)
+    }
+    assert len(keys) == 2
 
 
 def test_demo_app_uses_the_given_store_and_secret(tmp_path: Path):

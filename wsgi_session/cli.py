@@ -34,8 +34,8 @@ __all__ = ["ThreadingWSGIServer", "main", "make_threaded_server", "redact_url"]
 
 PROG = "wsgi-session"
 
-#: Exit statuses of :func:`main`.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: Exit statuses of :func:`main` (130 is the shells' status for Ctrl-C).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 #: TTL of the probe entry ``check`` writes, in seconds (it is deleted at once).
 PROBE_TTL = 60
@@ -173,7 +173,7 @@ def _check(args: argparse.Namespace) -> int:
     try:
         try:
             kind = type(backend_for(store)).__name__.replace("Backend", "").lower()
-            print(f"store:   {redact_url(url)} ({kind} backend)")
+            print(f"store:   {redact_url(url)} (type: {kind})")
             elapsed = _probe(store)
         except ConfigError as exc:
             return _fail("check", str(exc), EXIT_USAGE)
@@ -185,7 +185,8 @@ def _check(args: argparse.Namespace) -> int:
     finally:
         _close_store(store)
     print(
-        f"probe:   wrote, read back and deleted a test entry in {elapsed * 1000:.1f} ms"
+        "probe:   wrote, read back and deleted a test entry: "
+        f"{elapsed * 1000:.1f} ms for the round trip"
     )
     if is_in_memory(store):
         print(
@@ -259,4 +260,8 @@ def main(argv: t.Sequence[str] | None = None) -> int:
         parser.print_help(sys.stdout)
         return EXIT_USAGE
     run: t.Callable[[argparse.Namespace], int] = args.run
-    return run(args)
+    try:
+        return run(args)
+    except KeyboardInterrupt:  # Ctrl-C while checking a slow store, say
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -30,6 +30,7 @@ import hmac
 import re
 import secrets
 import string
+import threading
 import typing as t
 from collections.abc import Iterable
 
@@ -384,6 +385,18 @@ def demo_app(environ: WSGIEnviron, start_response: StartResponse) -> Iterable[by
     return [] if request.method == "HEAD" else [response.body]
 
 
+_process_secret: list[str] = []
+_process_secret_lock = threading.Lock()
+
+
+def _secret_of_this_process() -> str:
+    """A random secret key made once per process (never written anywhere)."""
+    with _process_secret_lock:
+        if not _process_secret:
+            _process_secret.append(secrets.token_urlsafe(32))
+        return _process_secret[0]
+
+
 def make_demo_app(
     store: t.Any = "memory://",
     secret_key: str | bytes | list[str | bytes] | None = None,
@@ -391,15 +404,16 @@ def make_demo_app(
 ) -> SessionMiddleware:
     """The demo wrapped by :class:`SessionMiddleware` with ``tracking="auto"``.
 
-    Without ``secret_key`` a random one is made for this process (sessions then
-    end when it stops). ``store`` is a store URL or a cachelib cache; other
-    keyword arguments go to the middleware.
+    Without ``secret_key`` the app signs with a random key made once per
+    process, so its sessions end when the process stops (fine for a demo).
+    ``store`` is a store URL or a cachelib cache; other keyword arguments go
+    to the middleware.
 
     >>> app = make_demo_app(idle_timeout=600)
     >>> app.settings.tracking, app.settings.idle_timeout
     ('auto', 600)
     """
     if secret_key is None:
-        secret_key = secrets.token_urlsafe(32)
+        secret_key = _secret_of_this_process()
     options.setdefault("tracking", "auto")
     return SessionMiddleware(demo_app, secret_key=secret_key, store=store, **options)

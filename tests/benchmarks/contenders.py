@@ -30,18 +30,21 @@ __all__ = [
     "BIG_SESSION",
     "SECRET",
     "SMALL_SESSION",
+    "START",
     "Contender",
     "StoreEnv",
     "build_contenders",
 ]
 
 SECRET = "benchmark-secret-key-0123456789abcdef"
-SMALL_SESSION: dict[str, t.Any] = {"user": "ann", "counter": 0}
+#: The counter starts at a value no fresh or broken session would show.
+START = 41
+SMALL_SESSION: dict[str, t.Any] = {"user": "ann", "counter": START}
 
 
 def _big_session() -> dict[str, t.Any]:
     """50 keys, about 20 KB of JSON: strings, and small dicts with lists."""
-    data: dict[str, t.Any] = {"user": "ann", "counter": 0}
+    data: dict[str, t.Any] = {"user": "ann", "counter": START}
     for i in range(48):
         if i % 2:
             data[f"pref_{i:02d}"] = f"value {i} " + "x" * 390
@@ -85,7 +88,7 @@ def plain_app(
         if path == "/untouched":
             return _respond(start_response, b"untouched")
         if session_of is None:  # the bare app: same responses, no session
-            return _respond(start_response, b"0")
+            return _respond(start_response, b"%d" % START)
         s = session_of(environ)
         if path == "/read":
             s.get("user")
@@ -100,10 +103,10 @@ def plain_app(
             body = b"1"
         elif path == "/setup":
             s.update(SMALL_SESSION)
-            body = b"0"
+            body = b"%d" % START
         elif path == "/setup-big":
             s.update(BIG_SESSION)
-            body = b"0"
+            body = b"%d" % START
         else:
             raise LookupError(path)
         if commit is not None and path != "/read":
@@ -163,7 +166,7 @@ def flask_app(name: str, uses_session: bool = True) -> t.Any:
     if not uses_session:
         app.add_url_rule("/untouched", view_func=untouched)
         for path in ("/read", "/write", "/big", "/new", "/setup", "/setup-big"):
-            app.add_url_rule(path, path, lambda: "0")
+            app.add_url_rule(path, path, lambda: str(START))
         return app
 
     session = flask.session
@@ -184,11 +187,11 @@ def flask_app(name: str, uses_session: bool = True) -> t.Any:
 
     def setup():
         session.update(SMALL_SESSION)
-        return "0"
+        return str(START)
 
     def setup_big():
         session.update(BIG_SESSION)
-        return "0"
+        return str(START)
 
     app.add_url_rule("/untouched", view_func=untouched)
     app.add_url_rule("/read", view_func=read)
@@ -332,7 +335,12 @@ def _beaker(env: StoreEnv) -> Contender:
         "Beaker",
         "plain",
         BeakerMiddleware(app, options),
-        note=f"type={options['session.type']}, defaults (save_accessed_time=True)",
+        note=f"type={options['session.type']}, defaults (save_accessed_time=True)"
+        + (
+            "; ext:redis works with redis-py 8 (StrictRedis.from_url, GET / SET)"
+            if env.store == "redis"
+            else ""
+        ),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import io
+import os
 import statistics
 import time
 import typing as t
@@ -23,6 +24,7 @@ __all__ = [
     "BenchmarkError",
     "CookieJar",
     "Exchange",
+    "MachineLoad",
     "call",
     "environ_template",
     "median",
@@ -192,3 +194,60 @@ def median(values: t.Iterable[float]) -> float:
     """The median (NaN for no values)."""
     values = list(values)
     return statistics.median(values) if values else float("nan")
+
+
+class MachineLoad:
+    """How much CPU other processes used while the benchmark ran (Linux).
+
+    The benchmark cannot stop other work on the machine; it reports it, so
+    a noisy run is recognisable as one.
+    """
+
+    def __init__(self) -> None:
+        self.pids: list[int] = []
+        self._start = self._sample()
+
+    @staticmethod
+    def _jiffies_busy() -> float | None:
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(x) for x in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    def _pid_seconds(self) -> float:
+        total = 0.0
+        for pid in self.pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except (OSError, ValueError, IndexError):
+                pass
+        return total
+
+    def _sample(self) -> tuple[float, float | None, float, float]:
+        own = os.times()
+        return (
+            time.monotonic(),
+            self._jiffies_busy(),
+            own.user + own.system,
+            self._pid_seconds(),
+        )
+
+    def watch(self, pid: int) -> None:
+        """Count ``pid`` (our redis-server) as ours, not as other load."""
+        self.pids.append(pid)
+        wall, busy, own, _ = self._start
+        self._start = (wall, busy, own, self._pid_seconds())
+
+    def others_share(self) -> float | None:
+        """Share of all CPUs used by other processes since construction."""
+        wall, busy, own, pids = self._sample()
+        wall0, busy0, own0, pids0 = self._start
+        if busy is None or busy0 is None or wall <= wall0:
+            return None
+        others = (busy - busy0) - (own - own0) - (pids - pids0)
+        return max(0.0, others / ((wall - wall0) * (os.cpu_count() or 1)))

@@ -10,7 +10,11 @@ memory-read, memory-write, redis-write).
 Each path runs the same requests as ``run.py`` (direct WSGI calls, cookies
 carried), first unprofiled to warm up, then under cProfile; it prints the
 functions with the most own time and the most cumulative time, and each
-wsgi_session module's share of own time.
+wsgi_session module's share of own time. With ``--plain`` the requests run
+without cProfile, for a sampling profiler::
+
+    py-spy record -f raw -o spy.txt -- python tests/benchmarks/profile_paths.py \
+        --plain --path memory-read --requests 50000
 """
 
 from __future__ import annotations
@@ -69,7 +73,9 @@ PATHS = {
 }
 
 
-def profile_path(name: str, requests: int, top: int, redis_server) -> None:
+def profile_path(
+    name: str, requests: int, top: int, redis_server, plain: bool = False
+) -> None:
     store, key, path = PATHS[name]
     env = StoreEnv(store)
     if redis_server is not None:
@@ -89,6 +95,9 @@ def profile_path(name: str, requests: int, top: int, redis_server) -> None:
 
         timed_batch(app, template, jar, 200, ok)  # warm up
         mean, _ = timed_batch(app, template, jar, requests, ok)
+        if plain:  # for an external sampling profiler (py-spy)
+            print(f"{name}: {mean * 1e6:.1f} µs/request")
+            return
         profiler = cProfile.Profile()
         run_profiled(profiler, app, template, jar, requests)
     finally:
@@ -146,6 +155,11 @@ def main() -> int:
     parser.add_argument("--path", action="append", choices=sorted(PATHS))
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="no cProfile: just run the requests (to sample with py-spy)",
+    )
     args = parser.parse_args()
     paths = args.path or ["memory-read", "memory-write", "redis-write"]
     redis_server = None
@@ -156,7 +170,7 @@ def main() -> int:
             redis_server = RedisServer()
             redis_server.start()
         for name in paths:
-            profile_path(name, args.requests, args.top, redis_server)
+            profile_path(name, args.requests, args.top, redis_server, args.plain)
     finally:
         if redis_server is not None:
             redis_server.close()

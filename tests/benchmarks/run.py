@@ -54,6 +54,7 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 from contenders import (  # noqa: E402
     BIG_SESSION_BYTES,
     ORDER,
+    START,
     Contender,
     StoreEnv,
     build_contenders,
@@ -62,6 +63,7 @@ from harness import (  # noqa: E402
     BenchmarkError,
     CookieJar,
     Exchange,
+    MachineLoad,
     call,
     environ_template,
     median,
@@ -100,7 +102,7 @@ class Cell:
     contender: Contender
     scenario: Scenario
     jar: CookieJar = field(default_factory=CookieJar)
-    counter: int = 0
+    counter: int = START
     count: int = 0
     samples: list[float] = field(default_factory=list)
     failed: str | None = None
@@ -208,7 +210,7 @@ def _prepare(cell: Cell, templates: dict[str, dict[str, t.Any]]) -> None:
         if not cell.jar.values:
             raise BenchmarkError(f"{cell.name}: setup set no cookie")
         read = call(app, templates["/read"], cell.jar)
-        if read.body != b"0":
+        if read.body != b"%d" % START:
             raise BenchmarkError(f"{cell.name}: setup reads back {read.body[:60]!r}")
 
 
@@ -593,6 +595,7 @@ def full_report(
     goals: list[Goal],
     command: str,
     pinned: int | None,
+    machine: str,
     markdown: bool,
 ) -> str:
     """The whole report as text or Markdown."""
@@ -608,6 +611,7 @@ def full_report(
         "CPU: not pinned."
         if pinned is None
         else f"CPU: the benchmark and redis-server are pinned to CPU {pinned}.",
+        machine,
         "",
     ]
     if markdown:
@@ -662,7 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     rounds = args.rounds or (5 if args.quick else 15)
-    batch_seconds = 0.025 if args.quick else 0.1
+    batch_seconds = 0.02 if args.quick else 0.1
     stores = [s for s in STORES if not args.only or s in args.only]
     command = "python tests/benchmarks/run.py" + (
         " " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -672,6 +676,7 @@ def main(argv: list[str] | None = None) -> int:
 
     redis_server = None
     results: dict[str, StoreResult] = {}
+    load = MachineLoad()
     try:
         if "redis" in stores:
             from tests.servers import RedisServer, ServerError
@@ -685,18 +690,34 @@ def main(argv: list[str] | None = None) -> int:
                 redis_server = None
                 stores.remove("redis")
         pinned = None if args.no_pin else pin_to_one_cpu(redis_server)
+        if redis_server is not None and redis_server.process is not None:
+            load.watch(redis_server.process.pid)
         for store in stores:
             log(f"{store} store ...")
             server = redis_server if store == "redis" else None
             results[store] = run_store(store, rounds, batch_seconds, server)
+        others = load.others_share()
     finally:
         if redis_server is not None:
             redis_server.close()
+    machine = (
+        "Other processes: unknown."
+        if others is None
+        else f"Other processes used {others * 100:.0f}% of the machine's CPU"
+        " during the run"
+        + (
+            ": the numbers are noisy, run again on a quiet machine."
+            if others > 0.1
+            else "."
+        )
+    )
+    if others is not None and others > 0.1:
+        log(machine)
     goals = evaluate(results)
-    print(full_report(results, goals, command, pinned, markdown=False))
+    print(full_report(results, goals, command, pinned, machine, markdown=False))
     if args.markdown:
         Path(args.markdown).write_text(
-            full_report(results, goals, command, pinned, markdown=True),
+            full_report(results, goals, command, pinned, machine, markdown=True),
             encoding="utf-8",
         )
         log(f"Markdown written to {args.markdown}")
