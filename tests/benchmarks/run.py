@@ -6,8 +6,8 @@ Run from the repository root::
                                    [--markdown PATH]
 
 (``--only`` may be repeated.) Not part of the test suite: pytest ignores
-``tests/benchmarks``. A full run takes about 4-5 minutes on a 2-core machine,
-``--quick`` well under a minute. Needs ``redis-server`` on the PATH for the
+``tests/benchmarks``. A full run takes about 3 minutes on a 2-core machine,
+``--quick`` about 30 s. Needs ``redis-server`` on the PATH for the
 Redis store (it is started on a free loopback port and stopped at the end)
 and Beaker, Flask, Flask-Session, redis-py and cachelib.
 
@@ -578,16 +578,21 @@ def _versions() -> str:
 
 
 def notes(results: dict[str, StoreResult]) -> list[str]:
-    """How each contender was configured."""
-    seen: dict[str, list[str]] = {}
+    """How each contender was configured (one line per contender)."""
+    seen: dict[str, dict[str, list[str]]] = {}
     for result in results.values():
         for c in result.contenders:
             if c.note:
-                seen.setdefault(c.label, [])
-                entry = f"{result.store}: {c.note}"
-                if entry not in seen[c.label]:
-                    seen[c.label].append(entry)
-    return [f"{label}: " + "; ".join(items) for label, items in seen.items()]
+                by_note = seen.setdefault(c.label, {})
+                by_note.setdefault(c.note, []).append(result.store)
+    lines = []
+    for label, by_note in seen.items():
+        parts = [
+            note if len(by_note) == 1 else f"{'/'.join(stores)}: {note}"
+            for note, stores in by_note.items()
+        ]
+        lines.append(f"{label}: " + "; ".join(parts))
+    return lines
 
 
 def full_report(
