@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -60,6 +61,7 @@ def get_session(environ: WSGIEnviron) -> Session:
     return t.cast(Session, context.session)
 
 
+@functools.lru_cache(maxsize=4096)
 def store_key(session_id: str) -> str:
     """The store key of a session id: a prefix and a hash, never the id itself.
 

@@ -16,9 +16,10 @@ detects in-place changes of mutable values by comparing serialized forms.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import json
 import logging
+import math
 import time
 import typing as t
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -64,33 +65,35 @@ class SessionMeta(t.NamedTuple):
     binding: str | None
 
     def encode(self) -> bytes:
-        """Serialize to compact JSON bytes."""
-        return json.dumps(
-            [
-                round(self.created, 3),
-                round(self.written, 3),
-                self.timeout,
-                self.binding,
-            ],
-            separators=(",", ":"),
-        ).encode()
+        """Serialize to a compact ASCII line: ``created,written,timeout,binding``."""
+        timeout = "" if self.timeout is None else self.timeout
+        binding = self.binding or ""
+        return f"{self.created:.3f},{self.written:.3f},{timeout},{binding}".encode()
 
     @classmethod
     def decode(cls, data: bytes) -> SessionMeta:
-        """Parse :meth:`encode` output; raise ValueError on anything else."""
+        """Parse :meth:`encode` output; raise ValueError on anything else.
+
+        >>> SessionMeta.decode(b"garbage")
+        Traceback (most recent call last):
+        ...
+        ValueError: corrupt session metadata
+        """
         try:
-            created, written, timeout, binding = json.loads(data)
-        except (TypeError, ValueError, UnicodeDecodeError) as exc:
+            created, written, timeout, binding = data.decode("ascii").split(",")
+            meta = cls(
+                float(created),
+                float(written),
+                int(timeout) if timeout else None,
+                binding or None,
+            )
+        except (AttributeError, UnicodeDecodeError, ValueError) as exc:
             raise ValueError("corrupt session metadata") from exc
-        ok = (
-            isinstance(created, (int, float))
-            and isinstance(written, (int, float))
-            and (timeout is None or (isinstance(timeout, int) and timeout > 0))
-            and (binding is None or isinstance(binding, str))
-        )
-        if not ok:
+        if (meta.timeout is not None and meta.timeout <= 0) or not (
+            math.isfinite(meta.created) and math.isfinite(meta.written)
+        ):
             raise ValueError("corrupt session metadata")
-        return cls(float(created), float(written), timeout, binding)
+        return meta
 
 
 class _NullHost:
@@ -272,10 +275,8 @@ class Session(MutableMapping[str, t.Any]):
     def _decode_all(self) -> None:
         """Decode every value not read yet, dropping undecodable ones."""
         for key in [k for k, v in self._items.items() if v is _MISSING]:
-            try:
+            with contextlib.suppress(KeyError):
                 self._value(key)
-            except KeyError:
-                pass
 
     def __repr__(self) -> str:
         state = "new" if self._is_new else "stored"

@@ -18,11 +18,13 @@ True
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Sequence
 
-from itsdangerous import BadSignature, Signer
+from itsdangerous import Signer
+from itsdangerous.encoding import base64_encode
 
 __all__ = ["ID_BYTES", "IdSigner", "is_valid_id", "new_session_id", "short_hash"]
 
@@ -31,6 +33,8 @@ ID_BYTES = 32
 #: Salt of the id signature: a key used elsewhere with itsdangerous cannot
 #: forge session cookies, and vice versa.
 SALT = b"wsgi_session.id"
+#: How many verified signed values are remembered (per signer).
+VERIFIED_CACHE_SIZE = 10_000
 _ID_RE = re.compile(r"\A[A-Za-z0-9_-]{43}\Z")
 #: A signed value never legitimately exceeds this length; longer input is not
 #: even handed to the HMAC.
@@ -68,7 +72,9 @@ class IdSigner:
     """Signs and verifies session ids with one or more secret keys.
 
     ``secret_keys`` is ordered oldest first: the last key signs, every key
-    verifies.
+    verifies. Signatures are itsdangerous ``Signer`` signatures (HMAC-SHA256,
+    our salt, key derivation done once here rather than per request), so
+    :class:`itsdangerous.Signer` with the same settings verifies them too.
 
     >>> old, new = IdSigner(["k1"]), IdSigner(["k1", "k2"])
     >>> value = old.sign("A" * 43)
@@ -80,7 +86,18 @@ class IdSigner:
 
     def __init__(self, secret_keys: Sequence[str | bytes]) -> None:
         keys = [k.encode("utf-8") if isinstance(k, str) else k for k in secret_keys]
-        self._signer = Signer(keys, salt=SALT, digest_method=hashlib.sha256, sep=".")
+        self.signer = Signer(keys, salt=SALT, digest_method=hashlib.sha256, sep=".")
+        derived = [self.signer.derive_key(k) for k in keys]
+        self._signing_key = derived[-1]
+        self._verify_keys = tuple(reversed(derived))  # newest first
+        # Signed values verified recently: a returning cookie costs a dict
+        # lookup instead of an HMAC. Only genuine values are ever cached.
+        self._verified: dict[str, str] = {}
+
+    @staticmethod
+    def _signature(key: bytes, session_id: str) -> str:
+        digest = hmac.new(key, session_id.encode("ascii"), hashlib.sha256).digest()
+        return base64_encode(digest).decode("ascii")
 
     def sign(self, session_id: str) -> str:
         """Return ``<id>.<signature>``.
@@ -88,7 +105,7 @@ class IdSigner:
         >>> IdSigner(["k"]).sign("A" * 43).startswith("A" * 43 + ".")
         True
         """
-        return self._signer.sign(session_id).decode("ascii")
+        return f"{session_id}.{self._signature(self._signing_key, session_id)}"
 
     def unsign(self, value: str) -> str | None:
         """Return the id inside a signed value, or None if it is not genuine.
@@ -98,10 +115,18 @@ class IdSigner:
         >>> IdSigner(["k"]).unsign("\\x00garbage\\u20ac") is None
         True
         """
+        cached = self._verified.get(value)
+        if cached is not None:
+            return cached
         if not value or len(value) > MAX_SIGNED_LENGTH or not value.isascii():
             return None
-        try:
-            session_id = self._signer.unsign(value).decode("ascii")
-        except (BadSignature, UnicodeDecodeError, ValueError):
+        session_id, dot, signature = value.rpartition(".")
+        if not dot or not _ID_RE.match(session_id):
             return None
-        return session_id if is_valid_id(session_id) else None
+        for key in self._verify_keys:
+            if hmac.compare_digest(self._signature(key, session_id), signature):
+                if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                    self._verified.clear()
+                self._verified[value] = session_id
+                return session_id
+        return None

@@ -66,6 +66,18 @@ def _cookie_values(environ: t.Mapping[str, t.Any], name: str) -> tuple[list[str]
         return [], False
     if name not in header:
         return [], False
+    if '"' not in header and "\\" not in header:  # the common case: no quoting
+        values, probe, probe_key = [], False, probe_name(name)
+        for part in header.split(";"):
+            key, _, value = part.partition("=")
+            key = key.strip()
+            if key == name:
+                value = value.strip()
+                if value:
+                    values.append(value)
+            elif key == probe_key:
+                probe = bool(value.strip())
+        return values, probe
     try:
         cookies = parse_cookie(header)
         values = [v for v in cookies.getlist(name) if v]

@@ -193,33 +193,36 @@ def decode_record(data: bytes) -> tuple[bytes, dict[str, bytes]]:
     ...
     ValueError: not a session record (bad magic)
     """
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise ValueError(f"not a session record ({type(data).__name__})")
-    view = memoryview(data)
-    if bytes(view[:4]) != MAGIC:
+    if not isinstance(data, bytes):
+        if not isinstance(data, (bytearray, memoryview)):
+            raise ValueError(f"not a session record ({type(data).__name__})")
+        data = bytes(data)
+    if not data.startswith(MAGIC):
         raise ValueError("not a session record (bad magic)")
-    pos = 4
-
-    def take(size: int) -> bytes:
-        nonlocal pos
-        if size > len(view) - pos:
-            raise ValueError("truncated session record")
-        chunk = bytes(view[pos : pos + size])
-        pos += size
-        return chunk
-
-    meta = take(_U32.unpack(take(4))[0])
-    count = _U32.unpack(take(4))[0]
+    size = len(data)
     fields: dict[str, bytes] = {}
-    for _ in range(count):
-        try:
-            name = take(_U16.unpack(take(2))[0]).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ValueError("field name is not UTF-8") from exc
-        if name in fields:
-            raise ValueError(f"duplicate field {name!r}")
-        fields[name] = take(_U32.unpack(take(4))[0])
-    if pos != len(view):
+    try:
+        (length,) = _U32.unpack_from(data, 4)
+        pos = 8 + length
+        meta = data[8:pos]
+        (count,) = _U32.unpack_from(data, pos)
+        pos += 4
+        for _ in range(count):
+            (length,) = _U16.unpack_from(data, pos)
+            end = pos + 2 + length
+            name = data[pos + 2 : end].decode("utf-8")
+            (length,) = _U32.unpack_from(data, end)
+            pos = end + 4 + length
+            if pos > size:
+                raise ValueError("truncated session record")
+            if name in fields:
+                raise ValueError(f"duplicate field {name!r}")
+            fields[name] = data[end + 4 : pos]
+    except struct.error as exc:
+        raise ValueError("truncated session record") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError("field name is not UTF-8") from exc
+    if pos != size:
         raise ValueError("trailing bytes after session record")
     return meta, fields
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 
@@ -85,12 +86,20 @@ class FramedBackend:
             key + self.mutex_suffix, self.mutex_timeout, self.mutex_ttl
         )
 
+    def _pack(self, meta: bytes, fields: Mapping[str, bytes]) -> t.Any:
+        """The value stored for a record (default: framed bytes)."""
+        return encode_record(meta, fields)
+
+    def _unpack(self, data: t.Any) -> tuple[bytes, dict[str, bytes]]:
+        """Inverse of :meth:`_pack`; ``ValueError`` when ``data`` is corrupt."""
+        return decode_record(data)
+
     # -- the protocol -----------------------------------------------------
 
     def _record(self, data: bytes | None, token: object) -> Record | None:
         if data is None:
             return None
-        meta, fields = decode_record(data)
+        meta, fields = self._unpack(data)
         if not fields:  # a record without fields has been emptied: it is gone
             return None
         return Record(meta, fields, token)
@@ -104,7 +113,7 @@ class FramedBackend:
         check_ttl(ttl)
         if not fields:
             raise ValueError("a new record needs at least one field")
-        return self._add(key, encode_record(meta, fields), ttl)
+        return self._add(key, self._pack(meta, fields), ttl)
 
     def merge(
         self,
@@ -126,7 +135,7 @@ class FramedBackend:
             if not fields:
                 self._remove(key)
                 return SaveResult.EMPTIED
-            self._write(key, encode_record(meta, fields), ttl)
+            self._write(key, self._pack(meta, fields), ttl)
             return SaveResult.SAVED
 
     def replace(
@@ -140,7 +149,7 @@ class FramedBackend:
             if not fields:
                 self._remove(key)
                 return SaveResult.EMPTIED
-            self._write(key, encode_record(meta, fields), ttl)
+            self._write(key, self._pack(meta, fields), ttl)
             return SaveResult.SAVED
 
     def touch(self, key: str, meta: bytes, ttl: int) -> bool:
@@ -150,7 +159,7 @@ class FramedBackend:
             record = self.load(key)
             if record is None:
                 return False
-            self._write(key, encode_record(meta, record.fields), ttl)
+            self._write(key, self._pack(meta, record.fields), ttl)
             return True
 
     def delete(self, key: str) -> None:

@@ -19,7 +19,7 @@ import threading
 import time
 import typing as t
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 
 from cachelib.base import BaseCache
@@ -33,6 +33,31 @@ from .serializer import RawSerializer, prepare_store
 __all__ = ["MemoryBackend", "MemoryCache"]
 
 
+class MemoryRecord(t.NamedTuple):
+    """A record kept as objects in :class:`MemoryCache` (no framing, no copying).
+
+    Its field dict is never mutated after it is stored: every change builds a
+    new one.
+    """
+
+    meta: bytes
+    fields: dict[str, bytes]
+
+
+class _MemorySerializer(RawSerializer):
+    """RawSerializer that also keeps :class:`MemoryRecord` objects as they are."""
+
+    def dumps(self, value: t.Any, protocol: int = 0) -> t.Any:
+        if type(value) is MemoryRecord:
+            return value
+        return super().dumps(value)
+
+    def loads(self, bvalue: t.Any) -> t.Any:
+        if type(bvalue) is MemoryRecord:
+            return bvalue
+        return super().loads(bvalue)
+
+
 class MemoryCache(SimpleCache):
     """cachelib's SimpleCache for sessions: big threshold, warns on live eviction.
 
@@ -43,7 +68,7 @@ class MemoryCache(SimpleCache):
     100000
     """
 
-    serializer = RawSerializer()  # type: ignore[assignment]  # no pickle
+    serializer = _MemorySerializer()  # type: ignore[assignment]  # no pickle
 
     def __init__(
         self, threshold: int = DEFAULT_THRESHOLD, default_timeout: int = 300
@@ -113,6 +138,19 @@ class MemoryBackend(FramedBackend):
         super().__init__()
         self.cache = prepare_store(cache)
         self._state = _state_for(cache)
+        #: Our own MemoryCache keeps records as objects; any other
+        #: SimpleCache gets framed bytes through the pickle-free serializer.
+        self._objects = isinstance(cache.serializer, _MemorySerializer)
+
+    def _pack(self, meta: bytes, fields: Mapping[str, bytes]) -> t.Any:
+        if self._objects:
+            return MemoryRecord(bytes(meta), dict(fields))
+        return super()._pack(meta, fields)
+
+    def _unpack(self, data: t.Any) -> tuple[bytes, dict[str, bytes]]:
+        if type(data) is MemoryRecord:
+            return data.meta, dict(data.fields)
+        return super()._unpack(data)
 
     def _read(self, key: str) -> tuple[bytes | None, object]:
         self.round_trips += 1
