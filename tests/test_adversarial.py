@@ -783,7 +783,10 @@ def test_pickle_planted_in_redis_is_never_executed(redis_url, tmp_path, where):
     body = _victim_returns(mw, token)
     assert not marker.exists()
     assert body["data"] == {}
-    assert body["id"] is None or body["id"] != mw.signer.unsign(token)
+    if where != "data_field":
+        assert body["id"] is None or body["id"] != mw.signer.unsign(token)
+    # A single undecodable value is dropped (and deleted at save) while the
+    # rest of the session survives: here the planted field was its only key.
 
 
 @pytest.mark.parametrize("flags", [0, 1])

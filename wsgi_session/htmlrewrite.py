@@ -568,7 +568,9 @@ class HTMLRewriter:
         """Rewrite one start tag into ``out``; return the new ``last``."""
         tag_end = tag.end()
         found = _find_attribute(text, tag, attribute)
-        form_input = self._form_input(codec) if name == "form" else ""
+        form_input = ""
+        if name == "form" and not self._submits_elsewhere(text, tag_end, url_fn):
+            form_input = self._form_input(codec)
         if found is None:
             if not form_input:
                 return last
@@ -600,12 +602,37 @@ class HTMLRewriter:
         out.append(form_input)
         return tag_end
 
+    @staticmethod
+    def _submits_elsewhere(text: str, start: int, url_fn: UrlFn) -> bool:
+        """True if a ``formaction`` inside the form starting at ``start`` points
+        to another origin: the hidden id would travel there, so none is added.
+        Conservative: an unreadable value counts as elsewhere.
+        """
+        end = _FORM_END.search(text, start)
+        body = text[start : end.start() if end else len(text)]
+        if "formaction" not in body.lower():
+            return False
+        for found in _FORMACTION.finditer(body):
+            value = found.group(1) or found.group(2) or found.group(3) or ""
+            value = _decode_attr(value)[0]
+            if value.strip(_C0_AND_SPACE) and url_fn(value) == value:
+                return True
+        return False
+
     def _form_input(self, codec: Optional[str]) -> str:
         """The form field to insert, in the text's encoding view."""
         html = self.form_input_html
         if codec is not None and not html.isascii():
             html = html.encode(codec, "surrogateescape").decode("latin-1")
         return html
+
+
+_FORM_END = re.compile(r"</form[\t\n\f\r />]", re.I | re.A)
+_FORMACTION = re.compile(
+    r"[\t\n\f\r /]formaction[\t\n\f\r ]*=[\t\n\f\r ]*"
+    r"(?:\"([^\"]*)\"|'([^']*)'|([^\t\n\f\r >]+))",
+    re.I | re.A,
+)
 
 
 # Labels browsers decode with a superset codec (WHATWG Encoding Standard).

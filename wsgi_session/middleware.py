@@ -261,7 +261,15 @@ class RequestContext:
                 key, timeout=self.settings.lock_timeout, ttl=self.settings.lock_timeout
             )
             self._lock.__enter__()
-        record = backend.load(key)
+        try:
+            record = backend.load(key)
+        except ValueError:  # not a record we wrote: corrupt or planted
+            record = None
+            log.warning(
+                "wsgi_session: stored session %s is corrupt; starting a fresh one",
+                short_hash(session_id),
+            )
+            backend.delete(key)
         if record is None:
             self._reject(RejectReason.UNKNOWN_ID)
             self.cookie_rejected = source == "cookie"

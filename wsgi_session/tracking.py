@@ -39,16 +39,22 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 @dataclasses.dataclass
 class Presented:
-    """What one request brought back: our cookies and a URL id, if any."""
+    """What one request brought back: our cookies and a URL id, if any.
+
+    ``cookie_seen`` is True when a cookie with our session cookie's name was
+    sent at all, even empty or unreadable: any cookie of ours proves that the
+    client keeps cookies, so a URL id next to it is never accepted.
+    """
 
     cookie_values: list[str]
     probe: bool
     url_value: str | None = None
+    cookie_seen: bool = False
 
     @property
     def has_our_cookie(self) -> bool:
         """True when the request carries the probe or a session cookie."""
-        return bool(self.cookie_values) or self.probe
+        return self.cookie_seen or self.probe or bool(self.cookie_values)
 
 
 def probe_name(cookie_name: str) -> str:
@@ -60,31 +66,35 @@ def probe_name(cookie_name: str) -> str:
     return f"{cookie_name}_probe"
 
 
-def _cookie_values(environ: t.Mapping[str, t.Any], name: str) -> tuple[list[str], bool]:
-    header = environ.get("HTTP_COOKIE")
-    if not header or not isinstance(header, str) or len(header) > MAX_COOKIE_HEADER:
-        return [], False
-    if name not in header:
-        return [], False
+def _read_cookies(header: object, name: str) -> Presented:
+    """Our session cookie values and whether any cookie of ours is present."""
+    presented = Presented([], False)
+    if not header or not isinstance(header, str) or name not in header:
+        return presented
+    probe_key = probe_name(name)
+    if len(header) > MAX_COOKIE_HEADER:  # unreadable, but ours may be in it
+        presented.cookie_seen = True
+        return presented
     if '"' not in header and "\\" not in header:  # the common case: no quoting
-        values, probe, probe_key = [], False, probe_name(name)
         for part in header.split(";"):
             key, _, value = part.partition("=")
             key = key.strip()
             if key == name:
+                presented.cookie_seen = True
                 value = value.strip()
                 if value:
-                    values.append(value)
+                    presented.cookie_values.append(value)
             elif key == probe_key:
-                probe = bool(value.strip())
-        return values, probe
+                presented.probe = True
+        return presented
     try:
         cookies = parse_cookie(header)
-        values = [v for v in cookies.getlist(name) if v]
-        probe = bool(cookies.get(probe_name(name)))
-    except Exception:  # malformed input never raises
-        return [], False
-    return values, probe
+        presented.cookie_values = [v for v in cookies.getlist(name) if v]
+        presented.cookie_seen = name in cookies
+        presented.probe = probe_key in cookies
+    except Exception:  # malformed input never raises; assume ours is present
+        presented.cookie_seen = True
+    return presented
 
 
 def _strip_uri(environ: dict[str, t.Any], key: str, param: str) -> None:
@@ -155,12 +165,11 @@ def read_presented(
     >>> env["QUERY_STRING"]
     'page=2'
     """
-    values, probe = _cookie_values(environ, cookie_name)
-    presented = Presented(values, probe)
+    presented = _read_cookies(environ.get("HTTP_COOKIE"), cookie_name)
     if not read_urls:
         return presented
     query = environ.get("QUERY_STRING")
-    if isinstance(query, str) and url_param in query:
+    if isinstance(query, str) and query:
         cleaned, found = strip_session_param(query, url_param)
         if found:
             environ["QUERY_STRING"] = cleaned

@@ -95,7 +95,7 @@ class Browser:
         self.conn: http.client.HTTPConnection | None = None
         self.cookie: str | None = None
         #: The last few exchanges (kind, status, t0, t1): evidence for reports.
-        self.history: deque[tuple[str, int, float, float]] = deque(maxlen=8)
+        self.history: deque[tuple[str, int, float, float]] = deque(maxlen=40)
 
     def _connection(self) -> http.client.HTTPConnection:
         if self.conn is None:
