@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -59,6 +60,16 @@ def get_session(environ: WSGIEnviron) -> Session:
             "no wsgi_session in this environ: is the app wrapped by SessionMiddleware?"
         )
     return t.cast(Session, context.session)
+
+
+def lock_ttl(lock_timeout: int) -> int:
+    """Expiry of a session lock: half the wait, so a dead holder's lock frees
+    itself (plus a store's clock slack of about a second) before waiters give up.
+
+    >>> lock_ttl(10), lock_ttl(1)
+    (5, 1)
+    """
+    return max(1, lock_timeout // 2)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -196,6 +207,8 @@ class RequestContext:
         self.cookie_rejected = False
         self._lock: t.ContextManager[None] | None = None
         self._token: object = None
+        #: The id this request resumed (None for a new session).
+        self.loaded_id: str | None = None
         self._aged = False
         environ[settings.environ_key] = self.session
         environ[CONTEXT_KEY] = self
@@ -209,8 +222,8 @@ class RequestContext:
             session_id, source = candidate
             if self._resume(session, session_id, source):
                 self.source = source
-        self.session.tracking = self.mode()
-        if self.session.is_new:
+        self.session.tracking = mode = self.mode()
+        if self.session.is_new and mode != "cookie":  # its id will be in URLs
             binding = user_agent_binding(self.environ)
             self.session.meta = self.session.meta._replace(binding=binding)
 
@@ -223,6 +236,38 @@ class RequestContext:
         log.debug("wsgi_session: session %s removed from the store", short_hash(sid))
         if destroyed:
             dispatch(self.settings.events, "ended", session, EndReason.DESTROYED)
+
+    def move_stored(self, session: Session, new_id: str) -> None:
+        """Copy the session to ``new_id`` (with this request's changes so far),
+        then delete the old entry (regenerate). Raises StoreUnavailable with
+        the old entry intact when either step fails."""
+        backend = self.middleware.backend
+        old_id = session._id
+        assert old_id is not None
+        meta = session.meta._replace(written=time.time())
+        new_key = store_key(new_id)
+        fields = session.all_fields()
+        if not fields:  # nothing left to keep: the old entry just goes
+            backend.delete(store_key(old_id))
+            session.unstored(new_id)
+            return
+        if not backend.create(new_key, meta.encode(), fields, self.ttl(meta)):
+            raise StoreUnavailable("could not store the regenerated session")
+        try:
+            backend.delete(store_key(old_id))
+        except StoreUnavailable as exc:
+            with contextlib.suppress(StoreUnavailable):
+                backend.delete(new_key)  # else it expires: nobody knows its id
+            session.fail(exc)
+            raise
+        session._id = new_id
+        session.saved(meta)
+        self._token = None
+        log.debug(
+            "wsgi_session: session %s regenerated as %s",
+            short_hash(old_id),
+            short_hash(new_id),
+        )
 
     # -- loading --------------------------------------------------------------
 
@@ -257,9 +302,10 @@ class RequestContext:
         backend = self.middleware.backend
         key = store_key(session_id)
         if self.settings.concurrency == "lock":
-            self._lock = backend.lock(
-                key, timeout=self.settings.lock_timeout, ttl=self.settings.lock_timeout
-            )
+            # The lock expires well before a waiter gives up, so a worker that
+            # died holding it delays the next request but never fails it.
+            timeout = self.settings.lock_timeout
+            self._lock = backend.lock(key, timeout=timeout, ttl=lock_ttl(timeout))
             self._lock.__enter__()
         try:
             record = backend.load(key)
@@ -276,7 +322,12 @@ class RequestContext:
             return self._give_up()
         try:
             meta = SessionMeta.decode(record.meta)
-            if source == "url" and meta.binding != user_agent_binding(self.environ):
+            # A session whose id has travelled in URLs is bound to its
+            # User-Agent, whichever way the id comes back (a leaked URL id
+            # replayed as a cookie included).
+            if meta.binding is not None and meta.binding != user_agent_binding(
+                self.environ
+            ):
                 self._reject(RejectReason.BINDING_MISMATCH)
                 return self._give_up()
             expiry = session.expiry(meta)
@@ -288,6 +339,7 @@ class RequestContext:
                 return self._give_up()
             session.adopt(session_id, meta, record.fields)
             self._token = record.token
+            self.loaded_id = session_id
         except ValueError:
             log.warning(
                 "wsgi_session: stored session %s is corrupt; starting a fresh one",
@@ -403,6 +455,8 @@ class RequestContext:
             write_cookie = True
         elif session.destroyed or self.cookie_rejected:
             return self._expire_cookie()
+        if session.stored and session._id != self.loaded_id:
+            write_cookie = True  # regenerated: the client needs the new id
         if write_cookie and session._tracking != "url" and session._id is not None:
             value = self.signer.sign(session._id)
             return [self.cookies.set_header(self.environ, value)]

@@ -48,7 +48,10 @@ class SessionHost(t.Protocol):
         """Fill ``session`` via :meth:`Session.adopt` or leave it new."""
 
     def discard_stored(self, session: Session, *, destroyed: bool) -> None:
-        """Delete the stored entry of ``session`` now (regenerate / destroy)."""
+        """Delete the stored entry of ``session`` now (destroy)."""
+
+    def move_stored(self, session: Session, new_id: str) -> None:
+        """Store ``session`` under ``new_id``, then delete its old entry."""
 
 
 class SessionMeta(t.NamedTuple):
@@ -102,6 +105,10 @@ class _NullHost:
 
     def discard_stored(self, session: Session, *, destroyed: bool) -> None:
         pass
+
+    def move_stored(self, session: Session, new_id: str) -> None:
+        session._id = new_id
+        session.saved(session.meta)
 
 
 def _utc(ts: float | None) -> dt.datetime | None:
@@ -457,10 +464,14 @@ class Session(MutableMapping[str, t.Any]):
         True
         """
         self._load()
+        new_id = new_session_id()
         if self._stored:
-            self._host.discard_stored(self, destroyed=False)
-        self._mark_unstored()
-        self._id = new_session_id()
+            # The store copies the session to the new id first and deletes
+            # the old one only then: an outage can fail the request but never
+            # lose the session.
+            self._host.move_stored(self, new_id)
+        else:
+            self._id = new_id
 
     def destroy(self) -> None:
         """Delete the session from the store and expire its cookie.
@@ -483,19 +494,6 @@ class Session(MutableMapping[str, t.Any]):
         self._flash = FlashState()
         self._forced = self._meta_changed = False
         self.destroyed = True
-
-    def _mark_unstored(self) -> None:
-        """Everything must be written again (under a new id)."""
-        for key in list(self._items):
-            if key not in self._pending:
-                if self._items[key] is _MISSING:
-                    self._pending[key] = self._raw[key]
-                else:
-                    self._pending[key] = self._dumps(key, self._items[key])
-        self._raw.clear()
-        self._removed.clear()
-        self._flash.changed = True
-        self._stored = False
 
     # -- flash data -----------------------------------------------------------
 
@@ -611,6 +609,18 @@ class Session(MutableMapping[str, t.Any]):
         self._meta_changed = self._forced = False
         self.meta = meta
         self._stored = True
+
+    def unstored(self, new_id: str) -> None:
+        """The stored entry is gone; continue as an unsaved session ``new_id``."""
+        self._raw.clear()
+        self._removed.clear()
+        self._stored = False
+        self._id = new_id
+
+    def fail(self, error: BaseException) -> None:
+        """Make every further use of this session raise ``error`` (no save)."""
+        self._loaded = False
+        self._failure = error
 
     @property
     def stored(self) -> bool:

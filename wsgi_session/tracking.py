@@ -136,7 +136,7 @@ def _body_value(environ: dict[str, t.Any], param: str, limit: int) -> str | None
         else:
             scratch = dict(environ, **{"wsgi.input": io.BytesIO(body)})
             _, form, files = parse_form_data(scratch, silent=True)
-            for upload in files.values():
+            for _, upload in files.items(multi=True):
                 upload.close()
             values = form.getlist(param)
     except Exception:

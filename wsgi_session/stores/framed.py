@@ -53,8 +53,10 @@ class FramedBackend:
     mutex_suffix = ":mlock"
     #: Seconds to wait for the internal mutex before giving up.
     mutex_timeout = 10.0
-    #: Seconds after which an internal mutex whose holder died is broken.
-    mutex_ttl = 10.0
+    #: Seconds after which an internal mutex whose holder died is broken (it
+    #: guards a read-modify-write of milliseconds: a dead worker's mutex must
+    #: not stall the session for long).
+    mutex_ttl = 2.0
     #: Seconds added to lock expiries: stores that count expiry in whole
     #: seconds of their own clock (memcached) may expire an item up to 1s early.
     expiry_slack = 1
