@@ -1,4 +1,4 @@
-"""The load-test clients: browsers with keep-alive connections and a model of their data.
+"""The load-test clients: keep-alive "browsers" and a model of what they wrote.
 
 Run by ``run.py`` in a process of its own::
 
@@ -126,7 +126,9 @@ class Browser:
             self.close()
             reply = Reply(0, None, None, t0, time.time(), type(exc).__name__)
         else:
-            reply = Reply(resp.status, None, _session_cookie(set_cookies), t0, time.time())
+            reply = Reply(
+                resp.status, None, _session_cookie(set_cookies), t0, time.time()
+            )
             reply.traceback = b"Traceback" in body or b'File "' in body
             if resp.status == 200:
                 try:
@@ -154,7 +156,14 @@ class Browser:
             stats.slow.append([reply.t0, reply.t1, reply.status, kind])
         if reply.status != 200:
             stats.failures.append(
-                [reply.t0, reply.t1, reply.status, kind, reply.error[:80], reply.traceback]
+                [
+                    reply.t0,
+                    reply.t1,
+                    reply.status,
+                    kind,
+                    reply.error[:80],
+                    reply.traceback,
+                ]
             )
         if reply.traceback:
             stats.violations.append(
@@ -283,13 +292,23 @@ class Client:
                 continue
             if not self.own(key):
                 self.stats.violations.append(
-                    {"what": "foreign data in session", "t": reply.t0, "key": key,
-                     "client": self.name, "where": where}
+                    {
+                        "what": "foreign data in session",
+                        "t": reply.t0,
+                        "key": key,
+                        "client": self.name,
+                        "where": where,
+                    }
                 )
             elif key not in self.keys:
                 self.stats.violations.append(
-                    {"what": "phantom key", "t": reply.t0, "key": key,
-                     "client": self.name, "where": where}
+                    {
+                        "what": "phantom key",
+                        "t": reply.t0,
+                        "key": key,
+                        "client": self.name,
+                        "where": where,
+                    }
                 )
         for key, state in self.keys.items():
             observed = data.get(key)
@@ -317,10 +336,17 @@ class Client:
             return
         what = "late write" if observed in state.stale else "lost update"
         self.stats.violations.append(
-            {"what": what, "t": when, "client": self.name, "key": key,
-             "confirmed": state.confirmed, "observed": observed, "where": where,
-             "sid": (sid_of(self.browser.cookie) or "")[:8],
-             "history": list(self.browser.history)}
+            {
+                "what": what,
+                "t": when,
+                "client": self.name,
+                "key": key,
+                "confirmed": state.confirmed,
+                "observed": observed,
+                "where": where,
+                "sid": (sid_of(self.browser.cookie) or "")[:8],
+                "history": list(self.browser.history),
+            }
         )
         self.stats.bump("lost updates" if what == "lost update" else "late writes")
         state.confirmed = observed  # resync: count each loss once
@@ -399,8 +425,13 @@ class Individual(Client):
         elif stage == "show":
             if shown != text:
                 self.stats.violations.append(
-                    {"what": "flash not shown on the next request", "t": reply.t0,
-                     "client": self.name, "expected": text, "observed": shown}
+                    {
+                        "what": "flash not shown on the next request",
+                        "t": reply.t0,
+                        "client": self.name,
+                        "expected": text,
+                        "observed": shown,
+                    }
                 )
                 self.flash_state = None
             else:
@@ -409,8 +440,12 @@ class Individual(Client):
             self.flash_state = None
             if shown is not None:
                 self.stats.violations.append(
-                    {"what": "flash shown twice", "t": reply.t0,
-                     "client": self.name, "observed": shown}
+                    {
+                        "what": "flash shown twice",
+                        "t": reply.t0,
+                        "client": self.name,
+                        "observed": shown,
+                    }
                 )
             else:
                 self.stats.bump("flash round trips ok")
@@ -419,17 +454,26 @@ class Individual(Client):
         old = self.browser.cookie
         reply = self.browser.get(f"/login?user={self.name}", "login")
         if reply.status == 200:
-            if reply.cookie is None or reply.cookie[0] != "set" or sid_of(
-                reply.cookie[1]
-            ) == sid_of(old):
+            if (
+                reply.cookie is None
+                or reply.cookie[0] != "set"
+                or sid_of(reply.cookie[1]) == sid_of(old)
+            ):
                 self.stats.violations.append(
-                    {"what": "login did not issue a new id", "t": reply.t0,
-                     "client": self.name}
+                    {
+                        "what": "login did not issue a new id",
+                        "t": reply.t0,
+                        "client": self.name,
+                    }
                 )
             elif old is not None and not (reply.data or {}).get("new"):
                 self.stats.expected_gone.append(
-                    {"client": self.name, "why": "regenerated", "cookie": old,
-                     "t": reply.t0}
+                    {
+                        "client": self.name,
+                        "why": "regenerated",
+                        "cookie": old,
+                        "t": reply.t0,
+                    }
                 )
             self.stats.bump("logins")
         self.apply(reply, "login", expect_change=True)
@@ -441,13 +485,20 @@ class Individual(Client):
         if reply.status == 200:
             if reply.cookie != ("expire", "") and not (reply.data or {}).get("new"):
                 self.stats.violations.append(
-                    {"what": "logout did not expire the cookie", "t": reply.t0,
-                     "client": self.name}
+                    {
+                        "what": "logout did not expire the cookie",
+                        "t": reply.t0,
+                        "client": self.name,
+                    }
                 )
             if old is not None and not (reply.data or {}).get("new"):
                 self.stats.expected_gone.append(
-                    {"client": self.name, "why": "destroyed", "cookie": old,
-                     "t": reply.t0}
+                    {
+                        "client": self.name,
+                        "why": "destroyed",
+                        "cookie": old,
+                        "t": reply.t0,
+                    }
                 )
             self.apply(reply, "logout", expect_change=True)
             self.keys = {}
@@ -516,9 +567,14 @@ class Ledger:
     def _entry(self, sid: str | None) -> dict[str, t.Any]:
         return self.sessions.setdefault(
             sid or "-",
-            {"confirmed": 0, "uncertain": 0, "values": [], "cookie": None,
-             "since": time.time()},
-        )  # fmt: skip
+            {
+                "confirmed": 0,
+                "uncertain": 0,
+                "values": [],
+                "cookie": None,
+                "since": time.time(),
+            },
+        )
 
     def confirmed(self, sid: str | None, cookie: str | None, value: t.Any) -> None:
         with self.lock:
@@ -565,8 +621,10 @@ def verify(
     """
     browser = Browser(host, port, timeout, final)
     result: dict[str, t.Any] = {
-        "sessions checked": 0, "keys checked": 0, "missing sessions": [],
-    }  # fmt: skip
+        "sessions checked": 0,
+        "keys checked": 0,
+        "missing sessions": [],
+    }
     for client in clients:
         if isinstance(client, LockMember) or client.browser.cookie is None:
             continue
@@ -575,19 +633,26 @@ def verify(
         reply = browser.get("/read", "verify", client.browser.cookie)
         if reply.status != 200 or reply.data is None:
             final.violations.append(
-                {"what": "final read failed", "client": client.name,
-                 "status": reply.status, "error": reply.error}
+                {
+                    "what": "final read failed",
+                    "client": client.name,
+                    "status": reply.status,
+                    "error": reply.error,
+                }
             )
             continue
         result["sessions checked"] += 1
         if reply.data.get("new"):
             if not client.maybe_destroyed:
                 result["missing sessions"].append(
-                    {"client": client.name, "since": client.session_since,
-                     "confirmed keys": sum(
-                         1 for st in client.keys.values() if st.confirmed is not None
-                     )}
-                )  # fmt: skip
+                    {
+                        "client": client.name,
+                        "since": client.session_since,
+                        "confirmed keys": sum(
+                            1 for st in client.keys.values() if st.confirmed is not None
+                        ),
+                    }
+                )
             continue
         client.stats = final  # violations found now go to the final stats
         result["keys checked"] += len(client.keys)
@@ -598,8 +663,11 @@ def verify(
         duplicates = len(values) - len(set(values))
         if duplicates:
             final.violations.append(
-                {"what": "lock mode: two increments saw the same value",
-                 "sid": sid[:8], "duplicates": duplicates}
+                {
+                    "what": "lock mode: two increments saw the same value",
+                    "sid": sid[:8],
+                    "duplicates": duplicates,
+                }
             )
         if entry["cookie"] is None:
             continue
@@ -607,8 +675,11 @@ def verify(
         low, high = entry["confirmed"], entry["confirmed"] + entry["uncertain"]
         if reply.status == 200 and reply.data is not None and reply.data["new"]:
             result["missing sessions"].append(
-                {"client": "lock group", "since": entry["since"],
-                 "confirmed increments": low}
+                {
+                    "client": "lock group",
+                    "since": entry["since"],
+                    "confirmed increments": low,
+                }
             )
             continue
         n = (reply.data or {}).get("data", {}).get("n")
@@ -617,17 +688,24 @@ def verify(
         )
         if reply.status != 200 or n is None or not low <= n <= high:
             final.violations.append(
-                {"what": "lock mode: counter off", "final": n,
-                 "confirmed": low, "uncertain": entry["uncertain"],
-                 "status": reply.status}
+                {
+                    "what": "lock mode: counter off",
+                    "final": n,
+                    "confirmed": low,
+                    "uncertain": entry["uncertain"],
+                    "status": reply.status,
+                }
             )
     # ids that must be gone, and ids that were replaced without being gone
     for item in load.expected_gone:
         reply = browser.get("/read", "verify", item["cookie"])
         if reply.status == 200 and reply.data is not None and not reply.data["new"]:
             final.violations.append(
-                {"what": f"old id still valid after being {item['why']}",
-                 "client": item["client"], "t": item["t"]}
+                {
+                    "what": f"old id still valid after being {item['why']}",
+                    "client": item["client"],
+                    "t": item["t"],
+                }
             )
     changes = {"total": len(load.id_changes), "old session gone": 0, "reissued": 0}
     for item in load.id_changes:
@@ -642,8 +720,10 @@ def verify(
         else:
             changes["reissued"] += 1
             final.violations.append(
-                {"what": "id re-issued while the presented session exists",
-                 **{k: v for k, v in item.items() if k != "old_cookie"}}
+                {
+                    "what": "id re-issued while the presented session exists",
+                    **{k: v for k, v in item.items() if k != "old_cookie"},
+                }
             )
     result["id changes"] = changes
     result["old ids looked up"] = len(load.expected_gone)
@@ -703,7 +783,9 @@ def build_clients(cfg: dict[str, t.Any], ledger: Ledger) -> list[Client]:
         members[0].apply(reply, "lock-incr")
         if reply.status != 200:
             raise RuntimeError(f"could not create lock session: {reply}")
-        ledger.confirmed(sid_of(members[0].browser.cookie), members[0].browser.cookie, 1)
+        ledger.confirmed(
+            sid_of(members[0].browser.cookie), members[0].browser.cookie, 1
+        )
         for member in members[1:]:
             member.browser.cookie = members[0].browser.cookie
             member.session_since = members[0].session_since
@@ -715,7 +797,8 @@ def build_clients(cfg: dict[str, t.Any], ledger: Ledger) -> list[Client]:
 
 
 def main(argv: list[str]) -> int:
-    cfg = json.loads(open(argv[1]).read())
+    with open(argv[1]) as f:
+        cfg = json.load(f)
     ledger = Ledger()
     clients = build_clients(cfg, ledger)
     start = time.time()
@@ -754,7 +837,10 @@ def main(argv: list[str]) -> int:
         "id_changes": [
             {k: v for k, v in c.items() if k != "old_cookie"} for c in stats.id_changes
         ],
-        "counts": {**stats.counts, **{f"final {k}": v for k, v in final.counts.items()}},
+        "counts": {
+            **stats.counts,
+            **{f"final {k}": v for k, v in final.counts.items()},
+        },
         "verification": verification,
         "verification_status": final.status,
         "clients": {

@@ -48,11 +48,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-for _path in (str(ROOT), str(ROOT / "tests"), str(HERE)):
+for _path in (str(ROOT), str(ROOT / "tests")):  # wsgi_session, tests/servers.py
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-import driver as load_driver  # noqa: E402
+if __package__:  # imported as tests.load.run (the smoke test)
+    from . import driver as load_driver
+else:  # run as a script: tests/load is sys.path[0]
+    import driver as load_driver  # type: ignore[no-redef]
 from servers import (  # noqa: E402
     MemcachedServer,
     RedisServer,
@@ -160,22 +163,36 @@ def start_gunicorn(
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
     )
     argv = [
-        sys.executable, "-m", "gunicorn",
-        "--worker-class", "gthread",
-        "--workers", str(workers),
-        "--threads", str(threads),
-        "--bind", f"{HOST}:{port}",
-        "--timeout", "120",
-        "--graceful-timeout", "3",
-        "--keep-alive", "10",
-        "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--bind",
+        f"{HOST}:{port}",
+        "--timeout",
+        "120",
+        "--graceful-timeout",
+        "3",
+        "--keep-alive",
+        "10",
+        "--log-level",
+        "warning",
         "tests.load.app:application",
-    ]  # fmt: skip
+    ]
     out = open(log, "ab")  # noqa: SIM115 - the child keeps it
     process = subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
         preexec_fn=_die_with_parent,
-    )  # fmt: skip
+    )
     out.close()
     deadline = time.monotonic() + 30
     probe = load_driver.Browser(HOST, port, 2, load_driver.Stats())
@@ -274,6 +291,7 @@ def fault_worker_kill_lock(ctx: Context, kill_after: float = 0.5) -> dict[str, t
     worker is killed at ``kill_after``, and a third request is sent just
     after the kill. Both must get 200 within the lock timeout.
     """
+
     def browser(cookie: str | None = None) -> load_driver.Browser:
         b = load_driver.Browser(HOST, ctx.port, 120, load_driver.Stats())
         b.cookie = cookie
@@ -299,9 +317,24 @@ def fault_worker_kill_lock(ctx: Context, kill_after: float = 0.5) -> dict[str, t
         finally:
             b.close()
 
-    def send_in_background(name: str, path: str) -> threading.Thread:
+    def other_worker(pid: int) -> load_driver.Browser:
+        """A keep-alive connection served by another worker than ``pid``."""
+        for _ in range(50):
+            b = browser(cookie)
+            if (b.get("/noop", "noop").data or {}).get("pid") != pid:
+                return b
+            b.close()
+        return browser(cookie)
+
+    def send_in_background(
+        name: str, path: str, on: load_driver.Browser | None = None
+    ) -> threading.Thread:
         def run() -> None:
-            reply = fetch(path, name)
+            if on is not None:
+                reply = on.get(path, name)
+                on.close()
+            else:
+                reply = fetch(path, name)
             if name == "waiting" and reply.status == 0:  # its worker was the one
                 result["waiting_retried"] = True  # killed: a browser retries
                 reply = fetch(path, name)
@@ -320,9 +353,10 @@ def fault_worker_kill_lock(ctx: Context, kill_after: float = 0.5) -> dict[str, t
         result.update(start=time.time(), end=time.time(), grace=0, error="no hold")
         return result
     info = json.loads(marker.read_text())
-    time.sleep(kill_after / 2)
-    waiting = send_in_background("waiting", "/lock/incr?k=probe")
-    time.sleep(kill_after / 2)
+    elsewhere = other_worker(info["pid"])
+    time.sleep(max(0.0, info["t"] + kill_after / 2 - time.time()))
+    waiting = send_in_background("waiting", "/lock/incr?k=probe", elsewhere)
+    time.sleep(max(0.0, info["t"] + kill_after - time.time()))
     kill = time.time()
     os.kill(info["pid"], signal.SIGKILL)
     expiry = lock_expiry(ctx, sid)
@@ -357,8 +391,12 @@ def fault_worker_kill(ctx: Context) -> dict[str, t.Any]:
     start = time.time()
     if pids:
         os.kill(random.choice(pids), signal.SIGKILL)
-    return {"name": "gunicorn worker SIGKILL (merge traffic)", "start": start,
-            "end": start, "grace": 2.0}  # fmt: skip
+    return {
+        "name": "gunicorn worker SIGKILL (merge traffic)",
+        "start": start,
+        "end": start,
+        "grace": 2.0,
+    }
 
 
 FAULTS: dict[str, t.Callable[..., dict[str, t.Any]]] = {
@@ -372,8 +410,10 @@ FAULTS: dict[str, t.Callable[..., dict[str, t.Any]]] = {
 def default_plan(store: str, duration: float) -> Plan:
     """When (seconds into the load) each fault of ``--faults`` starts."""
     if store == "file":
-        return [(0.25 * duration, "worker-kill-lock", {}),
-                (0.6 * duration, "worker-kill", {})]  # fmt: skip
+        return [
+            (0.25 * duration, "worker-kill-lock", {}),
+            (0.6 * duration, "worker-kill", {}),
+        ]
     return [
         (0.15 * duration, "store-kill", {"down": 3.0}),
         (0.4 * duration, "store-pause", {}),
@@ -410,6 +450,7 @@ def run_scenario(
     threads: int = 4,
     think_ms: float = 5,
     seed: int = 1,
+    lock_clients: int | None = None,
     keep: bool = False,
 ) -> Report:
     """Run the load against one store (with its fault plan); return the report."""
@@ -432,7 +473,9 @@ def run_scenario(
             "think_ms": think_ms,
             "shared_groups": 2 if clients >= 25 else 1,
             "group_size": 5 if clients >= 25 else 3,
-            "lock_clients": 3 if clients >= 20 else 2,
+            "lock_clients": (3 if clients >= 20 else 2)
+            if lock_clients is None
+            else lock_clients,
             "http_timeout": 60,
         }
         cfg_path, out_path = Path(tmp) / "driver.json", Path(tmp) / "result.json"
@@ -440,9 +483,11 @@ def run_scenario(
         with open(Path(tmp) / "driver.log", "wb") as err:
             proc = subprocess.Popen(
                 [sys.executable, str(HERE / "driver.py"), str(cfg_path), str(out_path)],
-                stdout=subprocess.PIPE, stderr=err, cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                cwd=ROOT,
                 preexec_fn=_die_with_parent,
-            )  # fmt: skip
+            )
         assert proc.stdout is not None
         with proc.stdout:
             line = proc.stdout.readline().decode()
@@ -452,7 +497,11 @@ def run_scenario(
                 "driver failed: " + (Path(tmp) / "driver.log").read_text()[-3000:]
             )
         start = float(line.split()[1])
-        for at, name, kwargs in (plan if plan is not None else default_plan(store, duration)) if faults else []:
+        for at, name, kwargs in (
+            (plan if plan is not None else default_plan(store, duration))
+            if faults
+            else []
+        ):
             delay = start + at - time.time()
             if delay > 0:
                 time.sleep(delay)
@@ -531,9 +580,13 @@ def evaluate(
             row["answers"][key] = row["answers"].get(key, 0) + 1
             if f[2] and f[2] != 200 and len(row.setdefault("examples", [])) < 5:
                 row["examples"].append(
-                    {"status": f[2], "kind": f[3], "started": round(f[0] - row["start"], 3),
-                     "took": round(f[1] - f[0], 3)}
-                )  # fmt: skip
+                    {
+                        "status": f[2],
+                        "kind": f[3],
+                        "started": round(f[0] - row["start"], 3),
+                        "took": round(f[1] - f[0], 3),
+                    }
+                )
     for row in faults:
         for t_ok in result["ok_times"]:
             if row["start"] <= t_ok <= row["end"] + row["grace"]:
@@ -541,8 +594,11 @@ def evaluate(
         # a store outage may answer 503; a worker kill may cut off the requests
         # in flight on that worker, but must not make anyone else wait and fail
         if row["name"].startswith("gunicorn"):
-            bad = {k: v for k, v in row["answers"].items()
-                   if k != "200" and not k.startswith("conn:")}  # fmt: skip
+            bad = {
+                k: v
+                for k, v in row["answers"].items()
+                if k != "200" and not k.startswith("conn:")
+            }
             if bad:
                 failures.append(
                     f"after '{row['name']}': answers other than 200 (besides "
@@ -553,6 +609,29 @@ def evaluate(
         bad = {k: v for k, v in row["answers"].items() if k not in ("200", "503")}
         if bad:
             failures.append(f"during '{row['name']}': answers other than 503: {bad}")
+        # a 503 for a request that started during the outage is fine; one
+        # answered long after the store came back is not the outage's doing
+        # (a lock left behind by it, say)
+        late = row["end"] + row["grace"] + STORE_TIMEOUT + 1
+        late_503 = [
+            f
+            for f in result["failures"]
+            if f[2] == 503 and f[1] > late and _window_of(f, faults) is row
+        ]
+        if late_503:
+            examples = [
+                {
+                    "kind": f[3],
+                    "started": round(f[0] - row["end"], 2),
+                    "answered": round(f[1] - row["end"], 2),
+                }
+                for f in late_503[:3]
+            ]
+            failures.append(
+                f"after '{row['name']}': {len(late_503)} answers 503 more than "
+                f"{late - row['end']:.1f}s after the store recovered (seconds "
+                f"relative to the recovery): {examples}"
+            )
     if outside:
         failures.append(f"non-200 answers outside fault windows: {outside}")
     n500 = sum(v for k, v in status.items() if k.startswith("5") and k != "503")
@@ -577,10 +656,12 @@ def evaluate(
         return bool(memcached_restart) and since < memcached_restart[0]
 
     lost_sessions = [
-        change for change in result["id_changes"]
-        if not change.get("old_exists") and not change.get("maybe_destroyed")
+        change
+        for change in result["id_changes"]
+        if not change.get("old_exists")
+        and not change.get("maybe_destroyed")
         and not excused(change["since"])
-    ]  # fmt: skip
+    ]
     if lost_sessions:
         failures.append(
             f"{len(lost_sessions)} sessions vanished from the store under their "
@@ -589,14 +670,21 @@ def evaluate(
     missing = [m for m in ver["missing sessions"] if not excused(m["since"])]
     if missing:
         failures.append(f"{len(missing)} sessions missing at the end: {missing[:5]}")
-    dropped = len(ver["missing sessions"]) - len(missing) + sum(
-        1 for change in result["id_changes"]
-        if not change.get("old_exists") and excused(change["since"])
+    dropped = (
+        len(ver["missing sessions"])
+        - len(missing)
+        + sum(
+            1
+            for change in result["id_changes"]
+            if not change.get("old_exists") and excused(change["since"])
+        )
     )
 
     # the lock probe
     for row in faults:
-        if "next_status" not in row and row["name"].startswith("gunicorn worker SIGKILL holding"):
+        if "next_status" not in row and row["name"].startswith(
+            "gunicorn worker SIGKILL holding"
+        ):
             failures.append(f"lock probe did not run: {row.get('error')}")
         if "next_status" not in row:
             continue
@@ -612,10 +700,30 @@ def evaluate(
             elif wait > LOCK_TIMEOUT + 0.1:  # 0.1 s: the HTTP round trip
                 failures.append(f"lock probe: the {who} request waited {wait}s")
         if not row["intact"]:
-            failures.append(f"lock-mode session not intact after the kill: {row['data']}")
+            failures.append(
+                f"lock-mode session not intact after the kill: {row['data']}"
+            )
+
+    # requests that took over a second (in lock mode: waits for a lock)
+    slow = result["slow"]
+    slow_kinds: dict[str, int] = {}
+    for req in slow:
+        slow_kinds[req[3]] = slow_kinds.get(req[3], 0) + 1
 
     by_kind = result["by_kind"]
     figures = {
+        "slow": len(slow),
+        "slow_max_s": round(max((r[1] - r[0] for r in slow), default=0), 2),
+        "slow_kinds": slow_kinds,
+        "slow_examples": [
+            {
+                "started at": round(r[0] - result["start"], 2),
+                "took": round(r[1] - r[0], 2),
+                "status": r[2],
+                "kind": r[3],
+            }
+            for r in sorted(slow, key=lambda r: r[0] - r[1])[:5]
+        ],
         "duration": round(result["elapsed"], 1),
         "clients": result["clients"],
         "requests": requests,
@@ -628,7 +736,8 @@ def evaluate(
         "shared_writes": counts.get("shared-session writes", 0),
         "lost_updates": counts.get("lost updates", 0)
         + counts.get("final lost updates", 0),
-        "late_writes": counts.get("late writes", 0) + counts.get("final late writes", 0),
+        "late_writes": counts.get("late writes", 0)
+        + counts.get("final late writes", 0),
         "uncertain_landed": counts.get("uncertain writes that landed", 0)
         + counts.get("final uncertain writes that landed", 0),
         "flash_ok": counts.get("flash round trips ok", 0),
@@ -662,30 +771,54 @@ def print_report(report: Report) -> None:
     print("=" * 78)
     print(title)
     print("-" * 78)
+    changes = f["id_changes"]
+    counters = "; ".join(
+        f"n={x['final']} (confirmed {x['confirmed']}, uncertain {x['uncertain']})"
+        for x in f["lock_counters"]
+    )
     rows = [
-        ("clients", f"{sum(c.values())} ({c['individual']} individual, "
-                    f"{c['shared']} in shared sessions, {c['lock']} lock-mode)"),
+        (
+            "clients",
+            f"{sum(c.values())} ({c['individual']} individual, "
+            f"{c['shared']} in shared sessions, {c['lock']} lock-mode)",
+        ),
         ("duration", f"{f['duration']} s"),
         ("requests", f"{f['requests']} ({f['rate']}/s)"),
         ("answers", _fmt_answers(f["status"])),
-        ("latency p50 / p99 / max", f"{f['p50_ms']} / {f['p99_ms']} / {f['max_ms']} ms"),
-        ("writes confirmed (shared)", f"{f['writes_confirmed']} ({f['shared_writes']})"),
+        (
+            "latency p50 / p99 / max",
+            f"{f['p50_ms']} / {f['p99_ms']} / {f['max_ms']} ms",
+        ),
+        (
+            "requests over 1 s",
+            f"{f['slow']} (max {f['slow_max_s']} s) {f['slow_kinds']}",
+        ),
+        (
+            "writes confirmed (shared)",
+            f"{f['writes_confirmed']} ({f['shared_writes']})",
+        ),
         ("lost updates", f["lost_updates"]),
         ("late writes", f["late_writes"]),
         ("503'd writes that landed", f["uncertain_landed"]),
-        ("flash round trips ok / inconcl.", f"{f['flash_ok']} / {f['flash_inconclusive']}"),
+        (
+            "flash round trips ok / inconcl.",
+            f"{f['flash_ok']} / {f['flash_inconclusive']}",
+        ),
         ("logins / logouts", f"{f['logins']} / {f['logouts']}"),
-        ("id changes (old gone/reissued)",
-         f"{f['id_changes'].get('total', 0)} ({f['id_changes'].get('old session gone', 0)}"
-         f"/{f['reissued']})"),
+        (
+            "id changes (old gone/reissued)",
+            f"{changes.get('total', 0)} ({changes.get('old session gone', 0)}"
+            f"/{f['reissued']})",
+        ),
         ("sessions vanished (unexpected)", f["lost_sessions"]),
         ("sessions dropped by a restart", f["dropped_by_restart"]),
-        ("final check: sessions / keys", f"{f['sessions_checked']} / {f['keys_checked']}"),
-        ("lock counters", "; ".join(
-            f"n={x['final']} (confirmed {x['confirmed']}, uncertain {x['uncertain']})"
-            for x in f["lock_counters"]) or "-"),
+        (
+            "final check: sessions / keys",
+            f"{f['sessions_checked']} / {f['keys_checked']}",
+        ),
+        ("lock counters", counters or "-"),
         ("tracebacks in server log", f["server_tracebacks"]),
-    ]  # fmt: skip
+    ]
     for name, value in rows:
         print(f"{name:<34}{value}")
     if report.fault_rows:
@@ -693,15 +826,18 @@ def print_report(report: Report) -> None:
         print(f"{'fault':<52}{'at':>6}{'length':>8}  answers in window")
         for row in report.fault_rows:
             length = row["end"] - row["start"]
-            print(f"{row['name']:<52}{row['at']:>5}s{length:>7.1f}s  "
-                  f"{_fmt_answers(row['answers'])}")  # fmt: skip
+            print(
+                f"{row['name']:<52}{row['at']:>5}s{length:>7.1f}s  "
+                f"{_fmt_answers(row['answers'])}"
+            )
             if "next_status" in row:
+                retried = " (retried: its worker was killed)"
+                retried = retried if row.get("waiting_retried") else ""
                 print(
                     f"    lock TTL left just after the kill: {row['lock_ttl_left']} s\n"
                     f"    request waiting since {row['waiting_started']} s after the "
                     f"lock was taken: {row['waiting_status']} after "
-                    f"{row['waiting_wait']} s"
-                    f"{' (retried: its worker was killed)' if row.get('waiting_retried') else ''}\n"
+                    f"{row['waiting_wait']} s{retried}\n"
                     f"    request sent just after the kill: {row['next_status']} after "
                     f"{row['next_wait']} s (lock timeout {LOCK_TIMEOUT} s)\n"
                     f"    data intact: {row['intact']} {row['data']}"
@@ -715,17 +851,21 @@ def print_report(report: Report) -> None:
 
 def print_summary(reports: list[Report]) -> None:
     print("=" * 78)
-    print(f"{'store':<11}{'faults':<8}{'requests':>9}{'req/s':>7}{'p50 ms':>8}"
-          f"{'p99 ms':>8}{'503':>6}{'500':>5}{'conn':>6}{'lost':>6}{'reiss':>6}  result")
+    print(
+        f"{'store':<11}{'faults':<8}{'requests':>9}{'req/s':>7}{'p50 ms':>8}"
+        f"{'p99 ms':>8}{'503':>6}{'500':>5}{'conn':>6}{'lost':>6}{'reiss':>6}  result"
+    )
     for r in reports:
         f = r.figures
         st = f["status"]
         conn = sum(v for k, v in st.items() if k.startswith("conn"))
         n500 = sum(v for k, v in st.items() if k.startswith("5") and k != "503")
-        print(f"{r.store:<11}{'on' if r.faults else 'off':<8}{f['requests']:>9}"
-              f"{f['rate']:>7}{f['p50_ms']:>8}{f['p99_ms']:>8}{st.get('503', 0):>6}"
-              f"{n500:>5}{conn:>6}{f['lost_updates']:>6}{f['reissued']:>6}  "
-              f"{'PASS' if r.ok else 'FAIL'}")  # fmt: skip
+        print(
+            f"{r.store:<11}{'on' if r.faults else 'off':<8}{f['requests']:>9}"
+            f"{f['rate']:>7}{f['p50_ms']:>8}{f['p99_ms']:>8}{st.get('503', 0):>6}"
+            f"{n500:>5}{conn:>6}{f['lost_updates']:>6}{f['reissued']:>6}  "
+            f"{'PASS' if r.ok else 'FAIL'}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
