@@ -29,6 +29,7 @@ from tests.hostile.harness import (
     TokenPlaces,
     World,
     browser_origin,
+    counting_unclosed_files,
 )
 from wsgi_session.rewrite import hidden_input_markup
 
@@ -83,7 +84,7 @@ def test_cookie_headers_never_fail_or_adopt_foreign_ids(header, ua, write, mode)
     """Any Cookie header: no 5xx, and only a presented, issued, live id is resumed."""
     env = WORLD.environ(cookie=header, ua=ua, extra={"hostile.write": write})
     outcome = WORLD.run("cookie_headers", mode, env)
-    WORLD.check(outcome, presented=header)
+    WORLD.check(outcome, presented=header, cookie=header)
 
 
 @HOSTILE
@@ -94,22 +95,34 @@ def test_query_strings_never_fail_or_adopt_foreign_ids(query, ua, write, mode):
     outcome = WORLD.run("query_strings", mode, env)
     WORLD.check(outcome, presented=query)
     if mode != "cookie":
-        names = [pair.partition("=")[0] for pair in _query_seen_by_app(outcome).split("&")]
+        names = [
+            pair.partition("=")[0] for pair in _query_seen_by_app(outcome).split("&")
+        ]
         assert PARAM not in names
+
+
+URL_TOKENS = st.sampled_from(
+    [WORLD.bound_token, WORLD.bound_token, WORLD.other_token, WORLD.cookie_token, *POOL]
+)
 
 
 @HOSTILE
 @given(
     header=hs.cookie_headers(POOL),
-    query=hs.query_strings(POOL),
+    token=URL_TOKENS,
+    how=hs.ENCODINGS,
+    rest=hs.query_strings(POOL),
     ua=AGENTS,
     mode=MODES,
 )
-def test_cookie_and_url_conflicts_never_adopt_foreign_ids(header, query, ua, mode):
+def test_cookie_and_url_conflicts_never_adopt_foreign_ids(
+    header, token, how, rest, ua, mode
+):
     """Cookie and URL ids together: a URL id is never used next to a cookie of ours."""
+    query = f"{PARAM}={hs.encode_value(token, how)}&{rest}"
     env = WORLD.environ(cookie=header, query=query, ua=ua)
     outcome = WORLD.run("cookie_and_url", mode, env)
-    WORLD.check(outcome, presented=header + "\n" + query)
+    WORLD.check(outcome, presented=header + "\n" + query, cookie=header)
     if _carries_our_cookie(header):
         for sid in outcome.resumed:
             assert sid in header, "a URL id was adopted next to a cookie of ours"
@@ -156,7 +169,9 @@ def test_rewrite_url_never_sends_the_id_to_another_origin(url, host, mode):
 
 @HOSTILE
 @given(
-    path=st.sampled_from(["/p", "/a/b", "rel", "/x?a=1", "?q", "/p#f", "//localhost/x"]),
+    path=st.sampled_from(
+        ["/p", "/a/b", "rel", "/x?a=1", "?q", "/p#f", "//localhost/x"]
+    ),
     mode=st.sampled_from(["auto", "url"]),
 )
 def test_rewrite_url_does_rewrite_plain_same_origin_urls(path, mode):
@@ -166,6 +181,8 @@ def test_rewrite_url_does_rewrite_plain_same_origin_urls(path, mode):
     assert f"{PARAM}={WORLD.bound_token}" in outcome.report()["rewritten"]
 
 
+#: The URL id an HTML request carries: the bound session's, a foreign one, none.
+CARRIED = {"bound": WORLD.bound_token, "other": WORLD.other_token, "none": None}
 CHARSETS = st.sampled_from(
     ["utf-8", "utf-8", "latin-1", "cp1252", "shift_jis", "utf-16", "bogus", None]
 )
@@ -192,7 +209,7 @@ def test_rewrite_html_never_fails_or_leaks_the_id(
     links and forms, raw text and comments untouched."""
     body = junk_bytes if junk_bytes is not None else _encode_doc(doc.text, charset)
     ctype = "text/html" + (f"; charset={charset}" if charset else "")
-    token = {"bound": WORLD.bound_token, "other": WORLD.other_token, "none": None}[carry]
+    token = CARRIED[carry]
     query = f"{PARAM}={token}" if token else ""
     env = WORLD.environ(
         query=query,
@@ -242,7 +259,9 @@ def _check_body_kept(outcome: t.Any, body: bytes, length: str) -> None:
         assert seen == body[: int(length)]
 
 
-COOKIES = st.one_of(st.none(), st.none(), st.just("session_probe=1"), hs.cookie_headers(POOL))
+COOKIES = st.one_of(
+    st.none(), st.none(), st.just("session_probe=1"), hs.cookie_headers(POOL)
+)
 
 
 @HOSTILE
@@ -256,8 +275,14 @@ def test_urlencoded_bodies_never_fail_and_stay_readable(form, data, cookie, mode
     """Urlencoded bodies with lying lengths: no 5xx, no foreign id, body intact."""
     ctype, body = form
     length = data.draw(hs.content_lengths(len(body)), label="content_length")
-    outcome = WORLD.run("urlencoded_bodies", mode, _body_request(ctype, body, length, cookie))
-    WORLD.check(outcome, presented=body.decode("latin-1") + "\n" + (cookie or ""))
+    with counting_unclosed_files():
+        env = _body_request(ctype, body, length, cookie)
+        outcome = WORLD.run("urlencoded_bodies", mode, env)
+    WORLD.check(
+        outcome,
+        presented=body.decode("latin-1") + "\n" + (cookie or ""),
+        cookie=cookie or "",
+    )
     _check_body_kept(outcome, body, length)
 
 
@@ -267,17 +292,21 @@ def test_multipart_bodies_never_fail_and_stay_readable(form, data, cookie, mode)
     """Multipart bodies, broken boundaries, lying lengths: no 5xx, body intact."""
     ctype, body = form
     length = data.draw(hs.content_lengths(len(body)), label="content_length")
-    outcome = WORLD.run("multipart_bodies", mode, _body_request(ctype, body, length, cookie))
-    WORLD.check(outcome, presented=body.decode("latin-1") + "\n" + (cookie or ""))
+    with counting_unclosed_files():
+        env = _body_request(ctype, body, length, cookie)
+        outcome = WORLD.run("multipart_bodies", mode, env)
+    WORLD.check(
+        outcome,
+        presented=body.decode("latin-1") + "\n" + (cookie or ""),
+        cookie=cookie or "",
+    )
     _check_body_kept(outcome, body, length)
 
 
 def test_issued_ids_in_bodies_are_adopted_for_cookieless_clients():
     """The harness is live: the bound URL session's id in a form body is resumed."""
     body = f"a=1&{PARAM}={WORLD.bound_token}".encode()
-    env = _body_request(
-        "application/x-www-form-urlencoded", body, str(len(body)), None
-    )
+    env = _body_request("application/x-www-form-urlencoded", body, str(len(body)), None)
     outcome = WORLD.run("sanity", "auto", env)
     WORLD.check(outcome, presented=body.decode())
     assert outcome.resumed == [WORLD._sid(WORLD.bound_token)]

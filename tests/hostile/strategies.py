@@ -23,6 +23,7 @@ __all__ = [
     "HtmlDoc",
     "content_lengths",
     "cookie_headers",
+    "encode_value",
     "hosts",
     "html_documents",
     "id_values",
@@ -100,6 +101,8 @@ def id_values(pool: t.Sequence[str]) -> st.SearchStrategy[str]:
     return st.one_of(
         pooled,
         pooled,
+        pooled,
+        pooled,
         mutated,
         pooled.map(lambda v: v.partition(".")[0]),  # the bare id
         pooled.map(str.swapcase),
@@ -111,7 +114,7 @@ def id_values(pool: t.Sequence[str]) -> st.SearchStrategy[str]:
     )
 
 
-def _encode(value: str, how: str) -> str:
+def encode_value(value: str, how: str) -> str:
     """Spell a value the ways a query string or body can."""
     if how == "quote":
         return quote(value, safe="", encoding="latin-1")
@@ -154,16 +157,28 @@ def cookie_headers(
         latin1_text(30),
     )
     pairs = st.builds(
-        "{}{}{}".format, names, st.sampled_from(["=", "=", "=", "= ", " = ", ""]), values
+        "{}{}{}".format,
+        names,
+        st.sampled_from(["=", "=", "=", "= ", " = ", ""]),
+        values,
     )
     separators = st.sampled_from(["; ", "; ", ";", ", ", ";;", " ; ", "\t;", "\n"])
     joined = st.builds(
         lambda items, sep: sep.join(items), st.lists(pairs, max_size=8), separators
     )
-    huge = st.builds(
-        lambda text, n: (text * n)[:40000], joined, st.integers(50, 4000)
+    huge = st.builds(lambda text, n: (text * n)[:40000], joined, st.integers(50, 4000))
+    focused = st.builds(
+        lambda before, value, after, sep: sep.join(
+            [*before, f"{cookie_name}={value}", *after]
+        ),
+        st.lists(pairs, max_size=2),
+        st.one_of(
+            st.sampled_from(list(pool)), st.sampled_from(list(pool)), id_values(pool)
+        ),
+        st.lists(st.one_of(pairs, st.just(f"{cookie_name}_probe=1")), max_size=2),
+        separators,
     )
-    return st.one_of(joined, joined, joined, latin1_text(200), huge)
+    return st.one_of(joined, joined, focused, focused, focused, latin1_text(200), huge)
 
 
 def query_strings(pool: t.Sequence[str], param: str = "sid") -> st.SearchStrategy[str]:
@@ -190,7 +205,7 @@ def query_strings(pool: t.Sequence[str], param: str = "sid") -> st.SearchStrateg
         latin1_text(6),
     )
     pairs = st.builds(
-        lambda name, eq, value, how: f"{name}{eq}{_encode(value, how)}",
+        lambda name, eq, value, how: f"{name}{eq}{encode_value(value, how)}",
         names,
         st.sampled_from(["=", "=", "=", "", "=="]),
         st.one_of(id_values(pool), latin1_text(20)),
@@ -200,7 +215,18 @@ def query_strings(pool: t.Sequence[str], param: str = "sid") -> st.SearchStrateg
     joined = st.builds(
         lambda items, sep: sep.join(items), st.lists(pairs, max_size=8), separators
     )
-    return st.one_of(joined, joined, joined, latin1_text(100))
+    focused = st.builds(
+        lambda before, value, how, after: "&".join(
+            [*before, f"{param}={encode_value(value, how)}", *after]
+        ),
+        st.lists(pairs, max_size=2),
+        st.one_of(
+            st.sampled_from(list(pool)), st.sampled_from(list(pool)), id_values(pool)
+        ),
+        ENCODINGS,
+        st.lists(pairs, max_size=2),
+    )
+    return st.one_of(joined, joined, focused, focused, focused, latin1_text(100))
 
 
 # ----------------------------------------------------------------- URLs
@@ -288,8 +314,10 @@ def urls() -> st.SearchStrategy[str]:
 def hosts() -> st.SearchStrategy[str]:
     """``Host`` headers, valid and not."""
     return st.sampled_from(
-        ["localhost", "localhost", "LOCALHOST", "localhost:80", "localhost:8080"]
-        + ["[::1]:8080", "a@b", "evil.example", "localhost:99999", " localhost "]
+        [
+            *["localhost", "localhost", "LOCALHOST", "localhost:80", "localhost:8080"],
+            *["[::1]:8080", "a@b", "evil.example", "localhost:99999", " localhost "],
+        ]
     )
 
 
@@ -358,17 +386,26 @@ def _raw(kind: str, inner: str) -> tuple[str, str]:
 
 def html_documents(url_strategy: st.SearchStrategy[str]) -> st.SearchStrategy[HtmlDoc]:
     """HTML documents mixing link/form tags, raw text, comments, text and junk."""
-    names = st.sampled_from(list(URL_TAGS) + ["A", "FORM", "Iframe", "button"])
+    names = st.sampled_from([*URL_TAGS, "A", "FORM", "Iframe", "button"])
     tags = st.builds(
         lambda name, url, quote_char, entities, extra: (
-            _tag(name, URL_TAGS.get(name.lower(), "href"), url, quote_char, entities, extra),
+            _tag(
+                name,
+                URL_TAGS.get(name.lower(), "href"),
+                url,
+                quote_char,
+                entities,
+                extra,
+            ),
             None,
         ),
         names,
         url_strategy,
         st.sampled_from(['"', '"', "'", ""]),
         st.booleans(),
-        st.sampled_from(["", ' class="c"', " data-x=1", " method=post", " HREF=/first"]),
+        st.sampled_from(
+            ["", ' class="c"', " data-x=1", " method=post", " HREF=/first"]
+        ),
     )
     raws = st.builds(
         _raw,
@@ -383,8 +420,11 @@ def html_documents(url_strategy: st.SearchStrategy[str]) -> st.SearchStrategy[Ht
     good = st.one_of(tags, tags, raws, texts, closers.map(lambda c: (c, None)))
     junk = st.one_of(
         st.sampled_from(
-            ["<", "</", "<!", "<?", "<!--", "-->", "--!>", "<![CDATA[", "]]>", '"', "'"]
-            + ["<a", "<form ", "<base href=", "<script>", "<textarea>", "=", "&"]
+            [
+                *["<", "</", "<!", "<?", "<!--", "-->", "--!>", "<![CDATA[", "]]>"],
+                *['"', "'", "<a", "<form ", "<base href=", "<script>", "<textarea>"],
+                *["=", "&"],
+            ]
         ),
         st.text(max_size=12),
     ).map(lambda j: (j, "junk"))
@@ -403,7 +443,9 @@ def html_documents(url_strategy: st.SearchStrategy[str]) -> st.SearchStrategy[Ht
 # ----------------------------------------------------------------- bodies
 
 
-def urlencoded_bodies(pool: t.Sequence[str], param: str = "sid") -> st.SearchStrategy[bytes]:
+def urlencoded_bodies(
+    pool: t.Sequence[str], param: str = "sid"
+) -> st.SearchStrategy[bytes]:
     """``application/x-www-form-urlencoded`` bodies, with and without the id."""
     text = query_strings(pool, param).map(lambda q: q.encode("latin-1"))
     return st.one_of(text, text, text, st.binary(max_size=200))
@@ -422,7 +464,9 @@ BOUNDARIES = [
 ]
 
 
-def _part(name: str, value: bytes, filename: str | None, ctype: str | None, nl: str) -> bytes:
+def _part(
+    name: str, value: bytes, filename: str | None, ctype: str | None, nl: str
+) -> bytes:
     disposition = f'Content-Disposition: form-data; name="{name}"'
     if filename is not None:
         disposition += f'; filename="{filename}"'
@@ -517,7 +561,9 @@ def content_lengths(length: int) -> st.SearchStrategy[str]:
         st.integers(length + 1, length + 5000).map(str),  # longer: a lying client
         st.integers(-(10**6), -1).map(str),
         st.integers(2**20, 10**30).map(str),  # huge
-        st.sampled_from(["", " ", "abc", "1e3", "0x10", " 12 ", "+5", "1_0", "\x00", "-0"]),
+        st.sampled_from(
+            ["", " ", "abc", "1e3", "0x10", " 12 ", "+5", "1_0", "\x00", "-0"]
+        ),
         latin1_text(6),
     )
 
