@@ -225,7 +225,10 @@ def test_login_regenerates_the_session_id():
     """An id planted before login does not become the logged-in session."""
     app = create_app()
     attacker = app.test_client()
-    with attacker.session_transaction() as planted:
+    # The same User-Agent as the victim's: the planted id survives the binding
+    # check, so this tests regenerate() itself.
+    agent = app.test_client().environ_base["HTTP_USER_AGENT"]
+    with attacker.session_transaction(headers={"User-Agent": agent}) as planted:
         planted["lang"] = "fr"
     fixed = cookie_value(attacker)
     victim = app.test_client()
@@ -255,7 +258,9 @@ def test_test_request_context_loads_the_session_from_the_cookie():
     client = app.test_client()
     log_in(client)
     cookie = f"session={cookie_value(client)}"
-    with app.test_request_context(headers={"Cookie": cookie}):
+    agent = app.test_client().environ_base["HTTP_USER_AGENT"]
+    # the same browser (User-Agent): the id was in a redirect URL at login
+    with app.test_request_context(headers={"Cookie": cookie, "User-Agent": agent}):
         assert isinstance(session._get_current_object(), FlaskSession)
         assert session["user_id"] == 1 and ws_flask.session["user_id"] == 1
     with app.test_request_context():

@@ -84,7 +84,7 @@ def test_cookie_headers_never_fail_or_adopt_foreign_ids(header, ua, write, mode)
     """Any Cookie header: no 5xx, and only a presented, issued, live id is resumed."""
     env = WORLD.environ(cookie=header, ua=ua, extra={"hostile.write": write})
     outcome = WORLD.run("cookie_headers", mode, env)
-    WORLD.check(outcome, presented=header, cookie=header)
+    WORLD.check(outcome, presented=header)
 
 
 @HOSTILE
@@ -122,7 +122,7 @@ def test_cookie_and_url_conflicts_never_adopt_foreign_ids(
     query = f"{PARAM}={hs.encode_value(token, how)}&{rest}"
     env = WORLD.environ(cookie=header, query=query, ua=ua)
     outcome = WORLD.run("cookie_and_url", mode, env)
-    WORLD.check(outcome, presented=header + "\n" + query, cookie=header)
+    WORLD.check(outcome, presented=header + "\n" + query)
     if _carries_our_cookie(header):
         for sid in outcome.resumed:
             assert sid in header, "a URL id was adopted next to a cookie of ours"
@@ -229,6 +229,7 @@ def test_rewrite_html_never_fails_or_leaks_the_id(
     if mode == "cookie" or current not in text:
         assert current not in text
         return
+    STATS["html_rewritten"] += 1
     places = TokenPlaces(
         current, ("http", "localhost", 80), str(hidden_input_markup(PARAM, current))
     )
@@ -278,11 +279,7 @@ def test_urlencoded_bodies_never_fail_and_stay_readable(form, data, cookie, mode
     with counting_unclosed_files():
         env = _body_request(ctype, body, length, cookie)
         outcome = WORLD.run("urlencoded_bodies", mode, env)
-    WORLD.check(
-        outcome,
-        presented=body.decode("latin-1") + "\n" + (cookie or ""),
-        cookie=cookie or "",
-    )
+    WORLD.check(outcome, presented=body.decode("latin-1") + "\n" + (cookie or ""))
     _check_body_kept(outcome, body, length)
 
 
@@ -295,11 +292,7 @@ def test_multipart_bodies_never_fail_and_stay_readable(form, data, cookie, mode)
     with counting_unclosed_files():
         env = _body_request(ctype, body, length, cookie)
         outcome = WORLD.run("multipart_bodies", mode, env)
-    WORLD.check(
-        outcome,
-        presented=body.decode("latin-1") + "\n" + (cookie or ""),
-        cookie=cookie or "",
-    )
+    WORLD.check(outcome, presented=body.decode("latin-1") + "\n" + (cookie or ""))
     _check_body_kept(outcome, body, length)
 
 

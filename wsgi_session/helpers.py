@@ -40,9 +40,12 @@ def rewrite_url(environ: t.Mapping[str, t.Any], url: str) -> str:
     if found is None:
         return url
     param, token = found
-    return add_session_param(
+    rewritten = add_session_param(
         url, param=param, token=token, origin=request_origin(environ)
     )
+    if rewritten != url:
+        environ[CONTEXT_KEY].exposed = True
+    return rewritten
 
 
 def hidden_input(environ: t.Mapping[str, t.Any]) -> Markup:
@@ -53,4 +56,5 @@ def hidden_input(environ: t.Mapping[str, t.Any]) -> Markup:
     found = _token(environ)
     if found is None:
         return Markup("")
+    environ[CONTEXT_KEY].exposed = True
     return hidden_input_markup(*found)

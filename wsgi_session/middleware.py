@@ -210,6 +210,8 @@ class RequestContext:
         #: The id this request resumed (None for a new session).
         self.loaded_id: str | None = None
         self._aged = False
+        #: True once this request wrote the session id into a URL.
+        self.exposed = False
         environ[settings.environ_key] = self.session
         environ[CONTEXT_KEY] = self
 
@@ -222,8 +224,8 @@ class RequestContext:
             session_id, source = candidate
             if self._resume(session, session_id, source):
                 self.source = source
-        self.session.tracking = mode = self.mode()
-        if self.session.is_new and mode != "cookie":  # its id will be in URLs
+        self.session.tracking = self.mode()
+        if self.session.is_new:
             binding = user_agent_binding(self.environ)
             self.session.meta = self.session.meta._replace(binding=binding)
 
@@ -325,9 +327,8 @@ class RequestContext:
             # A session whose id has travelled in URLs is bound to its
             # User-Agent, whichever way the id comes back (a leaked URL id
             # replayed as a cookie included).
-            if meta.binding is not None and meta.binding != user_agent_binding(
-                self.environ
-            ):
+            bound = source == "url" or meta.exposed
+            if bound and meta.binding != user_agent_binding(self.environ):
                 self._reject(RejectReason.BINDING_MISMATCH)
                 return self._give_up()
             expiry = session.expiry(meta)
@@ -418,6 +419,8 @@ class RequestContext:
         if not self._aged:
             self._aged = True
             session.age_flash()
+        if self.exposed:
+            session.mark_exposed()
         backend = self.middleware.backend
         now = time.time()
         write_cookie = False

@@ -164,6 +164,9 @@ class ResponseEditor:
         if self.status is None:
             raise RuntimeError("the application did not call start_response")
         request = self.request
+        token = request.url_token()
+        if token is not None:
+            self._url_mode_headers(token)  # before saving: it may expose the id
         cookies = self._save()
         headers = self.headers
         session = request.session
@@ -173,9 +176,6 @@ class ResponseEditor:
             add_vary(headers, "Cookie")
         if settings.tracking == "auto" and not request.presented.has_our_cookie:
             headers.append(request.cookies.probe_header(self.environ))
-        token = request.url_token()
-        if token is not None:
-            self._url_mode_headers(token)
         self._server_write = self.start_response(self.status, headers, self.exc_info)
         self.sent = True
 
@@ -186,7 +186,9 @@ class ResponseEditor:
         for i, (k, v) in enumerate(headers):
             if k.lower() == "location":
                 new = _rewrite_location(v, param=param, token=token, origin=origin)
-                headers[i] = (k, new)
+                if new != v:
+                    headers[i] = (k, new)
+                    self.request.exposed = True
         if not _has(headers, "Referrer-Policy"):
             headers.append(("Referrer-Policy", "same-origin"))
         if not _has(headers, "Cache-Control"):
@@ -213,7 +215,6 @@ class ResponseEditor:
         return session.loaded and session._tracking != "cookie"
 
     def _rewrite_body(self, body: bytes) -> bytes:
-        self._save()  # the save settles the id: new sessions get their links too
         token = self.request.url_token()
         if token is None:
             return body
@@ -229,6 +230,7 @@ class ResponseEditor:
             body, charset_of(ctype), url_fn, str(hidden_input_markup(param, token))
         )
         if new != body:
+            self.request.exposed = True
             self.headers = [
                 (k, v) for k, v in self.headers if k.lower() != "content-length"
             ]

@@ -57,7 +57,11 @@ class SessionHost(t.Protocol):
 class SessionMeta(t.NamedTuple):
     """Metadata stored beside the data: times are POSIX seconds (UTC).
 
-    >>> m = SessionMeta(created=10.0, written=20.0, timeout=1800, binding=None)
+    ``binding`` is a hash of the User-Agent that created the session;
+    ``exposed`` is True when its id has been written into URLs (then the
+    binding holds whichever way the id comes back).
+
+    >>> m = SessionMeta(created=10.0, written=20.0, timeout=1800, binding="ab")
     >>> SessionMeta.decode(m.encode()) == m
     True
     """
@@ -66,12 +70,16 @@ class SessionMeta(t.NamedTuple):
     written: float
     timeout: int | None
     binding: str | None
+    exposed: bool = False
 
     def encode(self) -> bytes:
-        """Serialize to a compact ASCII line: ``created,written,timeout,binding``."""
+        """Serialize to one ASCII line: ``created,written,timeout,binding,exposed``."""
         timeout = "" if self.timeout is None else self.timeout
         binding = self.binding or ""
-        return f"{self.created:.3f},{self.written:.3f},{timeout},{binding}".encode()
+        exposed = "1" if self.exposed else ""
+        return (
+            f"{self.created:.3f},{self.written:.3f},{timeout},{binding},{exposed}"
+        ).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> SessionMeta:
@@ -83,12 +91,15 @@ class SessionMeta(t.NamedTuple):
         ValueError: corrupt session metadata
         """
         try:
-            created, written, timeout, binding = data.decode("ascii").split(",")
+            created, written, timeout, binding, exposed = data.decode("ascii").split(
+                ","
+            )
             meta = cls(
                 float(created),
                 float(written),
                 int(timeout) if timeout else None,
                 binding or None,
+                exposed == "1",
             )
         except (AttributeError, UnicodeDecodeError, ValueError) as exc:
             raise ValueError("corrupt session metadata") from exc
@@ -482,7 +493,9 @@ class Session(MutableMapping[str, t.Any]):
         if self._stored:
             self._host.discard_stored(self, destroyed=True)
         now = time.time()
-        self.meta = SessionMeta(now, now, self.meta.timeout, self.meta.binding)
+        self.meta = SessionMeta(
+            now, now, self.meta.timeout, self.meta.binding, self.meta.exposed
+        )
         self._id = None
         self._stored = False
         self._is_new = True
@@ -609,6 +622,12 @@ class Session(MutableMapping[str, t.Any]):
         self._meta_changed = self._forced = False
         self.meta = meta
         self._stored = True
+
+    def mark_exposed(self) -> None:
+        """Record that the id has been written into a URL (binds it to its agent)."""
+        if not self.meta.exposed:
+            self.meta = self.meta._replace(exposed=True)
+            self._meta_changed = True
 
     def unstored(self, new_id: str) -> None:
         """The stored entry is gone; continue as an unsaved session ``new_id``."""

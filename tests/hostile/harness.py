@@ -54,6 +54,10 @@ STATS: dict[str, t.Any] = {
     "tracebacks": 0,
     "foreign_adoptions": 0,
     "unclosed_files": 0,
+    "resumed": 0,
+    "rejected": 0,
+    "created": 0,
+    "html_rewritten": 0,
 }
 
 
@@ -194,7 +198,9 @@ class World:
         #: Ids issued by the server and still alive (resuming them is fine).
         self.alive: set[str] = set()
         self.issued: set[str] = set()
-        #: The User-Agent each issued session was created with.
+        #: The User-Agent each session whose id went into URLs was created with
+        #: (cookie-mode sessions: see the named fixation test in
+        #: test_adversarial.py).
         self.agents: dict[str, str] = {}
         cookie = self._issue(cookies=True)
         bound = self._issue(ua=BOUND_UA)
@@ -262,7 +268,8 @@ class World:
         sid = self._sid(token)
         self.alive.add(sid)
         self.issued.add(sid)
-        self.agents[sid] = ua
+        if not cookies:
+            self.agents[sid] = ua
         return token
 
     # -- requests -------------------------------------------------------------
@@ -337,12 +344,12 @@ class World:
 
     # -- the checks every input must pass ----------------------------------
 
-    def check(self, outcome: Outcome, presented: str, cookie: str = "") -> None:
+    def check(self, outcome: Outcome, presented: str) -> None:
         """No 5xx, no traceback, no id adopted or handed out that we did not issue.
 
-        ``presented`` is everything the request carried (cookie, query, body);
-        ``cookie`` its Cookie header: an id resumed from elsewhere is a URL id
-        and must come with the User-Agent its session was created with.
+        ``presented`` is everything the request carried (cookie, query, body).
+        A session whose id went into URLs must also come back with the
+        User-Agent it was created with, whichever way its id returns.
         """
         if outcome.code >= 500 or outcome.error is not None:
             STATS["server_errors"] += 1
@@ -361,8 +368,7 @@ class World:
         foreign += [
             f"{sid} (URL id bound to another User-Agent)"
             for sid in outcome.resumed
-            if self.signer.sign(sid) not in cookie
-            and self.agents.get(sid) != outcome.user_agent
+            if sid in self.agents and self.agents[sid] != outcome.user_agent
         ]
         clash = [sid for sid in outcome.created if sid in self.issued or sid in decoded]
         ours = set(outcome.resumed) | set(outcome.created)
@@ -372,10 +378,14 @@ class World:
             raise AssertionError(
                 f"foreign id adopted: resumed={foreign} created={clash} sent={handed}"
             )
+        STATS["resumed"] += len(outcome.resumed)
+        STATS["rejected"] += len(outcome.rejections)
+        STATS["created"] += len(outcome.created)
         self.alive.update(outcome.created)
         self.issued.update(outcome.created)
-        for sid in outcome.created:
-            self.agents[sid] = outcome.user_agent
+        if outcome.header("X-Hostile-Tracking") != "cookie":
+            for sid in outcome.created:
+                self.agents[sid] = outcome.user_agent
 
     def _ids_handed_out(self, outcome: Outcome) -> list[str]:
         """Ids the response gives the client: cookie, header, Location, new links."""
@@ -510,7 +520,9 @@ class TokenPlaces(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         form_ok, self.last_form_ok = self.last_form_ok, None
-        values = dict(attrs)
+        values: dict[str, str | None] = {}
+        for name, value in attrs:
+            values.setdefault(name, value)  # browsers use the first of duplicates
         if tag == "base" and not self.base_seen and values.get("href") is not None:
             self.base_seen = True
             self.base = self._resolve(t.cast(str, values["href"]))
