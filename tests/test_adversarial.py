@@ -471,13 +471,6 @@ def test_percent_encoded_url_param_is_never_passed_to_the_app():
     assert "sid" not in names
 
 
-BUG_TRUNCATED_MULTIPART = (
-    "BUG: tracking.py _body_value: when werkzeug's parse_form_data fails on a "
-    "body without its closing boundary (silent=True), the uploads parsed so far "
-    "are dropped without close(): SpooledTemporaryFiles left open. Fix: pass a "
-    "stream_factory that records (or returns BytesIO for) every file and close "
-    "them all in a finally block"
-)
 UPLOAD = b'--b\r\nContent-Disposition: form-data; name="%s"; filename="x.txt"\r\n\r\n'
 
 
@@ -491,7 +484,6 @@ UPLOAD = b'--b\r\nContent-Disposition: form-data; name="%s"; filename="x.txt"\r\
         pytest.param(
             UPLOAD % b"f" + b"1\r\n" + UPLOAD % b"g" + b"2\r\n",
             id="no_closing_boundary",
-            marks=pytest.mark.xfail(strict=True, reason=BUG_TRUNCATED_MULTIPART),
         ),
     ],
 )

@@ -105,6 +105,10 @@ def _strip_uri(environ: dict[str, t.Any], key: str, param: str) -> None:
         environ[key] = f"{path}?{query}" if query else path
 
 
+def _in_memory(*_args: t.Any, **_kwargs: t.Any) -> t.IO[bytes]:
+    return io.BytesIO()
+
+
 def _body_value(environ: dict[str, t.Any], param: str, limit: int) -> str | None:
     """Find ``param`` in a small form body, leaving ``wsgi.input`` readable."""
     ctype = str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
@@ -135,9 +139,11 @@ def _body_value(environ: dict[str, t.Any], param: str, limit: int) -> str | None
             values = [v for k, v in pairs if k == param]
         else:
             scratch = dict(environ, **{"wsgi.input": io.BytesIO(body)})
-            _, form, files = parse_form_data(scratch, silent=True)
-            for _, upload in files.items(multi=True):
-                upload.close()
+            # Uploads go to memory (the body is at most ``limit`` bytes): no
+            # temporary file is ever left open, however broken the body.
+            _, form, _ = parse_form_data(
+                scratch, stream_factory=_in_memory, silent=True
+            )
             values = form.getlist(param)
     except Exception:
         return None
