@@ -476,6 +476,15 @@ def browser_origin(url: str, base: Origin | None) -> Origin | None:
     return scheme, host, port if port is not None else _DEFAULT[scheme]
 
 
+#: Characters Python's ``\\s`` matches but HTML does not treat as spaces:
+#: controls become another control, the rest an ordinary character.
+_NOT_HTML_SPACE = {
+    code: ("\x01" if code < 0x20 else "~")
+    for code in range(0x110000)
+    if chr(code).isspace() and chr(code) not in " \t\n\r\f"
+}
+
+
 class TokenPlaces(HTMLParser):
     """Finds where a token occurs in an HTML document and whether that is allowed.
 
@@ -517,6 +526,11 @@ class TokenPlaces(HTMLParser):
 
     def _resolve(self, url: str) -> Origin | None:
         return browser_origin(url, self.base)
+
+    def feed(self, data: str) -> None:
+        """Parse ``data``; Python's parser splits unquoted attribute values at
+        any Unicode space, browsers only at ASCII ones: neutralize the others."""
+        super().feed(data.translate(_NOT_HTML_SPACE))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         form_ok, self.last_form_ok = self.last_form_ok, None

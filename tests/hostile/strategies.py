@@ -29,6 +29,7 @@ __all__ = [
     "id_values",
     "latin1_text",
     "multipart_bodies",
+    "plain_urls",
     "query_strings",
     "urlencoded_bodies",
     "urlencoded_requests",
@@ -311,6 +312,16 @@ def urls() -> st.SearchStrategy[str]:
     return st.one_of(composed, composed, sprinkled, latin1_text(40), st.text())
 
 
+def plain_urls() -> st.SearchStrategy[str]:
+    """Ordinary same-origin URLs (relative, or absolute to http://localhost)."""
+    return st.sampled_from(
+        [
+            *["/a", "b/c", "../d", "?q=1", "/e?f=1#g", "", "http://localhost/h"],
+            *["//localhost/i", "HTTP://LOCALHOST:80/j", "/k?sid=stale"],
+        ]
+    )
+
+
 def hosts() -> st.SearchStrategy[str]:
     """``Host`` headers, valid and not."""
     return st.sampled_from(
@@ -375,7 +386,10 @@ def _tag(
     name: str, attr: str, url: str, quote_char: str, entities: bool, extra: str
 ) -> str:
     value = _attr_value(url, quote_char, entities)
-    return f"<{name}{extra} {attr}={value}>"
+    tag = f"<{name}{extra} {attr}={value}>"
+    if name.lower() in ("iframe", "script"):  # raw text up to the end tag
+        tag += f"</{name}>"
+    return tag
 
 
 def _raw(kind: str, inner: str) -> tuple[str, str]:
@@ -417,7 +431,7 @@ def html_documents(url_strategy: st.SearchStrategy[str]) -> st.SearchStrategy[Ht
         st.text(max_size=30),
     )
     closers = st.sampled_from(["</a>", "</form>", "</iframe>", "<br>", "<p>", "</p>"])
-    good = st.one_of(tags, tags, raws, texts, closers.map(lambda c: (c, None)))
+    good = st.one_of(tags, tags, tags, raws, texts, closers.map(lambda c: (c, None)))
     junk = st.one_of(
         st.sampled_from(
             [
@@ -428,7 +442,7 @@ def html_documents(url_strategy: st.SearchStrategy[str]) -> st.SearchStrategy[Ht
         ),
         st.text(max_size=12),
     ).map(lambda j: (j, "junk"))
-    pieces = st.lists(st.one_of(good, good, good, junk), max_size=14)
+    pieces = st.lists(st.one_of(good, good, good, junk), min_size=1, max_size=14)
 
     def build(items: list[tuple[str, str | None]]) -> HtmlDoc:
         raw_sections = [
