@@ -34,7 +34,6 @@ from collections.abc import Mapping
 
 import flask
 from flask.sessions import SessionInterface, SessionMixin
-from werkzeug.http import dump_cookie
 from werkzeug.local import LocalProxy
 
 from .config import DEFAULTS, Settings
@@ -145,43 +144,6 @@ class FlaskSession(Session, SessionMixin):
             return
         if self.meta.timeout != target:
             self.timeout = target
-
-
-class _Cookies(CookieProfile):
-    """A cookie profile with Flask's extra ``Partitioned`` attribute."""
-
-    def __init__(self, name: str, *, partitioned: bool, **attributes: t.Any) -> None:
-        super().__init__(name, **attributes)
-        self.partitioned = partitioned
-
-    def _dump(
-        self, environ: Mapping[str, t.Any], name: str, value: str, max_age: int | None
-    ) -> tuple[str, str]:
-        extra = {"partitioned": True} if self.partitioned else {}  # Werkzeug >= 3
-        cookie = dump_cookie(
-            name,
-            value,
-            max_age=max_age,
-            path=self.path,
-            domain=self.domain,
-            secure=self.is_secure(environ),
-            httponly=self.httponly,
-            samesite=self.samesite,
-            **extra,
-        )
-        return ("Set-Cookie", cookie)
-
-    def set_header(self, environ: Mapping[str, t.Any], value: str) -> tuple[str, str]:
-        """``Set-Cookie`` carrying the signed session id."""
-        return self._dump(environ, self.name, value, self.max_age)
-
-    def expire_header(self, environ: Mapping[str, t.Any]) -> tuple[str, str]:
-        """``Set-Cookie`` that deletes the session cookie."""
-        return self._dump(environ, self.name, "", 0)
-
-    def probe_header(self, environ: Mapping[str, t.Any]) -> tuple[str, str]:
-        """``Set-Cookie`` of the test cookie (a browser-session cookie)."""
-        return self._dump(environ, self.probe_name, "1", None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -393,8 +355,8 @@ class FlaskSessionMiddleware(SessionMiddleware):
         name = settings.cookie_name
         return _Profile(
             signer=IdSigner(settings.secret_key),
-            cookies=_Cookies(name, max_age=settings.cookie_max_age, **attributes),
-            permanent_cookies=_Cookies(name, max_age=lifetime, **attributes),
+            cookies=CookieProfile(name, max_age=settings.cookie_max_age, **attributes),
+            permanent_cookies=CookieProfile(name, max_age=lifetime, **attributes),
             lifetime=lifetime,
             refresh_each_request=refresh,
         )

@@ -234,6 +234,7 @@ class CookieProfile:
         httponly: bool,
         samesite: str | None,
         max_age: int | None,
+        partitioned: bool = False,
     ) -> None:
         self.name = name
         self.probe_name = probe_name(name)
@@ -243,6 +244,8 @@ class CookieProfile:
         self.httponly = httponly
         self.samesite = samesite
         self.max_age = max_age
+        #: The CHIPS ``Partitioned`` attribute (Werkzeug >= 3 only).
+        self.partitioned = partitioned
 
     def is_secure(self, environ: t.Mapping[str, t.Any]) -> bool:
         """Whether cookies of this request get the Secure attribute."""
@@ -253,6 +256,7 @@ class CookieProfile:
     def _header(
         self, environ: t.Mapping[str, t.Any], name: str, value: str, max_age: int | None
     ) -> tuple[str, str]:
+        extra = {"partitioned": True} if self.partitioned else {}
         cookie = dump_cookie(
             name,
             value,
@@ -262,6 +266,7 @@ class CookieProfile:
             secure=self.is_secure(environ),
             httponly=self.httponly,
             samesite=self.samesite,
+            **extra,
         )
         return ("Set-Cookie", cookie)
 
