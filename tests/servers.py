@@ -220,6 +220,12 @@ class MemcachedServer(ServerProcess):
 class RedisClusterServer(RedisServer):
     """A one-node Redis Cluster owning all 16384 slots."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # The cluster bus listens on port + 10000: the port must be <= 55535.
+        while self.port > 55535:
+            self.port = free_port()
+
     def argv(self) -> list[str]:
         """redis-server in cluster mode with its own nodes.conf."""
         return [
