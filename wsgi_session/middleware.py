@@ -14,34 +14,32 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import hashlib
 import logging
 import threading
-import time
 import typing as t
 from collections.abc import Iterable
 
 from .config import Settings
-from .errors import StoreUnavailable
-from .events import EndReason, RejectReason, dispatch
+from .context import CONTEXT_KEY, RequestContext, WSGIEnviron, store_key
 from .response import ResponseEditor
-from .session import Session, SessionMeta
-from .signing import IdSigner, short_hash
-from .stores import Backend, SaveResult, backend_for, is_in_memory, open_store
-from .tracking import CookieProfile, choose_mode, read_presented, user_agent_binding
+from .session import Session
+from .signing import IdSigner
+from .stores import Backend, backend_for, is_in_memory, open_store
+from .tracking import CookieProfile
 
-__all__ = ["CONTEXT_KEY", "SessionMiddleware", "get_session"]
+__all__ = [
+    "CONTEXT_KEY",
+    "RequestContext",
+    "SessionMiddleware",
+    "StartResponse",
+    "WSGIApp",
+    "WSGIEnviron",
+    "get_session",
+    "store_key",
+]
 
 log = logging.getLogger("wsgi_session")
 
-#: environ key of the per-request context (used by the URL helpers).
-CONTEXT_KEY = "wsgi_session.context"
-#: Seconds added to the idle timeout for the store TTL of an entry.
-TTL_GRACE = 300
-
-WSGIEnviron = t.Dict[str, t.Any]
 StartResponse = t.Callable[..., t.Callable[[bytes], object]]
 WSGIApp = t.Callable[[WSGIEnviron, StartResponse], Iterable[bytes]]
 
@@ -60,29 +58,6 @@ def get_session(environ: WSGIEnviron) -> Session:
             "no wsgi_session in this environ: is the app wrapped by SessionMiddleware?"
         )
     return t.cast(Session, context.session)
-
-
-def lock_ttl(lock_timeout: int) -> int:
-    """Expiry of a session lock: half the wait, so a dead holder's lock frees
-    itself (plus a store's clock slack of about a second) before waiters give up.
-
-    >>> lock_ttl(10), lock_ttl(1)
-    (5, 1)
-    """
-    return max(1, lock_timeout // 2)
-
-
-@functools.lru_cache(maxsize=4096)
-def store_key(session_id: str) -> str:
-    """The store key of a session id: a prefix and a hash, never the id itself.
-
-    The braces are a Redis Cluster hash tag: all keys of one session share a slot.
-
-    >>> store_key("A" * 43)
-    'wss:{0f007385b6f9d4b7eeb2748605afe1a9}'
-    """
-    digest = hashlib.sha256(session_id.encode("ascii")).hexdigest()[:32]
-    return "wss:{" + digest + "}"
 
 
 class SessionMiddleware:
@@ -164,343 +139,3 @@ class SessionMiddleware:
                     "processes; use redis://, memcached:// or file:// under a "
                     "multi-process server"
                 )
-
-
-class RequestContext:
-    """One request's view of its session: loading, saving and id transport.
-
-    It is the :class:`~wsgi_session.session.SessionHost` of the request's
-    session and what the URL helpers consult (``environ[CONTEXT_KEY]``).
-    """
-
-    def __init__(
-        self,
-        middleware: SessionMiddleware,
-        environ: WSGIEnviron,
-        *,
-        signer: IdSigner | None = None,
-        cookies: CookieProfile | None = None,
-    ) -> None:
-        settings = middleware.settings
-        self.middleware = middleware
-        self.settings = settings
-        #: Signs ids and builds Set-Cookie headers for this request (default:
-        #: the middleware's).
-        self.signer = signer if signer is not None else middleware.signer
-        self.cookies = cookies if cookies is not None else middleware.cookies
-        self.environ = environ
-        self.url_param = settings.url_param
-        self.presented = read_presented(
-            environ,
-            cookie_name=self.cookies.name,
-            url_param=settings.url_param,
-            read_urls=settings.tracking != "cookie",
-            body_limit=settings.url_body_limit,
-        )
-        self.session = middleware.session_class(
-            self,
-            serializer=settings.serializer,
-            idle_timeout=settings.idle_timeout,
-            absolute_timeout=settings.absolute_timeout,
-        )
-        self.source: str | None = None
-        self.cookie_rejected = False
-        self._lock: t.ContextManager[None] | None = None
-        self._token: object = None
-        #: The id this request resumed (None for a new session).
-        self.loaded_id: str | None = None
-        self._aged = False
-        #: True once this request wrote the session id into a URL.
-        self.exposed = False
-        environ[settings.environ_key] = self.session
-        environ[CONTEXT_KEY] = self
-
-    # -- SessionHost ----------------------------------------------------------
-
-    def load_session(self, session: Session) -> None:
-        """Resume the presented session if it is genuine, alive and ours."""
-        candidate = self._candidate()
-        if candidate is not None:
-            session_id, source = candidate
-            if self._resume(session, session_id, source):
-                self.source = source
-        self.session.tracking = self.mode()
-        if self.session.is_new:
-            binding = user_agent_binding(self.environ)
-            self.session.meta = self.session.meta._replace(binding=binding)
-
-    def discard_stored(self, session: Session, *, destroyed: bool) -> None:
-        """Delete the stored entry now (regenerate, destroy)."""
-        sid = session._id
-        if sid is None:
-            return
-        self.middleware.backend.delete(store_key(sid))
-        log.debug("wsgi_session: session %s removed from the store", short_hash(sid))
-        if destroyed:
-            dispatch(self.settings.events, "ended", session, EndReason.DESTROYED)
-
-    def move_stored(self, session: Session, new_id: str) -> None:
-        """Copy the session to ``new_id`` (with this request's changes so far),
-        then delete the old entry (regenerate). Raises StoreUnavailable with
-        the old entry intact when either step fails."""
-        backend = self.middleware.backend
-        old_id = session._id
-        assert old_id is not None
-        meta = session.meta._replace(written=time.time())
-        new_key = store_key(new_id)
-        fields = session.all_fields()
-        if not fields:  # nothing left to keep: the old entry just goes
-            backend.delete(store_key(old_id))
-            session.unstored(new_id)
-            return
-        if not backend.create(new_key, meta.encode(), fields, self.ttl(meta)):
-            raise StoreUnavailable("could not store the regenerated session")
-        try:
-            backend.delete(store_key(old_id))
-        except StoreUnavailable as exc:
-            with contextlib.suppress(StoreUnavailable):
-                backend.delete(new_key)  # else it expires: nobody knows its id
-            session.fail(exc)
-            raise
-        session._id = new_id
-        session.saved(meta)
-        self._token = None
-        log.debug(
-            "wsgi_session: session %s regenerated as %s",
-            short_hash(old_id),
-            short_hash(new_id),
-        )
-
-    # -- loading --------------------------------------------------------------
-
-    def _reject(self, reason: RejectReason) -> None:
-        log.debug("wsgi_session: presented id rejected (%s)", reason.value)
-        dispatch(self.settings.events, "rejected", self.environ, reason)
-
-    def _candidate(self) -> tuple[str, str] | None:
-        signer = self.signer
-        presented = self.presented
-        cookie_id = None
-        for value in presented.cookie_values:
-            cookie_id = signer.unsign(value)
-            if cookie_id is not None:
-                break
-        if presented.cookie_values and cookie_id is None:
-            self.cookie_rejected = True
-            self._reject(RejectReason.BAD_SIGNATURE)
-        url_value = presented.url_value
-        if url_value is not None:
-            url_id = signer.unsign(url_value)
-            if presented.has_our_cookie:
-                if url_id is None or url_id != cookie_id:
-                    self._reject(RejectReason.URL_ID_REFUSED)
-            elif url_id is None:
-                self._reject(RejectReason.BAD_SIGNATURE)
-            else:
-                return url_id, "url"
-        return (cookie_id, "cookie") if cookie_id is not None else None
-
-    def _resume(self, session: Session, session_id: str, source: str) -> bool:
-        backend = self.middleware.backend
-        key = store_key(session_id)
-        if self.settings.concurrency == "lock":
-            # The lock expires well before a waiter gives up, so a worker that
-            # died holding it delays the next request but never fails it.
-            timeout = self.settings.lock_timeout
-            self._lock = backend.lock(key, timeout=timeout, ttl=lock_ttl(timeout))
-            self._lock.__enter__()
-        try:
-            record = backend.load(key)
-        except ValueError:  # not a record we wrote: corrupt or planted
-            record = None
-            log.warning(
-                "wsgi_session: stored session %s is corrupt; starting a fresh one",
-                short_hash(session_id),
-            )
-            backend.delete(key)
-        if record is None:
-            self._reject(RejectReason.UNKNOWN_ID)
-            self.cookie_rejected = source == "cookie"
-            return self._give_up()
-        try:
-            meta = SessionMeta.decode(record.meta)
-            # A session whose id has travelled in URLs is bound to its
-            # User-Agent, whichever way the id comes back (a leaked URL id
-            # replayed as a cookie included).
-            bound = source == "url" or meta.exposed
-            if bound and meta.binding != user_agent_binding(self.environ):
-                self._reject(RejectReason.BINDING_MISMATCH)
-                return self._give_up()
-            expiry = session.expiry(meta)
-            if expiry is not None and expiry <= time.time():
-                backend.delete(key)
-                log.debug("wsgi_session: session %s expired", short_hash(session_id))
-                dispatch(self.settings.events, "ended", session, EndReason.EXPIRED)
-                self.cookie_rejected = source == "cookie"
-                return self._give_up()
-            session.adopt(session_id, meta, record.fields)
-            self._token = record.token
-            self.loaded_id = session_id
-        except ValueError:
-            log.warning(
-                "wsgi_session: stored session %s is corrupt; starting a fresh one",
-                short_hash(session_id),
-            )
-            backend.delete(key)
-            self.cookie_rejected = source == "cookie"
-            return self._give_up()
-        dispatch(self.settings.events, "resumed", session, self.environ)
-        return True
-
-    def _give_up(self) -> bool:
-        self.release()
-        return False
-
-    def release(self) -> None:
-        """Release the session lock, if this request holds one."""
-        lock, self._lock = self._lock, None
-        if lock is not None:
-            try:
-                lock.__exit__(None, None, None)
-            except Exception:
-                log.warning("wsgi_session: could not release a session lock")
-
-    # -- tracking -------------------------------------------------------------
-
-    def mode(self) -> str:
-        """``"cookie"``, ``"url"`` or ``"both"`` for this request."""
-        return choose_mode(
-            self.settings.tracking,
-            cookies_proven=self.presented.has_our_cookie,
-            from_url=self.source == "url",
-        )
-
-    def url_token(self) -> str | None:
-        """The signed id to put in URLs, or None when URLs need no rewriting."""
-        session = self.session
-        if not session.loaded and self._url_id_pending():
-            try:  # a URL-tracked client must keep its id across untouched pages
-                session._load()
-            except StoreUnavailable:
-                return None
-        if not session.loaded or session._tracking == "cookie" or session._id is None:
-            return None
-        return self.signer.sign(session._id)
-
-    def _url_id_pending(self) -> bool:
-        presented = self.presented
-        return (
-            presented.url_value is not None
-            and not presented.has_our_cookie
-            and self.settings.tracking != "cookie"
-        )
-
-    # -- saving ---------------------------------------------------------------
-
-    def ttl(self, meta: SessionMeta) -> int:
-        """Store TTL: idle timeout plus grace, capped by the absolute limit."""
-        limits = []
-        if meta.timeout is not None:
-            limits.append(meta.timeout + TTL_GRACE)
-        absolute = self.settings.absolute_timeout
-        if absolute is not None:
-            limits.append(int(meta.created + absolute - time.time()) + 1)
-        return max(1, min(limits)) if limits else 0
-
-    def save(self) -> list[tuple[str, str]]:
-        """Persist the session; return the ``Set-Cookie`` headers to send.
-
-        Raises StoreUnavailable (the response becomes a 503) or
-        SerializationError; the stored copy is then left as it was.
-        """
-        session = self.session
-        if not session.loaded:
-            return []
-        if not self._aged:
-            self._aged = True
-            session.age_flash()
-        if self.exposed:
-            session.mark_exposed()
-        backend = self.middleware.backend
-        now = time.time()
-        write_cookie = False
-        if session.stored:
-            assert session._id is not None
-            key = store_key(session._id)
-            fields, removed = session.changes()
-            if fields or removed or session.meta_changed:
-                meta = session.meta._replace(written=now)
-                if self.settings.concurrency == "none":
-                    result = backend.replace(
-                        key, meta.encode(), session.all_fields(), self.ttl(meta)
-                    )
-                else:
-                    result = backend.merge(
-                        key,
-                        meta.encode(),
-                        fields,
-                        removed,
-                        self.ttl(meta),
-                        token=self._token,
-                    )
-                if result is not SaveResult.SAVED:
-                    return self._gone(session, result)
-                session.saved(meta)
-                write_cookie = self.cookies.max_age is not None
-            elif self._refresh_due(session.meta, now):
-                meta = session.meta._replace(written=now)
-                if not backend.touch(key, meta.encode(), self.ttl(meta)):
-                    return self._gone(session, SaveResult.GONE)
-                session.meta = meta
-                write_cookie = self.cookies.max_age is not None
-        elif session.has_data:
-            self._create(session, now)
-            write_cookie = True
-        elif session.destroyed or self.cookie_rejected:
-            return self._expire_cookie()
-        if session.stored and session._id != self.loaded_id:
-            write_cookie = True  # regenerated: the client needs the new id
-        if write_cookie and session._tracking != "url" and session._id is not None:
-            value = self.signer.sign(session._id)
-            return [self.cookies.set_header(self.environ, value)]
-        return []
-
-    def _refresh_due(self, meta: SessionMeta, now: float) -> bool:
-        if meta.timeout is None:
-            return False
-        return now - meta.written >= meta.timeout / 10
-
-    def _create(self, session: Session, now: float) -> None:
-        backend = self.middleware.backend
-        fields = session.all_fields()
-        meta = session.meta._replace(written=now)
-        brand_new = session.is_new and not session.destroyed
-        for _attempt in range(3):
-            assert session._id is not None
-            if backend.create(
-                store_key(session._id), meta.encode(), fields, self.ttl(meta)
-            ):
-                break
-            session._id = None  # an id collision: practically impossible, but safe
-            session._ensure_id()
-        else:
-            raise StoreUnavailable("could not store a new session")
-        session.saved(meta)
-        if brand_new:
-            dispatch(self.settings.events, "created", session, self.environ)
-
-    def _gone(self, session: Session, result: SaveResult) -> list[tuple[str, str]]:
-        if result is SaveResult.GONE:
-            log.debug("wsgi_session: session ended concurrently; not resurrected")
-        session.destroyed = True
-        return self._expire_cookie()
-
-    def _expire_cookie(self) -> list[tuple[str, str]]:
-        if self.session._tracking == "url" or not self.presented.cookie_values:
-            return []
-        return [self.cookies.expire_header(self.environ)]
-
-    def suspended(self) -> None:
-        """Fire the ``suspended`` event for a request that used the session."""
-        if self.session.loaded:
-            dispatch(self.settings.events, "suspended", self.session, self.environ)
