@@ -329,7 +329,7 @@ class RequestContext:
                 meta = session.meta._replace(written=now)
                 if self.settings.concurrency == "none":
                     result = backend.replace(
-                        key, meta.encode(), session.all_fields(), self.ttl(meta)
+                        key, meta.encode(), session.all_fields(fields), self.ttl(meta)
                     )
                 else:
                     result = backend.merge(

@@ -15,11 +15,10 @@ import typing as t
 
 from markupsafe import Markup
 
+from .context import CONTEXT_KEY
 from .rewrite import add_session_param, hidden_input_markup, request_origin
 
 __all__ = ["hidden_input", "rewrite_url"]
-
-CONTEXT_KEY = "wsgi_session.context"
 
 
 def _token(environ: t.Mapping[str, t.Any]) -> tuple[str, str] | None:

@@ -15,7 +15,13 @@ import typing as t
 from collections.abc import Iterable, Iterator
 
 from .errors import StoreUnavailable
-from .rewrite import charset_of, hidden_input_markup, request_origin, rewrite_html
+from .rewrite import (
+    add_session_param,
+    charset_of,
+    hidden_input_markup,
+    request_origin,
+    rewrite_html,
+)
 from .rewrite import rewrite_location as _rewrite_location
 
 if t.TYPE_CHECKING:  # pragma: no cover
@@ -220,7 +226,6 @@ class ResponseEditor:
             return body
         param = self.middleware.settings.url_param
         origin = request_origin(self.environ)
-        from .rewrite import add_session_param
 
         def url_fn(url: str) -> str:
             return add_session_param(url, param=param, token=token, origin=origin)

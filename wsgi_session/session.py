@@ -601,9 +601,16 @@ class Session(MutableMapping[str, t.Any]):
                 removed.add(SYS_FIELD)
         return fields, removed
 
-    def all_fields(self) -> dict[str, bytes]:
-        """Every field of the record as it should be stored after this request."""
-        set_fields, _ = self.changes()
+    def all_fields(
+        self, set_fields: Mapping[str, bytes] | None = None
+    ) -> dict[str, bytes]:
+        """Every field of the record as it should be stored after this request.
+
+        ``set_fields`` is :meth:`changes`' first result when the caller has
+        it already (each call serializes the watched values again).
+        """
+        if set_fields is None:
+            set_fields, _ = self.changes()
         fields = {DATA_PREFIX + k: v for k, v in self._raw.items() if k in self._items}
         fields.update(set_fields)
         if self._flash.active:

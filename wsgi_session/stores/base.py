@@ -29,10 +29,13 @@ import enum
 import logging
 import math
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
+
+from ..errors import LockTimeout
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -47,6 +50,7 @@ __all__ = [
     "encode_record",
     "lock_seconds",
     "logger",
+    "poll_until",
     "warn_eviction",
 ]
 
@@ -266,6 +270,27 @@ def lock_seconds(ttl: float) -> int:
     (1, 2, 3)
     """
     return max(1, math.ceil(ttl))
+
+
+def poll_until(acquire: Callable[[], bool], timeout: float) -> None:
+    """Call ``acquire`` with a growing back-off until it returns True.
+
+    Raises :class:`~wsgi_session.LockTimeout` after ``timeout`` seconds.
+
+    >>> attempts = iter([False, False, True])
+    >>> poll_until(lambda: next(attempts), timeout=1)
+    >>> poll_until(lambda: False, timeout=0.01)
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.LockTimeout: could not lock the session within 0.01s
+    """
+    deadline = time.monotonic() + timeout
+    delays = backoff()
+    while not acquire():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise LockTimeout(f"could not lock the session within {timeout:g}s")
+        time.sleep(min(next(delays), remaining))
 
 
 def backoff(start: float = 0.002, cap: float = 0.05) -> Iterator[float]:

@@ -31,8 +31,8 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from cachelib.base import BaseCache
 from cachelib.file import FileSystemCache
 
-from ..errors import LockTimeout, StoreUnavailable
-from .base import DEFAULT_THRESHOLD, backoff, check_ttl, warn_eviction
+from ..errors import StoreUnavailable
+from .base import DEFAULT_THRESHOLD, check_ttl, poll_until, warn_eviction
 from .framed import FramedBackend
 from .serializer import RawSerializer, prepare_store
 
@@ -159,32 +159,30 @@ def file_lock(
     False
     """
     token = secrets.token_hex(16)
-    deadline = time.monotonic() + timeout
-    delays = backoff()
-    while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileExistsError:
-            holder = _read_lock(path)
-            if holder is None:  # released meanwhile
-                continue
-            if holder[1] < time.time():  # stale: its holder died; break it
-                _remove_if_token(path, holder[0], suffix)
-                continue
-        except OSError as exc:
-            raise StoreUnavailable(
-                f"cannot create lock file: {exc}", original=exc
-            ) from exc
-        else:
+
+    def attempt() -> bool:
+        while True:
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            except FileExistsError:
+                holder = _read_lock(path)
+                if holder is None:  # released meanwhile
+                    continue
+                if holder[1] < time.time():  # stale: its holder died; break it
+                    _remove_if_token(path, holder[0], suffix)
+                    continue
+                return False
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"cannot create lock file: {exc}", original=exc
+                ) from exc
             try:
                 os.write(fd, f"{token} {time.time() + ttl:.6f}".encode("ascii"))
             finally:
                 os.close(fd)
-            break
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise LockTimeout(f"could not lock the session within {timeout:g}s")
-        time.sleep(min(next(delays), remaining))
+            return True
+
+    poll_until(attempt, timeout)
     try:
         yield
     finally:

@@ -9,28 +9,28 @@ resurrection, lock tokens) so they are written once.
 
 from __future__ import annotations
 
+import abc
 import secrets
 import time
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 
-from ..errors import LockTimeout
 from .base import (
     Record,
     SaveResult,
     apply_changes,
-    backoff,
     check_ttl,
     decode_record,
     encode_record,
     lock_seconds,
+    poll_until,
 )
 
 __all__ = ["FramedBackend"]
 
 
-class FramedBackend:
+class FramedBackend(abc.ABC):
     """Base class: the Backend protocol over one framed value per session.
 
     Subclasses implement ``_read``, ``_write``, ``_add``, ``_remove`` and
@@ -66,21 +66,21 @@ class FramedBackend:
 
     # -- primitives -------------------------------------------------------
 
+    @abc.abstractmethod
     def _read(self, key: str) -> tuple[bytes | None, object]:
         """Return ``(value, token)``; ``value`` is ``None`` if absent."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _write(self, key: str, value: bytes, ttl: int) -> None:
         """Store ``value`` unconditionally; raise StoreUnavailable if refused."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _add(self, key: str, value: bytes, ttl: int) -> bool:
         """Store ``value`` only if ``key`` is absent; ``False`` if present."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _remove(self, key: str) -> bool:
         """Delete ``key``; ``True`` if something was deleted."""
-        raise NotImplementedError
 
     def _mutex(self, key: str) -> AbstractContextManager[None]:
         """Guard one read-modify-write of ``key`` (default: an add-based lock)."""
@@ -182,13 +182,7 @@ class FramedBackend:
         """A lock made of ``add(lock_key, token, expiry)`` and a token compare."""
         token = secrets.token_hex(16).encode("ascii")
         seconds = lock_seconds(ttl) + self.expiry_slack
-        deadline = time.monotonic() + timeout
-        delays = backoff()
-        while not self._add(lock_key, token, seconds):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise LockTimeout(f"could not lock the session within {timeout:g}s")
-            time.sleep(min(next(delays), remaining))
+        poll_until(lambda: self._add(lock_key, token, seconds), timeout)
         acquired = time.monotonic()
         try:
             yield

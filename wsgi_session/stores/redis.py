@@ -15,15 +15,14 @@ session key plus ``:lock`` (same Redis Cluster hash tag), so a
 from __future__ import annotations
 
 import secrets
-import time
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 
 from cachelib.redis import RedisCache
 
-from ..errors import ConfigError, LockTimeout, StoreUnavailable
-from .base import Record, SaveResult, backoff, check_ttl
+from ..errors import ConfigError, StoreUnavailable
+from .base import Record, SaveResult, check_ttl, poll_until
 from .serializer import prepare_store
 
 __all__ = ["RedisBackend", "open_redis_cache"]
@@ -282,13 +281,10 @@ class RedisBackend:
         client = self.cache._write_client
         token = secrets.token_hex(16).encode("ascii")
         ms = max(1, int(ttl * 1000))
-        deadline = time.monotonic() + timeout
-        delays = backoff()
-        while not self._call(client.set, lock_key, token, nx=True, px=ms):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise LockTimeout(f"could not lock the session within {timeout:g}s")
-            time.sleep(min(next(delays), remaining))
+        poll_until(
+            lambda: bool(self._call(client.set, lock_key, token, nx=True, px=ms)),
+            timeout,
+        )
         try:
             yield
         finally:
