@@ -21,6 +21,7 @@ def stored(**data: object) -> Session:
     from wsgi_session.session import SessionMeta
 
     s = new()
+    s._begin()
     s._loaded = True
     meta = SessionMeta(1000.0, 2000.0, 1800, None)
     fields = {DATA_PREFIX + k: codec.dumps(v) for k, v in data.items()}

@@ -70,6 +70,21 @@ class RequestContext:
     session and what the URL helpers consult (``environ[CONTEXT_KEY]``).
     """
 
+    # Per-request state that most requests never change starts as these
+    # class-level defaults (a request that never touches its session should
+    # cost next to nothing).
+    #: Where the resumed id came from: ``"cookie"``, ``"url"`` or None.
+    source: str | None = None
+    #: True when the presented session cookie was refused (it gets expired).
+    cookie_rejected = False
+    #: The id this request resumed (None for a new session).
+    loaded_id: str | None = None
+    #: True once this request wrote the session id into a URL.
+    exposed = False
+    _lock: t.ContextManager[None] | None = None
+    _token: object = None
+    _aged = False
+
     def __init__(
         self,
         middleware: SessionMiddleware,
@@ -94,22 +109,13 @@ class RequestContext:
             read_urls=settings.tracking != "cookie",
             body_limit=settings.url_body_limit,
         )
-        self.session = middleware.session_class(
+        self.session = session = middleware.session_class(
             self,
             serializer=settings.serializer,
             idle_timeout=settings.idle_timeout,
             absolute_timeout=settings.absolute_timeout,
         )
-        self.source: str | None = None
-        self.cookie_rejected = False
-        self._lock: t.ContextManager[None] | None = None
-        self._token: object = None
-        #: The id this request resumed (None for a new session).
-        self.loaded_id: str | None = None
-        self._aged = False
-        #: True once this request wrote the session id into a URL.
-        self.exposed = False
-        environ[settings.environ_key] = self.session
+        environ[settings.environ_key] = session
         environ[CONTEXT_KEY] = self
 
     # -- SessionHost ----------------------------------------------------------
@@ -283,6 +289,12 @@ class RequestContext:
         if not session.loaded or session._tracking == "cookie" or session._id is None:
             return None
         return self.signer.sign(session._id)
+
+    def url_id_pending(self) -> bool:
+        """True when a URL id came with no cookie of ours: the session must be
+        loaded even if the app never touches it, so that rewritten links and
+        redirects keep the id."""
+        return self._url_id_pending()
 
     def _url_id_pending(self) -> bool:
         presented = self.presented

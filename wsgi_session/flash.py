@@ -17,7 +17,7 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Iterable, Mapping
 
-__all__ = ["FlashState", "lookup_dotted", "select_input"]
+__all__ = ["NO_FLASH", "FlashState", "lookup_dotted", "select_input"]
 
 _MISSING: t.Any = object()
 
@@ -120,6 +120,8 @@ class FlashState:
 
     def age(self) -> list[str]:
         """Advance one request; return the keys to remove from the session."""
+        if not (self.old or self.new or self.input is not None):
+            return []
         drop = [key for key in self.old if key not in self.new]
         if self.old or self.new:
             self.changed = True
@@ -132,6 +134,11 @@ class FlashState:
                 self.input_age = 1
             self.changed = True
         return drop
+
+
+#: The flash state of a session with nothing flashed; shared, never changed
+#: (a session replaces it with its own :class:`FlashState` before writing).
+NO_FLASH = FlashState()
 
 
 def select_input(

@@ -131,13 +131,24 @@ class ResponseEditor:
     def run(self, app: WSGIApp) -> Iterable[bytes]:
         """Call the app; return the iterable to give the server."""
         try:
-            self.app_iter = app(self.environ, self._capture)
+            self.app_iter = app_iter = app(self.environ, self._capture)
         except StoreUnavailable as exc:
             self.close()
             return self._unavailable(exc)
         except BaseException:
             self.close()
             raise
+        if (
+            type(app_iter) is list
+            and self.status is not None
+            and not self.sent
+            and not self.request.session.accessed
+            and not self.request.url_id_pending()
+        ):
+            # The common untouched request: the body is complete and no app
+            # code runs while it is sent, so the session cannot be used any
+            # more; nothing to save, nothing to close.
+            return self._untouched(app_iter)
         if self.sent:  # the app used write(): headers are out already
             return _Body(self, [], iter(self.app_iter))
         iterator = iter(self.app_iter)
@@ -165,6 +176,19 @@ class ResponseEditor:
             return _Body(self, first, iterator)
         self.close()  # the body is complete: release the session lock at once
         return first
+
+    def _untouched(self, body: list[bytes]) -> list[bytes]:
+        request = self.request
+        headers = self.headers
+        if (
+            self.middleware.settings.tracking == "auto"
+            and not request.presented.has_our_cookie
+        ):
+            headers.append(request.cookies.probe_header(self.environ))
+        assert self.status is not None
+        self.start_response(self.status, headers, self.exc_info)
+        self.sent = self.closed = True
+        return body
 
     def _send_headers(self) -> None:
         if self.status is None:

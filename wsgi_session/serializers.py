@@ -21,6 +21,7 @@ import base64
 import json
 import math
 import pickle
+import re
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -363,6 +364,10 @@ def _untag(obj: Dict[str, Any]) -> Any:
 
 
 _PLAIN_DECODER = json.JSONDecoder()
+#: JSON texts that decode without the decoder: an int, and an ASCII string
+#: without escapes (printable characters but the quote and the backslash).
+_PLAIN_INT = re.compile(rb"-?(?:0|[1-9][0-9]*)")
+_PLAIN_STR = re.compile(rb'"[ !#-\[\]-~]*"')
 _TAG_DECODER = json.JSONDecoder(object_hook=_untag)
 
 
@@ -439,6 +444,13 @@ class JSONSerializer:
         ...
         ValueError: unknown tag ' zz' in session data
         """
+        if type(data) is bytes and len(data) < 64:
+            # The most common session values, small ints and plain ASCII
+            # strings, without the JSON decoder (exactly what dumps writes).
+            if _PLAIN_INT.fullmatch(data):
+                return int(data)
+            if _PLAIN_STR.fullmatch(data):
+                return data[1:-1].decode("ascii")
         try:
             text = str(data, "utf-8")
         except UnicodeDecodeError as exc:

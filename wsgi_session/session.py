@@ -25,7 +25,7 @@ import typing as t
 from collections.abc import Iterator, Mapping, MutableMapping
 
 from .errors import SerializationError
-from .flash import FlashState, lookup_dotted, select_input
+from .flash import NO_FLASH, FlashState, lookup_dotted, select_input
 from .serializers import Serializer, default_serializer
 from .signing import new_session_id
 
@@ -90,6 +90,19 @@ class SessionMeta(t.NamedTuple):
         ...
         ValueError: corrupt session metadata
         """
+        if type(data) is not bytes:
+            return cls._parse(data)
+        meta = _decoded_meta.get(data)
+        if meta is not None:
+            return meta
+        meta = cls._parse(data)
+        if len(_decoded_meta) >= _DECODED_META_MAX:
+            _decoded_meta.clear()
+        _decoded_meta[data] = meta
+        return meta
+
+    @classmethod
+    def _parse(cls, data: bytes) -> SessionMeta:
         try:
             created, written, timeout, binding, exposed = data.decode("ascii").split(
                 ","
@@ -108,6 +121,12 @@ class SessionMeta(t.NamedTuple):
         ):
             raise ValueError("corrupt session metadata")
         return meta
+
+
+#: Recently decoded meta lines (a session's line changes only when it is
+#: written, and every request of the session decodes it).
+_decoded_meta: dict[bytes, SessionMeta] = {}
+_DECODED_META_MAX = 4096
 
 
 class _NullHost:
@@ -140,6 +159,31 @@ class Session(MutableMapping[str, t.Any]):
     (43, True, True)
     """
 
+    # Most requests never touch their session, so the per-request state
+    # starts as these class-level defaults and :meth:`_begin` makes the
+    # containers only when the session is first used.
+    _loading = False
+    _loaded = False
+    _failure: BaseException | None = None
+    _id: str | None = None
+    _stored = False  # an entry exists in the store under self._id
+    _is_new = True
+    _last_accessed: float | None = None
+    _meta_changed = False
+    _forced = False
+    _tracking = "cookie"
+    #: True once the session was destroyed during this request.
+    destroyed = False
+    #: True once the application used the session during this request.
+    accessed = False
+    meta: SessionMeta
+    _raw: dict[str, bytes]
+    _items: dict[str, t.Any]
+    _pending: dict[str, bytes]
+    _removed: set[str]
+    _watch: set[str]
+    _flash: FlashState
+
     def __init__(
         self,
         host: SessionHost,
@@ -150,27 +194,19 @@ class Session(MutableMapping[str, t.Any]):
     ) -> None:
         self._host = host
         self._serializer = serializer
+        self._idle = idle_timeout
         self._absolute = absolute_timeout
-        self._loading = False
-        self._loaded = False
-        self._failure: BaseException | None = None
+
+    def _begin(self) -> None:
+        """Start the request's state: a new, empty session until adopted."""
         now = time.time()
-        self._id: str | None = None
-        self._stored = False  # an entry exists in the store under self._id
-        self._is_new = True
-        self.meta = SessionMeta(now, now, idle_timeout, None)
-        self._last_accessed: float | None = None
-        self._raw: dict[str, bytes] = {}
-        self._items: dict[str, t.Any] = {}
-        self._pending: dict[str, bytes] = {}
-        self._removed: set[str] = set()
-        self._watch: set[str] = set()
-        self._flash = FlashState()
-        self._meta_changed = False
-        self._forced = False
-        self.destroyed = False
-        self._tracking = "cookie"
-        self.accessed = False
+        self.meta = SessionMeta(now, now, self._idle, None)
+        self._raw = {}
+        self._items = {}
+        self._pending = {}
+        self._removed = set()
+        self._watch = set()
+        self._flash = NO_FLASH
 
     @classmethod
     def detached(cls, **options: t.Any) -> Session:
@@ -192,6 +228,7 @@ class Session(MutableMapping[str, t.Any]):
         if self._loading:
             return
         self._loading = True
+        self._begin()
         try:
             self._host.load_session(self)
         except BaseException as exc:
@@ -213,14 +250,13 @@ class Session(MutableMapping[str, t.Any]):
         self._is_new = False
         self.meta = meta
         self._last_accessed = meta.written
-        plen = len(DATA_PREFIX)
-        for name, value in fields.items():
-            if name.startswith(DATA_PREFIX):
-                key = name[plen:]
-                self._raw[key] = value
-                self._items[key] = _MISSING
-            elif name == SYS_FIELD:
-                self._flash = FlashState.decode(value, self._serializer)
+        self._raw = raw = {
+            name[1:]: value for name, value in fields.items() if name[:1] == DATA_PREFIX
+        }
+        self._items = dict.fromkeys(raw, _MISSING)
+        flash = fields.get(SYS_FIELD)
+        if flash is not None:
+            self._flash = FlashState.decode(flash, self._serializer)
 
     @property
     def loaded(self) -> bool:
@@ -371,7 +407,7 @@ class Session(MutableMapping[str, t.Any]):
     def flush(self) -> None:
         """Remove all data and flash state; the id is kept."""
         self.clear()
-        self._flash.reset()
+        self._writable_flash().reset()
 
     # -- identity and time --------------------------------------------------
 
@@ -449,6 +485,8 @@ class Session(MutableMapping[str, t.Any]):
     @property
     def modified(self) -> bool:
         """True when the request changed the session (settable to force a save)."""
+        if not self._loaded:
+            return self._forced
         return bool(
             self._forced
             or self._pending
@@ -504,7 +542,7 @@ class Session(MutableMapping[str, t.Any]):
         self._pending.clear()
         self._removed.clear()
         self._watch.clear()
-        self._flash = FlashState()
+        self._flash = NO_FLASH
         self._forced = self._meta_changed = False
         self.destroyed = True
 
@@ -517,22 +555,22 @@ class Session(MutableMapping[str, t.Any]):
         'Saved'
         """
         self[key] = value
-        self._flash.mark_new(key)
+        self._writable_flash().mark_new(key)
 
     def now(self, key: str, value: t.Any) -> None:
         """Store a value readable during THIS request only."""
         self[key] = value
-        self._flash.mark_now(key)
+        self._writable_flash().mark_now(key)
 
     def reflash(self) -> None:
         """Keep all current flash data (and old input) for one more request."""
         self._load()
-        self._flash.reflash()
+        self._writable_flash().reflash()
 
     def keep(self, *keys: str) -> None:
         """Keep only these flash keys for one more request."""
         self._load()
-        self._flash.keep(keys)
+        self._writable_flash().keep(keys)
 
     def flash_input(
         self,
@@ -553,7 +591,7 @@ class Session(MutableMapping[str, t.Any]):
             self._serializer.dumps(data)
         except SerializationError as exc:
             raise exc.under("<old input>") from None
-        self._flash.set_input(data)
+        self._writable_flash().set_input(data)
         self._ensure_id()
 
     def old(self, name: str, default: t.Any = None) -> t.Any:
@@ -568,8 +606,15 @@ class Session(MutableMapping[str, t.Any]):
 
     # -- saving (called by the middleware) -------------------------------------
 
+    def _writable_flash(self) -> FlashState:
+        if self._flash is NO_FLASH:
+            self._flash = FlashState()
+        return self._flash
+
     def age_flash(self) -> None:
         """End-of-request flash aging: drop what was shown, keep what is new."""
+        if self._flash is NO_FLASH:
+            return
         for key in self._flash.age():
             if key in self._items:
                 del self[key]
@@ -582,6 +627,9 @@ class Session(MutableMapping[str, t.Any]):
         SerializationError (naming the key path) if one became unserializable.
         """
         fields: dict[str, bytes] = {}
+        flash = self._flash
+        if not (self._watch or self._pending or self._removed or flash.changed):
+            return fields, set()
         for key in self._watch:
             value = self._items.get(key, _MISSING)
             if value is _MISSING:
@@ -625,7 +673,8 @@ class Session(MutableMapping[str, t.Any]):
             self._raw.pop(key, None)
         self._pending.clear()
         self._removed.clear()
-        self._flash.changed = False
+        if self._flash.changed:
+            self._flash.changed = False
         self._meta_changed = self._forced = False
         self.meta = meta
         self._stored = True

@@ -8,12 +8,11 @@ presents (:func:`read_presented`), choosing the tracking mode
 >>> env = {"HTTP_COOKIE": "session=abc.def; other=1", "QUERY_STRING": ""}
 >>> p = read_presented(env, cookie_name="session", url_param="sid", read_urls=False)
 >>> p.cookie_values, p.probe, p.url_value
-(['abc.def'], False, None)
+(('abc.def',), False, None)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import typing as t
@@ -37,8 +36,7 @@ MAX_COOKIE_HEADER = 16 * 1024
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-@dataclasses.dataclass
-class Presented:
+class Presented(t.NamedTuple):
     """What one request brought back: our cookies and a URL id, if any.
 
     ``cookie_seen`` is True when a cookie with our session cookie's name was
@@ -46,7 +44,7 @@ class Presented:
     client keeps cookies, so a URL id next to it is never accepted.
     """
 
-    cookie_values: list[str]
+    cookie_values: tuple[str, ...]
     probe: bool
     url_value: str | None = None
     cookie_seen: bool = False
@@ -54,7 +52,7 @@ class Presented:
     @property
     def has_our_cookie(self) -> bool:
         """True when the request carries the probe or a session cookie."""
-        return self.cookie_seen or self.probe or bool(self.cookie_values)
+        return self.cookie_seen or self.probe
 
 
 def probe_name(cookie_name: str) -> str:
@@ -66,35 +64,56 @@ def probe_name(cookie_name: str) -> str:
     return f"{cookie_name}_probe"
 
 
+_NOTHING = Presented((), False)
+#: Recently parsed Cookie headers (a browser sends the same one again and
+#: again): ``(header, name) -> Presented``. Only short headers are kept.
+_parsed: dict[tuple[str, str], Presented] = {}
+_PARSED_MAX = 4096
+_CACHED_HEADER_MAX = 1024
+
+
 def _read_cookies(header: object, name: str) -> Presented:
     """Our session cookie values and whether any cookie of ours is present."""
-    presented = Presented([], False)
     if not header or not isinstance(header, str) or name not in header:
-        return presented
-    probe_key = probe_name(name)
+        return _NOTHING
+    cache_key = (header, name)
+    presented = _parsed.get(cache_key)
+    if presented is None:
+        presented = _parse_cookies(header, name)
+        if len(header) <= _CACHED_HEADER_MAX:
+            if len(_parsed) >= _PARSED_MAX:
+                _parsed.clear()
+            _parsed[cache_key] = presented
+    return presented
+
+
+def _parse_cookies(header: str, name: str) -> Presented:
     if len(header) > MAX_COOKIE_HEADER:  # unreadable, but ours may be in it
-        presented.cookie_seen = True
-        return presented
+        return Presented((), False, cookie_seen=True)
+    probe_key = probe_name(name)
     if '"' not in header and "\\" not in header:  # the common case: no quoting
+        values: list[str] = []
+        seen = probe = False
         for part in header.split(";"):
             key, _, value = part.partition("=")
             key = key.strip()
             if key == name:
-                presented.cookie_seen = True
+                seen = True
                 value = value.strip()
                 if value:
-                    presented.cookie_values.append(value)
+                    values.append(value)
             elif key == probe_key:
-                presented.probe = True
-        return presented
+                probe = True
+        return Presented(tuple(values), probe, cookie_seen=seen)
     try:
         cookies = parse_cookie(header)
-        presented.cookie_values = [v for v in cookies.getlist(name) if v]
-        presented.cookie_seen = name in cookies
-        presented.probe = probe_key in cookies
+        return Presented(
+            tuple(v for v in cookies.getlist(name) if v),
+            probe_key in cookies,
+            cookie_seen=name in cookies,
+        )
     except Exception:  # malformed input never raises; assume ours is present
-        presented.cookie_seen = True
-    return presented
+        return Presented((), False, cookie_seen=True)
 
 
 def _strip_uri(environ: dict[str, t.Any], key: str, param: str) -> None:
@@ -181,10 +200,11 @@ def read_presented(
             environ["QUERY_STRING"] = cleaned
             _strip_uri(environ, "REQUEST_URI", url_param)
             _strip_uri(environ, "RAW_URI", url_param)
-            presented.url_value = found[0]
-            return presented
+            return presented._replace(url_value=found[0])
     if not presented.has_our_cookie and environ.get("REQUEST_METHOD") == "POST":
-        presented.url_value = _body_value(environ, url_param, body_limit)
+        value = _body_value(environ, url_param, body_limit)
+        if value is not None:
+            return presented._replace(url_value=value)
     return presented
 
 
