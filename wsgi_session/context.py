@@ -149,7 +149,7 @@ class RequestContext:
         backend = self.middleware.backend
         old_id = session._id
         assert old_id is not None
-        meta = session.meta._replace(written=time.time())
+        meta = session.meta.written_at(time.time())
         new_key = store_key(new_id)
         fields = session.all_fields()
         if not fields:  # nothing left to keep: the old entry just goes
@@ -185,7 +185,7 @@ class RequestContext:
         presented = self.presented
         cookie_id = None
         for value in presented.cookie_values:
-            cookie_id = signer.unsign(value)
+            cookie_id = self.unsign_cookie(value)
             if cookie_id is not None:
                 break
         if presented.cookie_values and cookie_id is None:
@@ -202,6 +202,15 @@ class RequestContext:
             else:
                 return url_id, "url"
         return (cookie_id, "cookie") if cookie_id is not None else None
+
+    def unsign_cookie(self, value: str) -> str | None:
+        """The session id in a session cookie value, or None if not genuine
+        (an override point, with :meth:`cookie_value`)."""
+        return self.signer.unsign(value)
+
+    def cookie_value(self, session_id: str) -> str:
+        """The session cookie value for ``session_id``: the signed id."""
+        return self.signer.sign(session_id)
 
     def _resume(self, session: Session, session_id: str, source: str) -> bool:
         backend = self.middleware.backend
@@ -308,13 +317,13 @@ class RequestContext:
 
     def ttl(self, meta: SessionMeta) -> int:
         """Store TTL: idle timeout plus grace, capped by the absolute limit."""
-        limits = []
-        if meta.timeout is not None:
-            limits.append(meta.timeout + TTL_GRACE)
         absolute = self.settings.absolute_timeout
-        if absolute is not None:
-            limits.append(int(meta.created + absolute - time.time()) + 1)
-        return max(1, min(limits)) if limits else 0
+        if absolute is None:
+            return 0 if meta.timeout is None else max(1, meta.timeout + TTL_GRACE)
+        remaining = int(meta.created + absolute - time.time()) + 1
+        if meta.timeout is not None:
+            remaining = min(remaining, meta.timeout + TTL_GRACE)
+        return max(1, remaining)
 
     def save(self) -> list[tuple[str, str]]:
         """Persist the session; return the ``Set-Cookie`` headers to send.
@@ -338,7 +347,7 @@ class RequestContext:
             key = store_key(session._id)
             fields, removed = session.changes()
             if fields or removed or session.meta_changed:
-                meta = session.meta._replace(written=now)
+                meta = session.meta.written_at(now)
                 if self.settings.concurrency == "none":
                     result = backend.replace(
                         key, meta.encode(), session.all_fields(fields), self.ttl(meta)
@@ -357,7 +366,7 @@ class RequestContext:
                 session.saved(meta)
                 write_cookie = self.cookies.max_age is not None
             elif self._refresh_due(session.meta, now):
-                meta = session.meta._replace(written=now)
+                meta = session.meta.written_at(now)
                 if not backend.touch(key, meta.encode(), self.ttl(meta)):
                     return self._gone(session, SaveResult.GONE)
                 session.meta = meta
@@ -370,7 +379,7 @@ class RequestContext:
         if session.stored and session._id != self.loaded_id:
             write_cookie = True  # regenerated: the client needs the new id
         if write_cookie and session._tracking != "url" and session._id is not None:
-            value = self.signer.sign(session._id)
+            value = self.cookie_value(session._id)
             return [self.cookies.set_header(self.environ, value)]
         return []
 
@@ -382,7 +391,7 @@ class RequestContext:
     def _create(self, session: Session, now: float) -> None:
         backend = self.middleware.backend
         fields = session.all_fields()
-        meta = session.meta._replace(written=now)
+        meta = session.meta.written_at(now)
         brand_new = session.is_new and not session.destroyed
         for _attempt in range(3):
             assert session._id is not None

@@ -368,6 +368,7 @@ _PLAIN_DECODER = json.JSONDecoder()
 #: without escapes (printable characters but the quote and the backslash).
 _PLAIN_INT = re.compile(rb"-?(?:0|[1-9][0-9]*)")
 _PLAIN_STR = re.compile(rb'"[ !#-\[\]-~]*"')
+_PLAIN_TEXT = re.compile(r"[ !#-\[\]-~]*")
 _TAG_DECODER = json.JSONDecoder(object_hook=_untag)
 
 
@@ -416,6 +417,10 @@ class JSONSerializer:
         wsgi_session.errors.SerializationError: cannot serialize ... at 'items[2]'
         """
         kind = type(obj)
+        if kind is int and -_BIG_INT < obj < _BIG_INT:
+            return b"%d" % obj
+        if kind is str and len(obj) < 64 and _PLAIN_TEXT.fullmatch(obj):
+            return b'"%s"' % obj.encode("ascii")
         if (
             kind in _FAST_LEAVES
             or (kind is dict and _fast_dict(obj, 0))

@@ -74,12 +74,21 @@ class SessionMeta(t.NamedTuple):
 
     def encode(self) -> bytes:
         """Serialize to one ASCII line: ``created,written,timeout,binding,exposed``."""
-        timeout = "" if self.timeout is None else self.timeout
-        binding = self.binding or ""
-        exposed = "1" if self.exposed else ""
-        return (
-            f"{self.created:.3f},{self.written:.3f},{timeout},{binding},{exposed}"
-        ).encode()
+        return b"%.3f,%.3f,%s,%s,%s" % (
+            self.created,
+            self.written,
+            b"" if self.timeout is None else b"%d" % self.timeout,
+            (self.binding or "").encode("ascii"),
+            b"1" if self.exposed else b"",
+        )
+
+    def written_at(self, now: float) -> SessionMeta:
+        """The same metadata with ``written`` set to ``now``.
+
+        >>> SessionMeta(1.0, 2.0, 60, None).written_at(5.0).written
+        5.0
+        """
+        return SessionMeta(self.created, now, self.timeout, self.binding, self.exposed)
 
     @classmethod
     def decode(cls, data: bytes) -> SessionMeta:

@@ -19,14 +19,21 @@ import threading
 import time
 import typing as t
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 
 from cachelib.base import BaseCache
 from cachelib.simple import SimpleCache
 
 from ..errors import LockTimeout, StoreUnavailable
-from .base import DEFAULT_THRESHOLD, Record, check_ttl, warn_eviction
+from .base import (
+    DEFAULT_THRESHOLD,
+    Record,
+    SaveResult,
+    apply_changes,
+    check_ttl,
+    warn_eviction,
+)
 from .framed import FramedBackend
 from .serializer import RawSerializer, prepare_store
 
@@ -87,6 +94,13 @@ class MemoryCache(SimpleCache):
         if type(value) is not Record or (expires and expires <= time.time()):
             return None
         return value
+
+    def set_record(self, key: str, record: Record, ttl: int) -> None:
+        """Store ``record`` as it is under ``key`` for ``ttl`` seconds (0: no
+        expiry): ``set`` without the serializer's indirection."""
+        expires = self._normalize_timeout(ttl)
+        self._prune()
+        self._cache[key] = (expires, record)
 
     def _normalize_timeout(self, timeout: int | dt.timedelta | None) -> int:
         seconds = BaseCache._normalize_timeout(self, timeout)
@@ -163,6 +177,33 @@ class MemoryBackend(FramedBackend):
         if type(data) is Record:
             return data.meta, data.fields
         return super()._unpack(data)
+
+    def merge(
+        self,
+        key: str,
+        meta: bytes,
+        set_fields: Mapping[str, bytes],
+        del_fields: Iterable[str],
+        ttl: int,
+        *,
+        token: object = None,
+    ) -> SaveResult:
+        """Apply set/delete onto the newest stored record, under the mutex."""
+        if self._objects:
+            cache = t.cast(MemoryCache, self.cache)
+            check_ttl(ttl)
+            with self._state.mutex:
+                record = cache.get_record(key)
+                if record is not None and record.fields:
+                    self.round_trips += 2
+                    fields = apply_changes(record.fields, set_fields, del_fields)
+                    if not fields:
+                        cache.delete(key)
+                        return SaveResult.EMPTIED
+                    cache.set_record(key, Record(bytes(meta), fields), ttl)
+                    return SaveResult.SAVED
+        # Absent, or not a record object: the general algorithm decides.
+        return super().merge(key, meta, set_fields, del_fields, ttl, token=token)
 
     def load(self, key: str) -> Record | None:
         """The stored record itself (its fields must not be changed)."""
