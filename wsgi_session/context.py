@@ -127,10 +127,10 @@ class RequestContext:
             session_id, source = candidate
             if self._resume(session, session_id, source):
                 self.source = source
-        self.session.tracking = self.mode()
-        if self.session.is_new:
+        session._tracking = self.mode()
+        if session._is_new:
             binding = user_agent_binding(self.environ)
-            self.session.meta = self.session.meta._replace(binding=binding)
+            session.meta = session.meta._replace(binding=binding)
 
     def discard_stored(self, session: Session, *, destroyed: bool) -> None:
         """Delete the stored entry now (regenerate, destroy)."""
@@ -261,7 +261,8 @@ class RequestContext:
             backend.delete(key)
             self.cookie_rejected = source == "cookie"
             return self._give_up()
-        dispatch(self.settings.events, "resumed", session, self.environ)
+        if self.settings.events is not None:
+            dispatch(self.settings.events, "resumed", session, self.environ)
         return True
 
     def _give_up(self) -> bool:
@@ -420,5 +421,5 @@ class RequestContext:
 
     def suspended(self) -> None:
         """Fire the ``suspended`` event for a request that used the session."""
-        if self.session.loaded:
+        if self.settings.events is not None and self.session.loaded:
             dispatch(self.settings.events, "suspended", self.session, self.environ)

@@ -91,6 +91,17 @@ class _Body:
 class ResponseEditor:
     """Runs the app for one request and coordinates save and headers."""
 
+    # Per-request state starts as class-level defaults (cheap to create).
+    status: str | None = None
+    headers: Headers
+    exc_info: t.Any = None
+    #: True once status and headers went to the server.
+    sent = False
+    app_iter: Iterable[bytes] | None = None
+    closed = False
+    _server_write: t.Callable[[bytes], object] | None = None
+    _cookies: Headers | None = None
+
     def __init__(
         self,
         middleware: SessionMiddleware,
@@ -101,14 +112,6 @@ class ResponseEditor:
         self.request = request
         self.environ = request.environ
         self.start_response = start_response
-        self.status: str | None = None
-        self.headers: Headers = []
-        self.exc_info: t.Any = None
-        self.sent = False
-        self.app_iter: Iterable[bytes] | None = None
-        self.closed = False
-        self._server_write: t.Callable[[bytes], object] | None = None
-        self._cookies: Headers | None = None
 
     # -- the app's start_response and write ---------------------------------
 
@@ -138,12 +141,13 @@ class ResponseEditor:
         except BaseException:
             self.close()
             raise
+        request = self.request
         if (
             type(app_iter) is list
             and self.status is not None
             and not self.sent
-            and not self.request.session.accessed
-            and not self.request.url_id_pending()
+            and not request.session.accessed
+            and (request.presented.url_value is None or not request.url_id_pending())
         ):
             # The common untouched request: the body is complete and no app
             # code runs while it is sent, so the session cannot be used any
@@ -194,14 +198,16 @@ class ResponseEditor:
         if self.status is None:
             raise RuntimeError("the application did not call start_response")
         request = self.request
-        token = request.url_token()
-        if token is not None:
-            self._url_mode_headers(token)  # before saving: it may expose the id
+        session = request.session
+        if session._tracking != "cookie" or not session.loaded:
+            token = request.url_token()
+            if token is not None:
+                self._url_mode_headers(token)  # before saving: it may expose the id
         cookies = self._save()
         headers = self.headers
-        session = request.session
         settings = self.middleware.settings
-        headers.extend(cookies)
+        if cookies:
+            headers.extend(cookies)
         if session.accessed:
             add_vary(headers, "Cookie")
         if settings.tracking == "auto" and not request.presented.has_our_cookie:

@@ -484,12 +484,11 @@ class Session(MutableMapping[str, t.Any]):
 
     def expiry(self, meta: SessionMeta) -> float | None:
         """The POSIX time at which a session with ``meta`` expires, or None."""
-        ends = []
-        if meta.timeout is not None:
-            ends.append(meta.written + meta.timeout)
+        end = None if meta.timeout is None else meta.written + meta.timeout
         if self._absolute is not None:
-            ends.append(meta.created + self._absolute)
-        return min(ends) if ends else None
+            hard = meta.created + self._absolute
+            end = hard if end is None else min(end, hard)
+        return end
 
     @property
     def modified(self) -> bool:
