@@ -129,8 +129,7 @@ class RequestContext:
                 self.source = source
         session._tracking = self.mode()
         if session._is_new:
-            binding = user_agent_binding(self.environ)
-            session.meta = session.meta._replace(binding=binding)
+            session.start(binding=user_agent_binding(self.environ))
 
     def discard_stored(self, session: Session, *, destroyed: bool) -> None:
         """Delete the stored entry now (regenerate, destroy)."""
@@ -282,6 +281,9 @@ class RequestContext:
 
     def mode(self) -> str:
         """``"cookie"``, ``"url"`` or ``"both"`` for this request."""
+        tracking = self.settings.tracking
+        if tracking == "auto" and self.presented.has_our_cookie:
+            return "cookie"  # the common case, decided without choose_mode()
         return choose_mode(
             self.settings.tracking,
             cookies_proven=self.presented.has_our_cookie,
@@ -340,37 +342,13 @@ class RequestContext:
             session.age_flash()
         if self.exposed:
             session.mark_exposed()
-        backend = self.middleware.backend
         now = time.time()
         write_cookie = False
         if session.stored:
-            assert session._id is not None
-            key = store_key(session._id)
-            fields, removed = session.changes()
-            if fields or removed or session.meta_changed:
-                meta = session.meta.written_at(now)
-                if self.settings.concurrency == "none":
-                    result = backend.replace(
-                        key, meta.encode(), session.all_fields(fields), self.ttl(meta)
-                    )
-                else:
-                    result = backend.merge(
-                        key,
-                        meta.encode(),
-                        fields,
-                        removed,
-                        self.ttl(meta),
-                        token=self._token,
-                    )
+            result = self._update(session, now)
+            if result is not None:
                 if result is not SaveResult.SAVED:
                     return self._gone(session, result)
-                session.saved(meta)
-                write_cookie = self.cookies.max_age is not None
-            elif self._refresh_due(session.meta, now):
-                meta = session.meta.written_at(now)
-                if not backend.touch(key, meta.encode(), self.ttl(meta)):
-                    return self._gone(session, SaveResult.GONE)
-                session.meta = meta
                 write_cookie = self.cookies.max_age is not None
         elif session.has_data:
             self._create(session, now)
@@ -383,6 +361,38 @@ class RequestContext:
             value = self.cookie_value(session._id)
             return [self.cookies.set_header(self.environ, value)]
         return []
+
+    def _update(self, session: Session, now: float) -> SaveResult | None:
+        """Write this request's changes into the stored entry, or refresh its
+        expiry when that is due; None when nothing had to be written."""
+        backend = self.middleware.backend
+        assert session._id is not None
+        key = store_key(session._id)
+        fields, removed = ({}, set()) if session.unchanged else session.changes()
+        if fields or removed or session.meta_changed:
+            meta = session.meta.written_at(now)
+            if self.settings.concurrency == "none":
+                all_fields = session.all_fields(fields)
+                result = backend.replace(key, meta.encode(), all_fields, self.ttl(meta))
+            else:
+                result = backend.merge(
+                    key,
+                    meta.encode(),
+                    fields,
+                    removed,
+                    self.ttl(meta),
+                    token=self._token,
+                )
+            if result is SaveResult.SAVED:
+                session.saved(meta)
+            return result
+        if not self._refresh_due(session.meta, now):
+            return None
+        meta = session.meta.written_at(now)
+        if not backend.touch(key, meta.encode(), self.ttl(meta)):
+            return SaveResult.GONE
+        session.meta = meta
+        return SaveResult.SAVED
 
     def _refresh_due(self, meta: SessionMeta, now: float) -> bool:
         if meta.timeout is None:

@@ -185,7 +185,8 @@ class Session(MutableMapping[str, t.Any]):
     destroyed = False
     #: True once the application used the session during this request.
     accessed = False
-    meta: SessionMeta
+    #: The metadata stored beside the data (set once the session is loaded).
+    meta: SessionMeta = None  # type: ignore[assignment]
     _raw: dict[str, bytes]
     _items: dict[str, t.Any]
     _pending: dict[str, bytes]
@@ -208,8 +209,6 @@ class Session(MutableMapping[str, t.Any]):
 
     def _begin(self) -> None:
         """Start the request's state: a new, empty session until adopted."""
-        now = time.time()
-        self.meta = SessionMeta(now, now, self._idle, None)
         self._raw = {}
         self._items = {}
         self._pending = {}
@@ -240,12 +239,20 @@ class Session(MutableMapping[str, t.Any]):
         self._begin()
         try:
             self._host.load_session(self)
+            if self.meta is None:  # the host left it new
+                self.start()
         except BaseException as exc:
             self._failure = exc
             raise
         finally:
             self._loading = False
         self._loaded = True
+
+    def start(self, binding: str | None = None) -> None:
+        """Begin a new session (called by the host while loading), bound to
+        the User-Agent hash ``binding`` if given."""
+        now = time.time()
+        self.meta = SessionMeta(now, now, self._idle, binding)
 
     def adopt(
         self, session_id: str, meta: SessionMeta, fields: Mapping[str, bytes]
@@ -291,13 +298,15 @@ class Session(MutableMapping[str, t.Any]):
         return value
 
     def __getitem__(self, key: str) -> t.Any:
-        self._load()
+        if not self._loaded:
+            self._load()
         return self._value(key)
 
     def __setitem__(self, key: str, value: t.Any) -> None:
         if not isinstance(key, str):
             raise TypeError(f"session keys must be str, not {type(key).__name__}")
-        self._load()
+        if not self._loaded:
+            self._load()
         data = self._dumps(key, value)
         if (
             key in self._items
@@ -322,7 +331,8 @@ class Session(MutableMapping[str, t.Any]):
             self._removed.add(key)
 
     def __contains__(self, key: object) -> bool:
-        self._load()
+        if not self._loaded:
+            self._load()
         return key in self._items
 
     def __iter__(self) -> Iterator[str]:
@@ -351,7 +361,8 @@ class Session(MutableMapping[str, t.Any]):
         >>> Session.detached().get("missing", 0)
         0
         """
-        self._load()
+        if not self._loaded:
+            self._load()
         if key not in self._items:
             return default
         try:
@@ -704,6 +715,19 @@ class Session(MutableMapping[str, t.Any]):
         """Make every further use of this session raise ``error`` (no save)."""
         self._loaded = False
         self._failure = error
+
+    @property
+    def unchanged(self) -> bool:
+        """True when nothing was set, deleted, flashed or watched this request
+        (then :meth:`changes` has nothing to report)."""
+        return not (
+            self._watch
+            or self._pending
+            or self._removed
+            or self._flash.changed
+            or self._meta_changed
+            or self._forced
+        )
 
     @property
     def stored(self) -> bool:
