@@ -101,13 +101,12 @@ class RequestContext:
         self.signer = signer if signer is not None else middleware.signer
         self.cookies = cookies if cookies is not None else middleware.cookies
         self.environ = environ
-        self.url_param = settings.url_param
-        self.presented = read_presented(
+        self.presented = read_presented(  # positional: the cheaper call
             environ,
-            cookie_name=self.cookies.name,
-            url_param=settings.url_param,
-            read_urls=settings.tracking != "cookie",
-            body_limit=settings.url_body_limit,
+            self.cookies.name,
+            settings.url_param,
+            settings.tracking != "cookie",
+            settings.url_body_limit,
         )
         self.session = session = middleware.session_class(
             self,
@@ -117,6 +116,11 @@ class RequestContext:
         )
         environ[settings.environ_key] = session
         environ[CONTEXT_KEY] = self
+
+    @property
+    def url_param(self) -> str:
+        """The query / form field that carries the id in URL mode."""
+        return self.settings.url_param
 
     # -- SessionHost ----------------------------------------------------------
 

@@ -73,22 +73,38 @@ class SessionMeta(t.NamedTuple):
     exposed: bool = False
 
     def encode(self) -> bytes:
-        """Serialize to one ASCII line: ``created,written,timeout,binding,exposed``."""
-        return b"%.3f,%.3f,%s,%s,%s" % (
+        """Serialize to one ASCII line: ``created,written,timeout,binding,exposed``.
+
+        Times are written with millisecond precision; metadata whose times
+        are already whole milliseconds (as :meth:`written_at` and
+        :meth:`Session.start` make them) decodes back to an equal object, so
+        it is remembered for the next :meth:`decode` of the same line.
+        """
+        data = b"%.3f,%.3f,%s,%s,%s" % (
             self.created,
             self.written,
             b"" if self.timeout is None else b"%d" % self.timeout,
             (self.binding or "").encode("ascii"),
             b"1" if self.exposed else b"",
         )
+        if (
+            self.created == round(self.created, 3)
+            and self.written == round(self.written, 3)
+            and data not in _decoded_meta
+        ):
+            _remember_meta(data, self)
+        return data
 
     def written_at(self, now: float) -> SessionMeta:
-        """The same metadata with ``written`` set to ``now``.
+        """The same metadata with ``written`` set to ``now`` (in whole
+        milliseconds, the precision that is stored).
 
-        >>> SessionMeta(1.0, 2.0, 60, None).written_at(5.0).written
+        >>> SessionMeta(1.0, 2.0, 60, None).written_at(5.0004).written
         5.0
         """
-        return SessionMeta(self.created, now, self.timeout, self.binding, self.exposed)
+        return SessionMeta(
+            self.created, round(now, 3), self.timeout, self.binding, self.exposed
+        )
 
     @classmethod
     def decode(cls, data: bytes) -> SessionMeta:
@@ -105,9 +121,7 @@ class SessionMeta(t.NamedTuple):
         if meta is not None:
             return meta
         meta = cls._parse(data)
-        if len(_decoded_meta) >= _DECODED_META_MAX:
-            _decoded_meta.clear()
-        _decoded_meta[data] = meta
+        _remember_meta(data, meta)
         return meta
 
     @classmethod
@@ -136,6 +150,12 @@ class SessionMeta(t.NamedTuple):
 #: written, and every request of the session decodes it).
 _decoded_meta: dict[bytes, SessionMeta] = {}
 _DECODED_META_MAX = 4096
+
+
+def _remember_meta(data: bytes, meta: SessionMeta) -> None:
+    if len(_decoded_meta) >= _DECODED_META_MAX:
+        _decoded_meta.clear()
+    _decoded_meta[data] = meta
 
 
 class _NullHost:
@@ -251,7 +271,7 @@ class Session(MutableMapping[str, t.Any]):
     def start(self, binding: str | None = None) -> None:
         """Begin a new session (called by the host while loading), bound to
         the User-Agent hash ``binding`` if given."""
-        now = time.time()
+        now = round(time.time(), 3)  # the precision that is stored
         self.meta = SessionMeta(now, now, self._idle, binding)
 
     def adopt(
@@ -660,7 +680,9 @@ class Session(MutableMapping[str, t.Any]):
             self._ensure_id()
         for key, data in self._pending.items():
             fields[DATA_PREFIX + key] = data
-        removed = {DATA_PREFIX + key for key in self._removed}
+        removed = (
+            {DATA_PREFIX + key for key in self._removed} if self._removed else set()
+        )
         if self._flash.changed or (fields and not self._stored and self._flash.active):
             if self._flash.active:
                 fields[SYS_FIELD] = self._flash.encode(self._serializer)

@@ -171,7 +171,6 @@ def _body_value(environ: dict[str, t.Any], param: str, limit: int) -> str | None
 
 def read_presented(
     environ: dict[str, t.Any],
-    *,
     cookie_name: str,
     url_param: str,
     read_urls: bool,

@@ -98,7 +98,8 @@ class MemoryCache(SimpleCache):
     def set_record(self, key: str, record: Record, ttl: int) -> None:
         """Store ``record`` as it is under ``key`` for ``ttl`` seconds (0: no
         expiry): ``set`` without the serializer's indirection."""
-        expires = self._normalize_timeout(ttl)
+        # What _normalize_timeout() gives for a whole number of seconds.
+        expires = math.ceil(time.time() + ttl) if ttl > 0 else 0
         self._prune()
         self._cache[key] = (expires, record)
 
