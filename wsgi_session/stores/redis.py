@@ -25,66 +25,94 @@ from ..errors import ConfigError, StoreUnavailable
 from .base import Record, SaveResult, check_ttl, poll_until
 from .serializer import prepare_store
 
+if t.TYPE_CHECKING:
+    from .redis_wire import Arg
+
 __all__ = ["RedisBackend", "open_redis_cache"]
 
 _META = b"m"
 _FIELD = b"f:"
 
-# KEYS[1] = session hash.  ARGV[1] = meta, ARGV[2] = ttl in ms (0 = persist).
-_TTL = """
-local ttl = tonumber(ARGV[2])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl)
-else redis.call('PERSIST', KEYS[1]) end
+# Lua helpers shared by the scripts. KEYS[1] = session hash, ARGV[1] = ttl
+# in ms (0 = persist). hset / hdel take ARGV[first..last] (name/value pairs
+# for hset), 1000 pairs or names a call: Lua's unpack() stops near 8000 values.
+_HSET = """
+local function hset(first, last)
+  for i = first, last, 2000 do
+    redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 1999, last)))
+  end
+end
+"""
+_HDEL = """
+local function hdel(first, last)
+  for i = first, last, 1000 do
+    redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, last)))
+  end
+end
+"""
+_EXPIRE = """
+local function expire()
+  local ttl = tonumber(ARGV[1])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl)
+  else redis.call('PERSIST', KEYS[1]) end
+end
 """
 
-# ARGV[3..] = field/value pairs.
+# ARGV[2..] = pairs, 'm' and the meta first.
 _CREATE = (
-    """
+    _HSET
+    + _EXPIRE
+    + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'm', ARGV[1])
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+hset(2, #ARGV)
+expire()
+return 1
 """
-    + _TTL
-    + "return 1"
 )
 
-# ARGV[3] = number of pairs to set, then the pairs, then the fields to delete.
+# ARGV[2] = n, ARGV[3 .. 2 + 2n] = n pairs to set ('m' first), then the
+# names to delete.
 _MERGE = (
-    """
+    _HSET
+    + _HDEL
+    + _EXPIRE
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone' end
-local last = 3 + 2 * tonumber(ARGV[3])
-for i = last + 1, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
-for i = 4, last, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[1], 'm', ARGV[1])
+local last = 2 + 2 * tonumber(ARGV[2])
+hdel(last + 1, #ARGV)
+hset(3, last)
 if redis.call('HLEN', KEYS[1]) <= 1 then
   redis.call('DEL', KEYS[1])
   return 'emptied'
 end
+expire()
+return 'saved'
 """
-    + _TTL
-    + "return 'saved'"
 )
 
-# ARGV[3..] = field/value pairs (none: delete).
+# ARGV[2..] = pairs, 'm' first (only that pair: delete).
 _REPLACE = (
-    """
+    _HSET
+    + _EXPIRE
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone' end
 redis.call('DEL', KEYS[1])
-if #ARGV < 3 then return 'emptied' end
-redis.call('HSET', KEYS[1], 'm', ARGV[1])
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if #ARGV <= 3 then return 'emptied' end
+hset(2, #ARGV)
+expire()
+return 'saved'
 """
-    + _TTL
-    + "return 'saved'"
 )
 
+# ARGV[2] = meta.
 _TOUCH = (
-    """
+    _EXPIRE
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'm', ARGV[1])
+redis.call('HSET', KEYS[1], 'm', ARGV[2])
+expire()
+return 1
 """
-    + _TTL
-    + "return 1"
 )
 
 # KEYS[1] = lock key, ARGV[1] = our token.
@@ -150,10 +178,15 @@ def open_redis_cache(
     return prepare_store(RedisCache(client, key_prefix=key_prefix))
 
 
-def _pairs(fields: Mapping[str, bytes]) -> list[bytes]:
-    out: list[bytes] = []
+def _pairs(meta: bytes, fields: Mapping[str, bytes]) -> list[bytes]:
+    """The hash's name/value pairs, meta first.
+
+    >>> _pairs(b"meta", {"cart": b"[1]"})
+    [b'm', b'meta', b'f:cart', b'[1]']
+    """
+    out = [_META, meta]
     for name, value in fields.items():
-        out += [_FIELD + name.encode("utf-8"), bytes(value)]
+        out += (_FIELD + name.encode("utf-8"), bytes(value))
     return out
 
 
@@ -161,11 +194,50 @@ def _ttl_ms(ttl: int) -> int:
     return check_ttl(ttl) * 1000
 
 
+def _record(reply: list[bytes] | dict[bytes, bytes]) -> Record | None:
+    """The Record of an HGETALL reply (a flat list; a dict under RESP3).
+
+    >>> _record([b"m", b"meta", b"f:cart", b"[1]"])
+    Record(meta=b'meta', fields={'cart': b'[1]'}, token=None)
+    >>> _record([]) is None and _record([b"m", b"meta"]) is None
+    True
+    >>> _record([b"f:cart", b"[1]"])
+    Traceback (most recent call last):
+      ...
+    ValueError: session hash has no meta field
+    """
+    if not reply:
+        return None
+    if isinstance(reply, dict):
+        pairs: Iterable[tuple[bytes, bytes]] = reply.items()
+    else:
+        items = iter(reply)
+        pairs = zip(items, items)
+    meta = None
+    fields: dict[str, bytes] = {}
+    for name, value in pairs:
+        if name.startswith(_FIELD):
+            try:
+                fields[name[2:].decode("utf-8")] = value  # after b"f:"
+            except UnicodeDecodeError as exc:
+                raise ValueError("field name is not UTF-8") from exc
+        elif name == _META:
+            meta = value
+        else:
+            raise ValueError(f"unexpected field {name!r} in session hash")
+    if meta is None:
+        raise ValueError("session hash has no meta field")
+    return Record(meta, fields) if fields else None
+
+
 class RedisBackend:
     """The Backend protocol over RedisCache: one hash per session, Lua writes.
 
     Round trips: load, create, merge, replace, touch, delete: one each (the
-    very first use of a script on a server costs two more: NOSCRIPT, LOAD).
+    first run of a script on a server costs one more: NOSCRIPT, then EVAL).
+    ``round_trips`` counts every command sent, a retried one twice. Commands
+    go through a :class:`~wsgi_session.stores.redis_wire.Wire`, which says
+    when a command is sent again after a connection failure.
 
     >>> backend = RedisBackend(open_redis_cache(host="127.0.0.1"))
     >>> backend.round_trips
@@ -176,66 +248,46 @@ class RedisBackend:
     lock_suffix = ":lock"
 
     def __init__(self, cache: RedisCache) -> None:
-        import redis
+        from .redis_wire import Script, Wire
 
         self.cache = prepare_store(cache)
         self.round_trips = 0
-        self._errors = redis.RedisError
-        client = cache._write_client
-        try:
-            decoding = client.get_encoder().decode_responses
-        except AttributeError:
-            decoding = False
-        if decoding:
-            raise ConfigError(
-                "the Redis client must not use decode_responses=True", key="store"
-            )
-        self._create = client.register_script(_CREATE)
-        self._merge = client.register_script(_MERGE)
-        self._replace = client.register_script(_REPLACE)
-        self._touch = client.register_script(_TOUCH)
-        self._unlock = client.register_script(_UNLOCK)
+        self._write = Wire(cache._write_client, self._sent)
+        read = cache._read_client
+        same = read is cache._write_client
+        self._read = self._write if same else Wire(read, self._sent)
+        self._create = Script.of(_CREATE)
+        self._merge = Script.of(_MERGE)
+        self._replace = Script.of(_REPLACE)
+        self._touch = Script.of(_TOUCH)
+        self._unlock = Script.of(_UNLOCK)
+
+    def _sent(self) -> None:
+        self.round_trips += 1
 
     def _key(self, key: str) -> str:
         return f"{self.cache._get_prefix()}{key}"
 
-    def _call(self, fn: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.Any) -> t.Any:
-        """One round trip; every Redis error becomes StoreUnavailable."""
-        self.round_trips += 1
-        try:
-            return fn(*args, **kwargs)
-        except self._errors as exc:
-            raise StoreUnavailable(f"redis: {exc}", original=exc) from exc
-
     def load(self, key: str) -> Record | None:
         """Return the record (one HGETALL); ``ValueError`` if malformed."""
         try:
-            raw = self._call(self.cache._read_client.hgetall, self._key(key))
+            reply = self._read.call("HGETALL", self._key(key))
         except StoreUnavailable as exc:
-            if "WRONGTYPE" in str(exc):  # not written by us: a corrupt session
+            if str(exc.original).startswith("WRONGTYPE"):  # not one of ours
                 raise ValueError("the Redis key does not hold a session") from exc
             raise
-        if not raw:
-            return None
-        meta = raw.pop(_META, None)
-        fields: dict[str, bytes] = {}
-        for name, value in raw.items():
-            if not name.startswith(_FIELD):
-                raise ValueError(f"unexpected field {name!r} in session hash")
-            try:
-                fields[name[len(_FIELD) :].decode("utf-8")] = value
-            except UnicodeDecodeError as exc:
-                raise ValueError("field name is not UTF-8") from exc
-        if meta is None:
-            raise ValueError("session hash has no meta field")
-        return Record(meta, fields) if fields else None
+        return _record(reply)
 
     def create(self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int) -> bool:
-        """Store a new record if ``key`` is absent (one script call)."""
+        """Store a new record if ``key`` is absent (one script call).
+
+        Not repeated once sent (a repeat would find the record it made).
+        """
         if not fields:
             raise ValueError("a new record needs at least one field")
-        args = [meta, _ttl_ms(ttl), *_pairs(fields)]
-        return bool(self._call(self._create, keys=[self._key(key)], args=args))
+        args: list[Arg] = [_ttl_ms(ttl), *_pairs(meta, fields)]
+        key = self._key(key)
+        return bool(self._write.run(self._create, key, args, idempotent=False))
 
     def merge(
         self,
@@ -249,26 +301,27 @@ class RedisBackend:
     ) -> SaveResult:
         """Apply set/delete atomically server-side (one script call)."""
         deletions = [_FIELD + name.encode("utf-8") for name in del_fields]
-        args = [meta, _ttl_ms(ttl), len(set_fields), *_pairs(set_fields), *deletions]
-        result = self._call(self._merge, keys=[self._key(key)], args=args)
+        pairs = _pairs(meta, set_fields)
+        args: list[Arg] = [_ttl_ms(ttl), len(pairs) // 2, *pairs, *deletions]
+        result = self._write.run(self._merge, self._key(key), args)
         return SaveResult(result.decode("ascii"))
 
     def replace(
         self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int
     ) -> SaveResult:
         """Overwrite an existing record (one script call); GONE if absent."""
-        args = [meta, _ttl_ms(ttl), *_pairs(fields)]
-        result = self._call(self._replace, keys=[self._key(key)], args=args)
+        args: list[Arg] = [_ttl_ms(ttl), *_pairs(meta, fields)]
+        result = self._write.run(self._replace, self._key(key), args)
         return SaveResult(result.decode("ascii"))
 
     def touch(self, key: str, meta: bytes, ttl: int) -> bool:
         """Replace meta and refresh the TTL (one script call)."""
-        args = [meta, _ttl_ms(ttl)]
-        return bool(self._call(self._touch, keys=[self._key(key)], args=args))
+        args: list[Arg] = [_ttl_ms(ttl), meta]
+        return bool(self._write.run(self._touch, self._key(key), args))
 
     def delete(self, key: str) -> None:
         """Delete the record (one DEL)."""
-        self._call(self.cache._write_client.delete, self._key(key))
+        self._write.call("DEL", self._key(key))
 
     def lock(
         self, key: str, timeout: float, ttl: float
@@ -278,14 +331,17 @@ class RedisBackend:
 
     @contextmanager
     def _lock(self, lock_key: str, timeout: float, ttl: float) -> Iterator[None]:
-        client = self.cache._write_client
         token = secrets.token_hex(16).encode("ascii")
         ms = max(1, int(ttl * 1000))
         poll_until(
-            lambda: bool(self._call(client.set, lock_key, token, nx=True, px=ms)),
+            lambda: bool(
+                self._write.call(
+                    "SET", lock_key, token, "NX", "PX", ms, idempotent=False
+                )
+            ),
             timeout,
         )
         try:
             yield
         finally:
-            self._call(self._unlock, keys=[lock_key], args=[token])
+            self._write.run(self._unlock, lock_key, [token])

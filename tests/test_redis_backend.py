@@ -1,0 +1,328 @@
+"""RedisBackend over a real redis-server: the direct wire, its retry, scripts, errors.
+
+Connection failures are made by the server itself: ``CLIENT KILL`` closes the
+connection the pool has just handed out (after the pool's own liveness
+check), so the failure is met on the wire, as in a real race with an idle
+timeout or a restart.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cachelib.redis import RedisCache
+from servers import RedisServer, ServerError
+
+from wsgi_session.errors import StoreUnavailable
+from wsgi_session.stores import backend_for, open_store
+from wsgi_session.stores.base import Record, SaveResult
+from wsgi_session.stores.redis import RedisBackend
+
+redis = pytest.importorskip("redis")
+
+KEY = "0123456789abcdef"
+
+
+class SentinelServer(RedisServer):
+    """redis-server in Sentinel mode, watching one master as 'main'."""
+
+    def __init__(self, master: RedisServer) -> None:
+        super().__init__()
+        self.master = master
+
+    def argv(self) -> list[str]:
+        """redis-server --sentinel with a fresh config file (Sentinel rewrites it)."""
+        conf = self.dir / "sentinel.conf"
+        conf.write_text(
+            f"port {self.port}\nbind {self.host}\ndir {self.dir}\n"
+            f"sentinel monitor main {self.master.host} {self.master.port} 1\n"
+        )
+        return [self.binary, str(conf), "--sentinel"]
+
+
+@pytest.fixture
+def backend(redis_url: str) -> RedisBackend:
+    """A RedisBackend on the test server (built from its URL)."""
+    built = backend_for(open_store(redis_url))
+    assert isinstance(built, RedisBackend)
+    return built
+
+
+@pytest.fixture
+def admin(redis_server: RedisServer, redis_url: str) -> Iterator[Any]:
+    """A separate client for setting up and inspecting the server."""
+    client = redis.Redis(host=redis_server.host, port=redis_server.port)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def sentinel(redis_server: RedisServer, redis_url: str) -> Iterator[SentinelServer]:
+    """A Sentinel watching the test Redis."""
+    server = SentinelServer(redis_server)
+    try:
+        server.start()
+    except ServerError as exc:
+        server.close()
+        pytest.skip(str(exc))
+    yield server
+    server.close()
+
+
+def in_use(backend: RedisBackend) -> int:
+    """Connections the backend's pool has handed out and not got back."""
+    return len(backend._write.client.connection_pool._in_use_connections)
+
+
+def calls(admin: Any, command: str) -> int:
+    """How often the server has run ``command`` (clients and scripts)."""
+    stats = admin.info("commandstats").get(f"cmdstat_{command}")
+    return int(stats["calls"]) if stats else 0
+
+
+def server_closes_next_connection(
+    backend: RedisBackend, admin: Any, monkeypatch: pytest.MonkeyPatch, reset: bool
+) -> None:
+    """Have the server close the next connection the pool hands out.
+
+    With ``reset``, one stray byte is written first so that the server
+    answers with a TCP reset: the next send then fails, before the command
+    reaches the server; without it, the send succeeds and the read fails.
+    """
+    pool = backend._write.client.connection_pool
+    get_connection = pool.get_connection
+
+    def killed_after_checkout() -> Any:
+        monkeypatch.undo()
+        conn = get_connection()
+        host, port = conn._sock.getsockname()[:2]
+        assert admin.client_kill(f"{host}:{port}")
+        assert select.select([conn._sock], [], [], 2)[0], "the server did not close"
+        if reset:
+            conn._sock.send(b"\r\n")
+            time.sleep(0.05)
+        return conn
+
+    monkeypatch.setattr(pool, "get_connection", killed_after_checkout)
+
+
+def test_plain_client_sends_commands_on_a_pooled_connection(backend):
+    """A redis.Redis client is driven directly through its connection pool."""
+    assert backend._write.direct and backend._read is backend._write
+
+
+def test_load_is_retried_once_when_the_server_closed_the_connection(
+    backend, admin, monkeypatch
+):
+    """A load whose connection the server closed is sent again and gets the data."""
+    backend.create(KEY, b"meta", {"a": b"1", "b": b"2"}, 60)
+    before, hgetall = backend.round_trips, calls(admin, "hgetall")
+    server_closes_next_connection(backend, admin, monkeypatch, reset=False)
+    assert backend.load(KEY) == Record(b"meta", {"a": b"1", "b": b"2"})
+    assert backend.round_trips - before == 2
+    assert calls(admin, "hgetall") - hgetall == 1  # the lost one never arrived
+    assert in_use(backend) == 0
+
+
+def test_create_is_not_sent_twice_once_it_was_written(backend, admin, monkeypatch):
+    """A create whose reply is lost raises StoreUnavailable; it is not repeated."""
+    server_closes_next_connection(backend, admin, monkeypatch, reset=False)
+    before = backend.round_trips
+    with pytest.raises(StoreUnavailable) as info:
+        backend.create(KEY, b"meta", {"a": b"1"}, 60)
+    assert isinstance(info.value.original, redis.ConnectionError)
+    assert backend.round_trips - before == 1
+    assert in_use(backend) == 0
+    assert backend.create(KEY, b"meta", {"a": b"1"}, 60)  # the pool recovered
+
+
+def test_create_is_retried_when_the_send_itself_failed(backend, admin, monkeypatch):
+    """A create that never reached the server is sent once more, and succeeds."""
+    backend.load(KEY)  # the scripts' first use is not what this test measures
+    backend.create("other", b"meta", {"a": b"1"}, 60)
+    before, evalsha = backend.round_trips, calls(admin, "evalsha")
+    server_closes_next_connection(backend, admin, monkeypatch, reset=True)
+    assert backend.create(KEY, b"meta", {"a": b"1"}, 60)
+    assert backend.round_trips - before == 2
+    assert calls(admin, "evalsha") - evalsha == 1
+    assert backend.load(KEY) == Record(b"meta", {"a": b"1"})
+    assert in_use(backend) == 0
+
+
+def test_stopped_server_raises_store_unavailable_and_frees_connections(
+    backend, redis_server
+):
+    """With the server down every call raises StoreUnavailable; no connection leaks."""
+    backend.create(KEY, b"meta", {"a": b"1"}, 60)
+    redis_server.stop()
+    try:
+        for call in (
+            lambda: backend.load(KEY),
+            lambda: backend.merge(KEY, b"meta", {"b": b"2"}, [], 60),
+            lambda: backend.create("new", b"meta", {"a": b"1"}, 60),
+            lambda: backend.delete(KEY),
+        ):
+            with pytest.raises(StoreUnavailable) as info:
+                call()
+            assert isinstance(info.value.original, redis.ConnectionError)
+            assert in_use(backend) == 0
+    finally:
+        redis_server.start()
+    assert backend.load(KEY) is None  # the restarted server is empty, and reached
+
+
+@pytest.mark.parametrize("via", ["plain", "sentinel"])
+def test_timeout_is_not_retried_and_the_connection_is_dropped(
+    request, redis_server, redis_url, via
+):
+    """A read timeout raises StoreUnavailable, unretried; its connection is closed."""
+    if via == "sentinel":
+        from redis.sentinel import Sentinel
+
+        sentinel = request.getfixturevalue("sentinel")
+        sentinels = Sentinel([(sentinel.host, sentinel.port)])
+        client = sentinels.master_for("main", socket_timeout=0.3)
+    else:
+        client = redis.Redis(
+            host=redis_server.host, port=redis_server.port, socket_timeout=0.3
+        )
+    backend = RedisBackend(RedisCache(client, key_prefix="to:"))
+    backend.create(KEY, b"meta", {"a": b"1"}, 60)
+    backend.create("other", b"meta", {"b": b"2"}, 60)
+    before = backend.round_trips
+    redis_server.pause()
+    try:
+        with pytest.raises(StoreUnavailable) as info:
+            backend.load(KEY)
+    finally:
+        redis_server.resume()
+    assert isinstance(info.value.original, redis.TimeoutError)
+    assert backend.round_trips - before == 1
+    assert in_use(backend) == 0
+    idle = client.connection_pool._available_connections
+    assert idle and all(conn._sock is None for conn in idle)  # no late reply kept
+    assert backend.load("other") == Record(b"meta", {"b": b"2"})
+    client.close()
+
+
+def test_flushed_scripts_are_sent_again_with_eval(backend, admin):
+    """After SCRIPT FLUSH a write falls back to EVAL once, then EVALSHA works again."""
+    backend.create(KEY, b"meta", {"a": b"1"}, 60)
+    admin.script_flush()
+    before = backend.round_trips
+    evalsha, eval_ = calls(admin, "evalsha"), calls(admin, "eval")
+    result = backend.merge(KEY, b"meta2", {"b": b"2"}, ["a"], 60)
+    assert result is SaveResult.SAVED
+    assert backend.round_trips - before == 2  # NOSCRIPT, then EVAL
+    assert (calls(admin, "evalsha") - evalsha, calls(admin, "eval") - eval_) == (1, 1)
+    assert backend.merge(KEY, b"meta3", {"c": b"3"}, [], 60) is SaveResult.SAVED
+    assert calls(admin, "evalsha") - evalsha == 2 and calls(admin, "eval") == eval_ + 1
+    assert backend.load(KEY) == Record(b"meta3", {"b": b"2", "c": b"3"})
+    assert in_use(backend) == 0
+
+
+def test_three_thousand_fields_are_written_in_chunks(backend, admin):
+    """A 3,000-field session is created and merged exactly, 1000 pairs per HSET."""
+    fields = {f"k{i}": f"v{i}".encode() for i in range(3000)}
+    hset = calls(admin, "hset")
+    assert backend.create(KEY, b"meta", fields, 60)
+    assert calls(admin, "hset") - hset == 4  # 3001 pairs with the meta
+    assert backend.load(KEY) == Record(b"meta", fields)
+
+    changed = {f"n{i}": b"new" for i in range(2500)}
+    removed = [f"k{i}" for i in range(2500)]
+    hset, hdel = calls(admin, "hset"), calls(admin, "hdel")
+    result = backend.merge(KEY, b"meta2", changed, removed, 60)
+    assert result is SaveResult.SAVED
+    assert (calls(admin, "hset") - hset, calls(admin, "hdel") - hdel) == (3, 3)
+    expected = {f"k{i}": f"v{i}".encode() for i in range(2500, 3000)} | changed
+    assert backend.load(KEY) == Record(b"meta2", expected)
+
+
+def test_small_merge_is_one_hset_and_one_hdel(backend, admin):
+    """A merge of one set and one deleted field runs one HSET and one HDEL."""
+    backend.create(KEY, b"meta", {"a": b"1", "b": b"2"}, 60)
+    hset, hdel = calls(admin, "hset"), calls(admin, "hdel")
+    backend.merge(KEY, b"meta2", {"c": b"3"}, ["a"], 60)
+    assert (calls(admin, "hset") - hset, calls(admin, "hdel") - hdel) == (1, 1)
+    assert backend.load(KEY) == Record(b"meta2", {"b": b"2", "c": b"3"})
+
+
+def test_merge_semantics_survive_the_new_scripts(backend):
+    """Merge says GONE for a missing session and EMPTIED (and deletes) when emptied."""
+    assert backend.merge(KEY, b"m", {"a": b"1"}, [], 60) is SaveResult.GONE
+    assert backend.load(KEY) is None
+    backend.create(KEY, b"m", {"a": b"1"}, 60)
+    assert not backend.create(KEY, b"m", {"a": b"2"}, 60)
+    assert backend.merge(KEY, b"m", {}, ["a"], 60) is SaveResult.EMPTIED
+    assert backend.load(KEY) is None
+    assert backend.replace(KEY, b"m", {"a": b"1"}, 60) is SaveResult.GONE
+
+
+def test_wrong_type_key_is_a_value_error_and_keeps_the_connection(backend, admin):
+    """A key that is not a hash raises ValueError; the pool stays usable."""
+    admin.set(backend.cache.key_prefix + KEY, b"not a session")
+    with pytest.raises(ValueError, match="does not hold a session"):
+        backend.load(KEY)
+    assert in_use(backend) == 0
+    backend.create("other", b"meta", {"a": b"1"}, 60)
+    assert backend.load("other") == Record(b"meta", {"a": b"1"})
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [(b"x", "unexpected field"), (b"f:\xff", "not UTF-8"), (b"f:a", "no meta")],
+)
+def test_malformed_hash_is_a_value_error(backend, admin, name, problem):
+    """Unexpected or non-UTF-8 field names and a missing meta raise ValueError."""
+    admin.hset(backend.cache.key_prefix + KEY, name, b"1")
+    with pytest.raises(ValueError, match=problem):
+        backend.load(KEY)
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_load_reads_both_reply_protocols(redis_server, redis_url, protocol):
+    """HGETALL's flat RESP2 list and RESP3 map both become the same Record."""
+    client = redis.Redis(
+        host=redis_server.host, port=redis_server.port, protocol=protocol
+    )
+    backend = RedisBackend(RedisCache(client, key_prefix="p:"))
+    backend.create(KEY, b"meta", {"a": b"1", "b": b"2"}, 60)
+    assert backend.load(KEY) == Record(b"meta", {"a": b"1", "b": b"2"})
+    client.close()
+
+
+def test_single_connection_client_uses_its_own_api(redis_server, redis_url, admin):
+    """A client the wire cannot borrow from works through execute_command."""
+    client = redis.Redis(
+        host=redis_server.host, port=redis_server.port, single_connection_client=True
+    )
+    backend = RedisBackend(RedisCache(client, key_prefix="s:"))
+    assert not backend._write.direct
+    assert backend.create(KEY, b"meta", {"a": b"1"}, 60)
+    admin.script_flush()
+    assert backend.merge(KEY, b"meta", {"b": b"2"}, [], 60) is SaveResult.SAVED
+    assert backend.load(KEY) == Record(b"meta", {"a": b"1", "b": b"2"})
+    with backend.lock(KEY, timeout=1, ttl=5):
+        assert admin.pttl(f"s:{KEY}:lock") > 0
+    backend.delete(KEY)
+    assert backend.load(KEY) is None
+    client.close()
+
+
+def test_sentinel_client_is_driven_directly_and_retries(sentinel, admin, monkeypatch):
+    """A Sentinel master_for() client uses the pooled wire and its one retry."""
+    from redis.sentinel import Sentinel
+
+    client = Sentinel([(sentinel.host, sentinel.port)]).master_for("main")
+    backend = RedisBackend(RedisCache(client, key_prefix="sen:"))
+    assert backend._write.direct
+    assert backend.create(KEY, b"meta", {"a": b"1"}, 60)
+    server_closes_next_connection(backend, admin, monkeypatch, reset=False)
+    assert backend.load(KEY) == Record(b"meta", {"a": b"1"})
+    assert in_use(backend) == 0
+    client.close()

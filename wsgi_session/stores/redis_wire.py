@@ -1,0 +1,158 @@
+"""Send one command to Redis and read its reply, spending little client CPU.
+
+:class:`Wire` is what :class:`~wsgi_session.stores.redis.RedisBackend` talks
+through. Over a plain ``redis.Redis`` client (Sentinel ``master_for()``
+clients included) it borrows a connection from the client's pool, writes the
+command and reads the raw reply: none of the client's command dispatch,
+response callbacks or ``Script`` objects run. Any other client (a
+``redis.cluster.RedisCluster``, a single-connection or client-side-caching
+client, a subclass that overrides ``execute_command``) goes through its own
+``execute_command``, which routes, retries and caches as that client does.
+
+Every Redis error leaves as :class:`~wsgi_session.errors.StoreUnavailable`
+with the original attached; a ``NOSCRIPT`` reply is handled by sending the
+script's source once (``EVAL``, which also caches it on the server).
+
+Retries on the direct path: a connection that fails (closed by the server,
+reset) is disconnected and the command is sent once more on a new socket —
+for an *idempotent* command after any connection error, for any other only
+if the error came while sending (the server cannot have run an incomplete
+command). A command that was fully sent is not repeated if repeating it
+could report a different outcome (``create`` would find its own record and
+say "exists"; ``SET NX`` would find its own lock): the caller gets
+``StoreUnavailable`` instead. (A repeated merge re-applies the same values;
+at worst it reports GONE where the lost run emptied the session, and both
+end the session.) Timeouts are never retried: the server may still run the
+command, and a retry would double the wait. The connection's own health
+check (``health_check_interval``) runs inside its ``send_command``, as
+with the client's API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import typing as t
+from collections.abc import Callable, Sequence
+
+import redis
+from redis.exceptions import ConnectionError, NoScriptError, RedisError, ResponseError
+
+from ..errors import ConfigError, StoreUnavailable
+
+__all__ = ["Script", "Wire"]
+
+#: What a command argument may be (the connection's encoder packs it).
+Arg = t.Union[bytes, str, int, float]
+
+
+class Script(t.NamedTuple):
+    """A Lua script and its SHA1, as EVALSHA wants it.
+
+    >>> Script.of("return 1").sha
+    'e0e1f9fabfc9d4800c877a703b823ac0578ff8db'
+    """
+
+    source: bytes
+    sha: str
+
+    @classmethod
+    def of(cls, source: str) -> Script:
+        """Build the script of ``source``."""
+        data = source.encode("utf-8")
+        return cls(data, hashlib.sha1(data, usedforsecurity=False).hexdigest())
+
+
+def _pool_of(client: t.Any) -> t.Any:
+    """The pool to borrow connections from, or ``None``: use the client's API."""
+    if not isinstance(client, redis.Redis):  # RedisCluster is not a redis.Redis
+        return None
+    if type(client).execute_command is not redis.Redis.execute_command:
+        return None  # a subclass that wraps commands: let it see them
+    if client.connection is not None:  # single_connection_client=True
+        return None
+    pool = client.connection_pool
+    if getattr(pool, "cache", None) is not None:  # client-side caching
+        return None
+    return pool
+
+
+class Wire:
+    """Commands to one redis-py client; ``on_send`` is called once per command.
+
+    >>> Wire(redis.Redis(), lambda: None).direct
+    True
+    >>> Wire(redis.Redis(decode_responses=True), lambda: None)
+    Traceback (most recent call last):
+      ...
+    wsgi_session.errors.ConfigError: the Redis client must not use decode_responses=True
+    """
+
+    def __init__(self, client: t.Any, on_send: Callable[[], object]) -> None:
+        try:
+            decoding = client.get_encoder().decode_responses
+        except AttributeError:
+            decoding = False
+        if decoding:
+            raise ConfigError(
+                "the Redis client must not use decode_responses=True", key="store"
+            )
+        self.client = client
+        self._on_send = on_send
+        self._pool = _pool_of(client)
+        #: True when commands go straight to a pooled connection.
+        self.direct = self._pool is not None
+
+    def call(self, *args: Arg, idempotent: bool = True) -> t.Any:
+        """Send one command; return its raw reply.
+
+        ``idempotent=False`` marks a command whose repetition could report a
+        different outcome; it is never sent twice (see the module docs).
+        """
+        try:
+            return self._send(args, idempotent)
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}", original=exc) from exc
+
+    def run(
+        self, script: Script, key: Arg, args: Sequence[Arg], *, idempotent: bool = True
+    ) -> t.Any:
+        """Run ``script`` on one key (EVALSHA; EVAL after ``NOSCRIPT``)."""
+        try:
+            try:
+                return self._send(("EVALSHA", script.sha, 1, key, *args), idempotent)
+            except NoScriptError:  # not run: the server lost or never had it
+                return self._send(("EVAL", script.source, 1, key, *args), idempotent)
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}", original=exc) from exc
+
+    def _send(self, args: tuple[Arg, ...], idempotent: bool) -> t.Any:
+        pool = self._pool
+        if pool is None:
+            self._on_send()
+            return self.client.execute_command(*args)
+        conn = pool.get_connection()  # releases the connection itself on failure
+        try:
+            return self._exchange(conn, args, idempotent)
+        except ResponseError:
+            raise  # a complete error reply: the connection is in a clean state
+        except BaseException:
+            conn.disconnect()  # never pool a connection in an unknown state
+            raise
+        finally:
+            pool.release(conn)
+
+    def _exchange(self, conn: t.Any, args: tuple[Arg, ...], idempotent: bool) -> t.Any:
+        """Write ``args`` to ``conn`` and read the reply; once more if safe."""
+        sent = False
+        try:
+            self._on_send()
+            conn.send_command(*args)  # runs the connection's health check too
+            sent = True
+            return conn.read_response()
+        except ConnectionError:
+            conn.disconnect()
+            if sent and not idempotent:
+                raise
+        self._on_send()
+        conn.send_command(*args)  # on a new socket
+        return conn.read_response()
