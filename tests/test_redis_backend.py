@@ -1,9 +1,8 @@
 """RedisBackend over a real redis-server: the direct wire, its retry, scripts, errors.
 
 Connection failures are made by the server itself: ``CLIENT KILL`` closes the
-connection the pool has just handed out (after the pool's own liveness
-check), so the failure is met on the wire, as in a real race with an idle
-timeout or a restart.
+connection the wire has just taken from its free list, so the failure is met
+on the wire, as in a real race with an idle timeout or a restart.
 """
 
 from __future__ import annotations
@@ -74,8 +73,8 @@ def sentinel(redis_server: RedisServer, redis_url: str) -> Iterator[SentinelServ
 
 
 def in_use(backend: RedisBackend) -> int:
-    """Connections the backend's pool has handed out and not got back."""
-    return len(backend._write.client.connection_pool._in_use_connections)
+    """Connections the backend's wire has made and not got back."""
+    return backend._write.busy
 
 
 def calls(admin: Any, command: str) -> int:
@@ -93,12 +92,14 @@ def server_closes_next_connection(
     answers with a TCP reset: the next send then fails, before the command
     reaches the server; without it, the send succeeds and the read fails.
     """
-    pool = backend._write.client.connection_pool
-    get_connection = pool.get_connection
+    wire = backend._write
+    checkout = wire._checkout
 
     def killed_after_checkout() -> Any:
         monkeypatch.undo()
-        conn = get_connection()
+        conn = checkout()
+        if conn._sock is None:
+            conn.connect()
         host, port = conn._sock.getsockname()[:2]
         assert admin.client_kill(f"{host}:{port}")
         assert select.select([conn._sock], [], [], 2)[0], "the server did not close"
@@ -107,7 +108,7 @@ def server_closes_next_connection(
             time.sleep(0.05)
         return conn
 
-    monkeypatch.setattr(pool, "get_connection", killed_after_checkout)
+    monkeypatch.setattr(wire, "_checkout", killed_after_checkout)
 
 
 def test_plain_client_sends_commands_on_a_pooled_connection(backend):
@@ -203,7 +204,7 @@ def test_timeout_is_not_retried_and_the_connection_is_dropped(
     assert isinstance(info.value.original, redis.TimeoutError)
     assert backend.round_trips - before == 1
     assert in_use(backend) == 0
-    idle = client.connection_pool._available_connections
+    idle = backend._write._idle
     assert idle and all(conn._sock is None for conn in idle)  # no late reply kept
     assert backend.load("other") == Record(b"meta", {"b": b"2"})
     client.close()
@@ -326,3 +327,35 @@ def test_sentinel_client_is_driven_directly_and_retries(sentinel, admin, monkeyp
     assert backend.load(KEY) == Record(b"meta", {"a": b"1"})
     assert in_use(backend) == 0
     client.close()
+
+
+def test_one_connection_serves_consecutive_commands(backend):
+    """Sequential commands reuse one connection from the wire's free list."""
+    backend.create(KEY, b"meta", {"a": b"1"}, 60)
+    for _ in range(20):
+        assert backend.load(KEY) == Record(b"meta", {"a": b"1"})
+    assert backend._write.client.connection_pool._created_connections == 1
+    assert len(backend._write._idle) == 1 and in_use(backend) == 0
+
+
+def test_forked_child_does_not_reuse_the_parents_connections(backend):
+    """A forked child starts with no idle connection, connects anew and works."""
+    import os
+
+    backend.create(KEY, b"meta", {"a": b"1"}, 60)
+    assert backend._write._idle
+    parent_socket = backend._write._idle[0]._sock
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code only
+        code = 1
+        try:
+            if not backend._write._idle:
+                record = backend.load(KEY)
+                code = 0 if record == Record(b"meta", {"a": b"1"}) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # the parent's connection is untouched by the child and still works
+    assert backend._write._idle[0]._sock is parent_socket
+    assert backend.load(KEY) == Record(b"meta", {"a": b"1"})
