@@ -108,11 +108,8 @@ class RequestContext:
             settings.tracking != "cookie",
             settings.url_body_limit,
         )
-        self.session = session = middleware.session_class(
-            self,
-            serializer=settings.serializer,
-            idle_timeout=settings.idle_timeout,
-            absolute_timeout=settings.absolute_timeout,
+        self.session = session = middleware.session_class(  # positional: cheaper
+            self, settings.serializer, settings.idle_timeout, settings.absolute_timeout
         )
         environ[settings.environ_key] = session
         environ[CONTEXT_KEY] = self

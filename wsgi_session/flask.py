@@ -10,7 +10,10 @@ registers the Jinja globals ``rewrite_url(url)`` / ``session_input()`` and the
   (``wsgi_session`` by default). Only the secret key comes from Flask.
 * **replace** (``replace_flask_session=True``): ``flask.session`` *is* the
   server-side session, and every option left unset follows Flask's
-  configuration, read on every request (see :class:`WSGISession`).
+  configuration, read on every request (see :class:`WSGISession`). A
+  permanent session's cookie is refreshed on every request, as Flask does,
+  without a store round trip: its value carries a permanent hint
+  (``<id>.<signature>.p``, see :class:`FlaskRequestContext`).
 
 >>> import flask
 >>> app = flask.Flask("doc")
@@ -28,7 +31,9 @@ registers the Jinja globals ``rewrite_url(url)`` / ``session_input()`` and the
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
+import operator
 import typing as t
 from collections.abc import Mapping
 
@@ -40,7 +45,8 @@ from .config import DEFAULTS, Settings
 from .errors import ConfigError, StoreUnavailable
 from .jinja import install
 from .middleware import CONTEXT_KEY, RequestContext, SessionMiddleware
-from .session import Session, SessionHost, SessionMeta
+from .response import ResponseEditor
+from .session import Session, SessionMeta
 from .signing import IdSigner
 from .tracking import CookieProfile
 
@@ -48,6 +54,7 @@ if t.TYPE_CHECKING:  # pragma: no cover
     from .middleware import StartResponse, WSGIApp, WSGIEnviron
 
 __all__ = [
+    "PERMANENT_HINT",
     "FlaskSession",
     "FlaskSessionMiddleware",
     "WSGISession",
@@ -62,6 +69,8 @@ EXTENSION_KEY = "wsgi_session"
 #: Default cookie name beside Flask's own session cookie.
 SIDE_BY_SIDE_COOKIE = "wsgi_session"
 _MAX_PROFILES = 16
+#: Entries kept per profile in each of its caches (signed ids, cookie headers).
+_CACHE_SIZE = 4096
 
 
 class FlaskSession(Session, SessionMixin):
@@ -81,10 +90,10 @@ class FlaskSession(Session, SessionMixin):
     (True, True, True, True)
     """
 
-    def __init__(self, host: SessionHost, **options: t.Any) -> None:
-        super().__init__(host, **options)
-        self._assigned = False
-        self._wrote = False
+    # Per-request state as class-level defaults (see Session): most requests
+    # never touch their session.
+    _assigned = False  # this request assigned or deleted a key
+    _wrote = False  # this request wrote the session to the store
 
     def __setitem__(self, key: str, value: t.Any) -> None:
         super().__setitem__(key, value)
@@ -130,13 +139,16 @@ class FlaskSession(Session, SessionMixin):
         except Exception:
             return False
 
-    def sync_timeout(self, lifetime: int, default: int | None) -> None:
+    def sync_timeout(
+        self, lifetime: int, default: int | None, *, permanent: bool | None = None
+    ) -> None:
         """Permanent sessions live ``lifetime`` seconds since their last use.
 
         A session that stops being permanent gets the ``default`` idle
-        timeout back; any other session keeps its own.
+        timeout back; any other session keeps its own. ``permanent`` is
+        :attr:`permanent`, when the caller has read it already.
         """
-        if self.permanent:
+        if self.permanent if permanent is None else permanent:
             target: int | None = lifetime
         elif self.was_permanent():
             target = default
@@ -155,10 +167,106 @@ class _Profile:
     permanent_cookies: CookieProfile  # permanent sessions: Max-Age = lifetime
     lifetime: int
     refresh_each_request: bool
+    #: Signed ids issued under this profile (Flask sends a session's cookie
+    #: again on every request that modifies it: one HMAC each time otherwise).
+    signed: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
+
+    def sign(self, session_id: str) -> str:
+        """``signer.sign(session_id)``, remembered."""
+        signed = self.signed.get(session_id)
+        if signed is None:
+            signed = self.signer.sign(session_id)
+            if len(self.signed) >= _CACHE_SIZE:
+                self.signed.clear()
+            self.signed[session_id] = signed
+        return signed
 
 
-def _freeze(value: t.Any) -> t.Any:
-    return tuple(value) if isinstance(value, list) else value
+class _SessionCookies(CookieProfile):
+    """A cookie profile that remembers its browser-session ``Set-Cookie`` headers.
+
+    Flask sends a session's cookie again on every request that modifies it;
+    without a Max-Age (hence no Expires) the header only depends on the value
+    and on whether the request is secure.
+    """
+
+    def __init__(self, name: str, **attributes: t.Any) -> None:
+        super().__init__(name, **attributes)
+        self._headers: dict[tuple[str, bool], tuple[str, str]] = {}
+
+    def set_header(self, environ: t.Mapping[str, t.Any], value: str) -> tuple[str, str]:
+        """``Set-Cookie`` carrying ``value`` (built once per value and scheme)."""
+        if self.max_age is not None:  # Expires moves with the clock
+            return super().set_header(environ, value)
+        key = (value, self.is_secure(environ))
+        header = self._headers.get(key)
+        if header is None:
+            header = super().set_header(environ, value)
+            if len(self._headers) >= _CACHE_SIZE:
+                self._headers.clear()
+            self._headers[key] = header
+        return header
+
+
+#: The Flask settings a request's profile depends on, read on every request,
+#: with the default each one has when the key is missing (as Flask reads them).
+_CONFIG = {
+    "SECRET_KEY": None,
+    "SECRET_KEY_FALLBACKS": None,
+    "SESSION_COOKIE_NAME": None,
+    "SESSION_COOKIE_DOMAIN": None,
+    "SESSION_COOKIE_PATH": None,
+    "APPLICATION_ROOT": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SECURE": None,
+    "SESSION_COOKIE_SAMESITE": None,
+    "SESSION_COOKIE_PARTITIONED": None,
+    "PERMANENT_SESSION_LIFETIME": None,
+    "SESSION_REFRESH_EACH_REQUEST": True,
+}
+_CONFIG_KEYS = tuple(_CONFIG)
+_CONFIG_DEFAULTS = tuple(_CONFIG.values())
+_read_config = operator.itemgetter(*_CONFIG_KEYS)
+_NO_PROFILE: t.Any = object()
+
+#: Appended to the cookie value of a permanent session (``<id>.<signature>.p``):
+#: an untouched request can refresh the cookie without loading the session.
+PERMANENT_HINT = ".p"
+
+
+def _split_hint(value: str) -> tuple[str, bool]:
+    """``(signed id, hint present)`` of a session cookie value.
+
+    >>> _split_hint("id.sig.p"), _split_hint("id.sig")
+    (('id.sig', True), ('id.sig', False))
+    """
+    if value.endswith(PERMANENT_HINT):
+        return value[: -len(PERMANENT_HINT)], True
+    return value, False
+
+
+def _frozen(values: tuple[t.Any, ...]) -> t.Hashable | None:
+    """A hashable stand-in for config values with lists in them, or None."""
+    key = tuple((list, tuple(v)) if isinstance(v, list) else v for v in values)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _lifetime(value: t.Any) -> int:
+    """PERMANENT_SESSION_LIFETIME (a timedelta or seconds) in whole seconds >= 1."""
+    try:
+        if not isinstance(value, dt.timedelta):
+            value = dt.timedelta(seconds=value)
+        return max(1, int(value.total_seconds()))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ConfigError(
+            f"PERMANENT_SESSION_LIFETIME: expected a timedelta or a number of "
+            f"seconds, got {value!r}",
+            key="PERMANENT_SESSION_LIFETIME",
+        ) from exc
 
 
 class FlaskRequestContext(RequestContext):
@@ -168,9 +276,26 @@ class FlaskRequestContext(RequestContext):
     session gets a persistent cookie of ``PERMANENT_SESSION_LIFETIME``, sent
     again whenever the session is modified or, with
     ``SESSION_REFRESH_EACH_REQUEST``, on every request.
+
+    A permanent session's cookie value ends in :data:`PERMANENT_HINT`, so a
+    request that never touches the session refreshes that cookie (the same
+    value, a new Max-Age) without loading the session from the store. The hint
+    is not signed and need not be: it only makes the server re-send, with the
+    permanent lifetime, a cookie whose signed id verifies, which the client
+    could keep as long as it likes anyway; whether the session is permanent is
+    decided by its stored data whenever the session is used. Ids in URLs never
+    carry the hint.
     """
 
     middleware: FlaskSessionMiddleware
+    #: True when opened outside a WSGI call through the middleware
+    #: (``app.test_request_context()``); in replace mode Flask's
+    #: ``save_session`` saves it, and (with ``concurrency="lock"``) Flask's
+    #: teardown releases its lock.
+    detached = False
+    _saved = False
+    _permanent = False  # the cookie written now is a permanent session's
+    _hinted = False  # the presented cookie that verified carried the hint
 
     def __init__(
         self,
@@ -182,53 +307,96 @@ class FlaskRequestContext(RequestContext):
             middleware, environ, signer=profile.signer, cookies=profile.cookies
         )
         self.profile = profile
-        #: True when opened outside a WSGI call through the middleware
-        #: (``app.test_request_context()``); in replace mode Flask's
-        #: ``save_session`` saves it, and teardown releases its lock.
-        self.detached = False
-        self._saved = False
+
+    # -- the cookie value -----------------------------------------------------
+
+    def unsign_cookie(self, value: str) -> str | None:
+        """The session id in a cookie value (with or without the permanent hint)."""
+        signed, hinted = _split_hint(value)
+        session_id = self.signer.unsign(signed)
+        if session_id is not None:
+            self._hinted = hinted
+        return session_id
+
+    def cookie_value(self, session_id: str) -> str:
+        """The signed id, plus :data:`PERMANENT_HINT` for a permanent session."""
+        signed = self.profile.sign(session_id)
+        return signed + PERMANENT_HINT if self._permanent else signed
+
+    # -- saving ---------------------------------------------------------------
 
     def save(self) -> list[tuple[str, str]]:
         """Save as the middleware does, with Flask's cookie policy in replace mode."""
         if not self.middleware.replace:
             self._keep_foreign_cookie()
             return super().save()
-        session = t.cast(FlaskSession, self.session)
+        session: FlaskSession = self.session  # type: ignore[assignment]
+        if not session.loaded and not session.modified:
+            return self._refresh_untouched(session)
         if self._saved and not session.unsaved:
             return []  # a second call (end of a streamed body) with nothing new
         accessed = session.accessed
-        if not session.loaded and not self._refresh_wanted():
-            return super().save()
         try:
-            permanent = session.permanent  # loads an untouched session to know
+            permanent = bool(session.permanent)  # loads a session only marked modified
         except StoreUnavailable:
             log.debug("wsgi_session: store unavailable; cookie not refreshed")
             return []
         self._saved = True
+        self._permanent = permanent
+        profile = self.profile
         if permanent:
-            self.cookies = self.profile.permanent_cookies
-        session.sync_timeout(self.profile.lifetime, self.settings.idle_timeout)
-        self._keep_foreign_cookie()  # after the load above, which may reject it
+            self.cookies = profile.permanent_cookies
+        session.sync_timeout(
+            profile.lifetime, self.settings.idle_timeout, permanent=permanent
+        )
+        if self.cookie_rejected:
+            self._keep_foreign_cookie()  # after the load, which may reject it
         headers = super().save()
         if not headers and self._cookie_due(session, permanent):
-            assert session.id is not None
-            headers = [
-                self.cookies.set_header(self.environ, self.signer.sign(session.id))
-            ]
+            assert session._id is not None
+            value = self.cookie_value(session._id)
+            headers = [self.cookies.set_header(self.environ, value)]
         # Looking at the session here is not using it; a response that sets
         # or deletes the cookie does vary by it.
         session.accessed = accessed or bool(headers)
         return headers
 
-    def _refresh_wanted(self) -> bool:
-        return self.profile.refresh_each_request and bool(self.presented.cookie_values)
+    def _refresh_untouched(self, session: FlaskSession) -> list[tuple[str, str]]:
+        """Re-send a permanent session's cookie without loading the session.
+
+        Only with ``SESSION_REFRESH_EACH_REQUEST``, and only the cookie whose
+        signed id verifies, when its value carries the permanent hint.
+        """
+        if not self.profile.refresh_each_request or self.settings.tracking == "url":
+            return []
+        value = self._hinted_cookie()
+        if value is None:
+            return []
+        session.accessed = True  # the response varies by the cookie
+        return [self.profile.permanent_cookies.set_header(self.environ, value)]
+
+    def _hinted_cookie(self) -> str | None:
+        """The presented cookie value, if the first genuine one has the hint."""
+        unsign = self.signer.unsign
+        for value in self.presented.cookie_values:
+            if value.endswith(PERMANENT_HINT):
+                if unsign(value[: -len(PERMANENT_HINT)]) is not None:
+                    return value
+            elif unsign(value) is not None:
+                return None
+        return None
 
     def _cookie_due(self, session: FlaskSession, permanent: bool) -> bool:
+        """Flask's ``should_set_cookie``, plus dropping a stale permanent hint."""
+        if permanent:
+            due = self.profile.refresh_each_request or session.modified
+        else:
+            due = self._hinted or session.modified  # a stale hint goes
         return (
-            session.tracking != "url"
+            due
+            and session._tracking != "url"
             and session.stored
             and not session.destroyed
-            and (session.modified or (permanent and self.profile.refresh_each_request))
         )
 
     def _keep_foreign_cookie(self) -> None:
@@ -238,8 +406,9 @@ class FlaskRequestContext(RequestContext):
         their users out (the cookie verifies again once the key is known).
         """
         if self.cookie_rejected and not self.session.destroyed:
+            unsign = self.signer.unsign
             values = self.presented.cookie_values
-            if all(self.signer.unsign(value) is None for value in values):
+            if all(unsign(_split_hint(value)[0]) is None for value in values):
                 self.cookie_rejected = False
 
 
@@ -274,10 +443,13 @@ class FlaskSessionMiddleware(SessionMiddleware):
                 key="secret_key",
             )
         super().__init__(app, **{**self.explicit, **derived})
-        self._check_cookie_name(self.settings.cookie_name)
+        self._check_cookie_name(
+            self.settings.cookie_name, flask_app.config.get("SESSION_COOKIE_NAME")
+        )
         if replace:
             self.session_class = FlaskSession
-        self._profiles: dict[t.Hashable, _Profile] = {}
+        # Profiles by the raw values of the Flask settings they come from.
+        self._profiles: dict[t.Hashable, _Profile | None] = {}
 
     # -- Flask configuration ---------------------------------------------------
 
@@ -302,8 +474,7 @@ class FlaskSessionMiddleware(SessionMiddleware):
             )
         return {k: v for k, v in options.items() if k not in self.explicit}
 
-    def _check_cookie_name(self, name: str) -> None:
-        flask_name = self.flask_app.config.get("SESSION_COOKIE_NAME")
+    def _check_cookie_name(self, name: str, flask_name: t.Any) -> None:
         if not self.replace and name == flask_name:
             raise ConfigError(
                 f"cookie_name: {name!r} is also Flask's SESSION_COOKIE_NAME; the two "
@@ -316,49 +487,53 @@ class FlaskSessionMiddleware(SessionMiddleware):
         """The cookie profile and keys for the current Flask configuration.
 
         None while there is no secret key (Flask has no session then either).
+        The configuration is read on every call; a profile is built once per
+        distinct set of values (an invalid value raises ConfigError each time).
         """
         config = self.flask_app.config
-        derived = self._derived(config)
-        if "secret_key" not in self.explicit and "secret_key" not in derived:
-            return None
-        lifetime = max(
-            1, int(self.flask_app.permanent_session_lifetime.total_seconds())
-        )
-        key = (
-            tuple(sorted((k, _freeze(v)) for k, v in derived.items())),
-            bool(config.get("SESSION_COOKIE_PARTITIONED")),
-            lifetime,
-            bool(config.get("SESSION_REFRESH_EACH_REQUEST", True)),
-            config.get("SESSION_COOKIE_NAME"),
-        )
-        found = self._profiles.get(key)
-        if found is None:
-            found = self._build_profile(derived, key[1], lifetime, key[3])
+        try:
+            values = _read_config(config)
+        except KeyError:  # a setting deleted from app.config: Flask's default
+            values = tuple(map(config.get, _CONFIG_KEYS, _CONFIG_DEFAULTS))
+        key: t.Hashable | None = values
+        try:
+            found: _Profile | None = self._profiles.get(values, _NO_PROFILE)
+        except TypeError:  # a list among the values (SECRET_KEY_FALLBACKS)
+            key = _frozen(values)
+            found = _NO_PROFILE if key is None else self._profiles.get(key, _NO_PROFILE)
+        if found is not _NO_PROFILE:
+            return found
+        found = self._build_profile(dict(zip(_CONFIG_KEYS, values)))
+        if key is not None:
             if len(self._profiles) >= _MAX_PROFILES:
                 self._profiles.clear()
             self._profiles[key] = found
         return found
 
-    def _build_profile(
-        self, derived: dict[str, t.Any], partitioned: bool, lifetime: int, refresh: bool
-    ) -> _Profile:
+    def _build_profile(self, config: dict[str, t.Any]) -> _Profile | None:
+        derived = self._derived(config)
+        if "secret_key" not in self.explicit and "secret_key" not in derived:
+            return None
+        lifetime = _lifetime(config["PERMANENT_SESSION_LIFETIME"])
         settings = Settings.build(**{**self.explicit, **derived})
-        self._check_cookie_name(settings.cookie_name)
+        self._check_cookie_name(settings.cookie_name, config["SESSION_COOKIE_NAME"])
         attributes: dict[str, t.Any] = {
             "path": settings.cookie_path,
             "domain": settings.cookie_domain,
             "secure": settings.cookie_secure,
             "httponly": settings.cookie_httponly,
             "samesite": settings.cookie_samesite,
-            "partitioned": partitioned and self.replace,
+            "partitioned": bool(config["SESSION_COOKIE_PARTITIONED"]) and self.replace,
         }
         name = settings.cookie_name
         return _Profile(
             signer=IdSigner(settings.secret_key),
-            cookies=CookieProfile(name, max_age=settings.cookie_max_age, **attributes),
+            cookies=_SessionCookies(
+                name, max_age=settings.cookie_max_age, **attributes
+            ),
             permanent_cookies=CookieProfile(name, max_age=lifetime, **attributes),
             lifetime=lifetime,
-            refresh_each_request=refresh,
+            refresh_each_request=bool(config["SESSION_REFRESH_EACH_REQUEST"]),
         )
 
     # -- requests -------------------------------------------------------------
@@ -366,9 +541,14 @@ class FlaskSessionMiddleware(SessionMiddleware):
     def __call__(
         self, environ: WSGIEnviron, start_response: StartResponse
     ) -> t.Iterable[bytes]:
-        if self.profile() is None:
+        # SessionMiddleware.__call__, with the profile computed once.
+        profile = self.profile()
+        if profile is None:
             return self.app(environ, start_response)
-        return super().__call__(environ, start_response)
+        if not self._multiprocess_warned and environ.get("wsgi.multiprocess"):
+            self._warn_multiprocess()
+        request = FlaskRequestContext(self, environ, profile)
+        return ResponseEditor(self, request, start_response).run(self.app)
 
     def request_context(self, environ: WSGIEnviron) -> FlaskRequestContext:
         """The coordinator of one request, with the current Flask profile."""
@@ -392,9 +572,10 @@ class FlaskSessionMiddleware(SessionMiddleware):
         context = environ.get(CONTEXT_KEY)
         if isinstance(context, FlaskRequestContext) and context.middleware is self:
             return context.session
-        if self.profile() is None:
+        profile = self.profile()
+        if profile is None:
             return None
-        context = self.request_context(environ)
+        context = FlaskRequestContext(self, environ, profile)
         context.detached = True
         return context.session
 
@@ -414,13 +595,19 @@ class WSGISessionInterface(SessionInterface):
         self, app: flask.Flask, request: flask.Request
     ) -> SessionMixin | None:
         """The request's :class:`FlaskSession`, or None without a secret key."""
-        return t.cast(t.Optional[FlaskSession], self.middleware.open(request.environ))
+        return self.middleware.open(request.environ)  # type: ignore[return-value]
+
+    def is_null_session(self, obj: object) -> bool:
+        """False for our sessions (without the slow ABC ``isinstance``)."""
+        if type(obj) is FlaskSession:
+            return False
+        return super().is_null_session(obj)
 
     def save_session(
         self, app: flask.Flask, session: SessionMixin, response: flask.Response
     ) -> None:
         """Save a session opened outside the middleware; others are saved by it."""
-        context = flask.request.environ.get(CONTEXT_KEY)
+        context = getattr(session, "_host", None)
         if not isinstance(context, FlaskRequestContext) or not context.detached:
             return
         if context.session is not session:
@@ -450,10 +637,12 @@ class WSGISession:
     ``APPLICATION_ROOT``), ``_HTTPONLY``, ``_SECURE`` (False means Secure on
     https only), ``_SAMESITE`` and ``_PARTITIONED``. A permanent session
     (``session.permanent = True``) gets a cookie and an idle timeout of
-    ``PERMANENT_SESSION_LIFETIME``, renewed on every request when
-    ``SESSION_REFRESH_EACH_REQUEST`` is true (which costs a store read per
-    request that brings the cookie; set it to False to avoid that); other
-    sessions get a browser-session cookie and ``idle_timeout``. A Flask
+    ``PERMANENT_SESSION_LIFETIME``, re-sent on every request when
+    ``SESSION_REFRESH_EACH_REQUEST`` is true. That costs no store round trip:
+    the cookie value of a permanent session ends in ``.p``, so a request that
+    never touches the session refreshes the cookie without loading it (the
+    stored session's idle timeout is renewed by the requests that use it).
+    Other sessions get a browser-session cookie and ``idle_timeout``. A Flask
     setting changed to an invalid value is a :class:`~wsgi_session.ConfigError`
     (a ``ValueError``) on the next request, as Flask's own session would fail.
 
@@ -502,7 +691,9 @@ class WSGISession:
         app.extensions[EXTENSION_KEY] = middleware
         if self.replace_flask_session:
             app.session_interface = WSGISessionInterface(middleware)
-        app.teardown_request(_release_detached)
+        if middleware.settings.concurrency == "lock":
+            # Only a lock needs releasing; other apps skip the teardown call.
+            app.teardown_request(_release_detached)
         install(app.jinja_env, environ_getter=_request_environ)
 
 
@@ -511,6 +702,7 @@ def _request_environ() -> Mapping[str, t.Any] | None:
 
 
 def _release_detached(exc: BaseException | None) -> None:
+    """Release the lock of a session opened outside a WSGI call (teardown)."""
     context = flask.request.environ.get(CONTEXT_KEY)
     if isinstance(context, FlaskRequestContext) and context.detached:
         context.release()

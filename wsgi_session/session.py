@@ -217,7 +217,6 @@ class Session(MutableMapping[str, t.Any]):
     def __init__(
         self,
         host: SessionHost,
-        *,
         serializer: Serializer = default_serializer,
         idle_timeout: int | None = 1800,
         absolute_timeout: int | None = None,
