@@ -20,7 +20,7 @@ import typing as t
 
 from .errors import StoreUnavailable
 from .events import EndReason, RejectReason, dispatch
-from .session import Session, SessionMeta
+from .session import Session, SessionMeta, now_ms
 from .signing import IdSigner, short_hash
 from .stores import SaveResult
 from .tracking import CookieProfile, choose_mode, read_presented, user_agent_binding
@@ -149,7 +149,7 @@ class RequestContext:
         backend = self.middleware.backend
         old_id = session._id
         assert old_id is not None
-        meta = session.meta.written_at(time.time())
+        meta = session.meta.written_at(now_ms())
         new_key = store_key(new_id)
         fields = session.all_fields()
         if not fields:  # nothing left to keep: the old entry just goes
@@ -343,7 +343,7 @@ class RequestContext:
             session.age_flash()
         if self.exposed:
             session.mark_exposed()
-        now = time.time()
+        now = now_ms()
         write_cookie = False
         if session.stored:
             result = self._update(session, now)

@@ -75,10 +75,10 @@ class SessionMeta(t.NamedTuple):
     def encode(self) -> bytes:
         """Serialize to one ASCII line: ``created,written,timeout,binding,exposed``.
 
-        Times are written with millisecond precision; metadata whose times
-        are already whole milliseconds (as :meth:`written_at` and
-        :meth:`Session.start` make them) decodes back to an equal object, so
-        it is remembered for the next :meth:`decode` of the same line.
+        Times are written with millisecond precision. Metadata made by
+        :meth:`written_at` or :meth:`Session.start` holds whole milliseconds
+        (:func:`now_ms`) and decodes back to an equal object, so it is
+        remembered for the next :meth:`decode` of the same line.
         """
         data = b"%.3f,%.3f,%s,%s,%s" % (
             self.created,
@@ -87,24 +87,16 @@ class SessionMeta(t.NamedTuple):
             (self.binding or "").encode("ascii"),
             b"1" if self.exposed else b"",
         )
-        if (
-            self.created == round(self.created, 3)
-            and self.written == round(self.written, 3)
-            and data not in _decoded_meta
-        ):
-            _remember_meta(data, self)
+        _remember_meta(data, self)
         return data
 
     def written_at(self, now: float) -> SessionMeta:
-        """The same metadata with ``written`` set to ``now`` (in whole
-        milliseconds, the precision that is stored).
+        """The same metadata with ``written`` set to ``now`` (a :func:`now_ms`).
 
-        >>> SessionMeta(1.0, 2.0, 60, None).written_at(5.0004).written
+        >>> SessionMeta(1.0, 2.0, 60, None).written_at(5.0).written
         5.0
         """
-        return SessionMeta(
-            self.created, round(now, 3), self.timeout, self.binding, self.exposed
-        )
+        return SessionMeta(self.created, now, self.timeout, self.binding, self.exposed)
 
     @classmethod
     def decode(cls, data: bytes) -> SessionMeta:
@@ -144,6 +136,16 @@ class SessionMeta(t.NamedTuple):
         ):
             raise ValueError("corrupt session metadata")
         return meta
+
+
+def now_ms() -> float:
+    """The current POSIX time in whole milliseconds, the precision stored in
+    metadata: such a time is written and read back exactly.
+
+    >>> t = now_ms(); float("%.3f" % t) == t
+    True
+    """
+    return int(time.time() * 1000) / 1000
 
 
 #: Recently decoded meta lines (a session's line changes only when it is
@@ -270,7 +272,7 @@ class Session(MutableMapping[str, t.Any]):
     def start(self, binding: str | None = None) -> None:
         """Begin a new session (called by the host while loading), bound to
         the User-Agent hash ``binding`` if given."""
-        now = round(time.time(), 3)  # the precision that is stored
+        now = now_ms()
         self.meta = SessionMeta(now, now, self._idle, binding)
 
     def adopt(
@@ -568,7 +570,7 @@ class Session(MutableMapping[str, t.Any]):
         self._load()
         if self._stored:
             self._host.discard_stored(self, destroyed=True)
-        now = time.time()
+        now = now_ms()
         self.meta = SessionMeta(
             now, now, self.meta.timeout, self.meta.binding, self.meta.exposed
         )

@@ -100,7 +100,8 @@ class MemoryCache(SimpleCache):
         expiry): ``set`` without the serializer's indirection."""
         # What _normalize_timeout() gives for a whole number of seconds.
         expires = math.ceil(time.time() + ttl) if ttl > 0 else 0
-        self._prune()
+        if len(self._cache) > self._threshold:
+            self._prune()
         self._cache[key] = (expires, record)
 
     def _normalize_timeout(self, timeout: int | dt.timedelta | None) -> int:
@@ -168,6 +169,7 @@ class MemoryBackend(FramedBackend):
         #: Our own MemoryCache keeps records as objects; any other
         #: SimpleCache gets framed bytes through the pickle-free serializer.
         self._objects = isinstance(cache.serializer, _MemorySerializer)
+        self._memory = cache if self._objects and isinstance(cache, MemoryCache) else None
 
     def _pack(self, meta: bytes, fields: Mapping[str, bytes]) -> t.Any:
         if self._objects:
@@ -190,8 +192,8 @@ class MemoryBackend(FramedBackend):
         token: object = None,
     ) -> SaveResult:
         """Apply set/delete onto the newest stored record, under the mutex."""
-        if self._objects:
-            cache = t.cast(MemoryCache, self.cache)
+        cache = self._memory
+        if cache is not None:
             check_ttl(ttl)
             with self._state.mutex:
                 record = cache.get_record(key)
@@ -208,8 +210,8 @@ class MemoryBackend(FramedBackend):
 
     def load(self, key: str) -> Record | None:
         """The stored record itself (its fields must not be changed)."""
-        if self._objects:
-            record = t.cast(MemoryCache, self.cache).get_record(key)
+        if self._memory is not None:
+            record = self._memory.get_record(key)
             if record is not None:
                 self.round_trips += 1
                 return record if record.fields else None
