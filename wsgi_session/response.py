@@ -182,16 +182,16 @@ class ResponseEditor:
         return first
 
     def _untouched(self, body: list[bytes]) -> list[bytes]:
+        """Pass on the response of a request that never used its session (the
+        editor is done with then: nothing to save, close or release)."""
         request = self.request
         headers = self.headers
-        if (
-            self.middleware.settings.tracking == "auto"
-            and not request.presented.has_our_cookie
+        presented = request.presented
+        if self.middleware.settings.tracking == "auto" and not (
+            presented.cookie_seen or presented.probe
         ):
             headers.append(request.cookies.probe_header(self.environ))
-        assert self.status is not None
         self.start_response(self.status, headers, self.exc_info)
-        self.sent = self.closed = True
         return body
 
     def _send_headers(self) -> None:
