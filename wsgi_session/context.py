@@ -70,20 +70,23 @@ class RequestContext:
     session and what the URL helpers consult (``environ[CONTEXT_KEY]``).
     """
 
-    # Per-request state that most requests never change starts as these
-    # class-level defaults (a request that never touches its session should
-    # cost next to nothing).
-    #: Where the resumed id came from: ``"cookie"``, ``"url"`` or None.
-    source: str | None = None
-    #: True when the presented session cookie was refused (it gets expired).
-    cookie_rejected = False
-    #: The id this request resumed (None for a new session).
-    loaded_id: str | None = None
-    #: True once this request wrote the session id into a URL.
-    exposed = False
-    _lock: t.ContextManager[None] | None = None
-    _token: object = None
-    _aged = False
+    # Slots: one of these is made per request (subclasses may add a __dict__).
+    __slots__ = (
+        "middleware",
+        "settings",
+        "signer",
+        "cookies",
+        "environ",
+        "presented",
+        "session",
+        "source",
+        "loaded_id",
+        "cookie_rejected",
+        "exposed",
+        "_lock",
+        "_token",
+        "_aged",
+    )
 
     def __init__(
         self,
@@ -111,6 +114,17 @@ class RequestContext:
         self.session = session = middleware.session_class(  # positional: cheaper
             self, settings.serializer, settings.idle_timeout, settings.absolute_timeout
         )
+        #: Where the resumed id came from: ``"cookie"``, ``"url"`` or None.
+        self.source: str | None = None
+        #: The id this request resumed (None for a new session).
+        self.loaded_id: str | None = None
+        #: True when the presented session cookie was refused (it gets expired).
+        self.cookie_rejected = False
+        #: True once this request wrote the session id into a URL.
+        self.exposed = False
+        self._lock: t.ContextManager[None] | None = None
+        self._token: object = None
+        self._aged = False
         environ[settings.environ_key] = session
         environ[CONTEXT_KEY] = self
 

@@ -190,25 +190,41 @@ class Session(MutableMapping[str, t.Any]):
     (43, True, True)
     """
 
-    # Most requests never touch their session, so the per-request state
-    # starts as these class-level defaults and :meth:`_begin` makes the
-    # containers only when the session is first used.
-    _loading = False
-    _loaded = False
-    _failure: BaseException | None = None
-    _id: str | None = None
-    _stored = False  # an entry exists in the store under self._id
-    _is_new = True
-    _last_accessed: float | None = None
-    _meta_changed = False
-    _forced = False
-    _tracking = "cookie"
+    # Slots: a request sets about twenty of these, and slot stores are
+    # cheaper than growing an instance dict (subclasses may add a __dict__).
+    __slots__ = (
+        "_host",
+        "_serializer",
+        "_idle",
+        "_absolute",
+        "_loading",
+        "_loaded",
+        "_failure",
+        "_id",
+        "_stored",
+        "_is_new",
+        "_last_accessed",
+        "_meta_changed",
+        "_forced",
+        "_tracking",
+        "destroyed",
+        "accessed",
+        "meta",
+        "_raw",
+        "_items",
+        "_pending",
+        "_removed",
+        "_watch",
+        "_flash",
+    )
+
     #: True once the session was destroyed during this request.
-    destroyed = False
+    destroyed: bool
     #: True once the application used the session during this request.
-    accessed = False
-    #: The metadata stored beside the data (set once the session is loaded).
-    meta: SessionMeta = None  # type: ignore[assignment]
+    accessed: bool
+    #: The metadata stored beside the data (None until the session is loaded).
+    meta: SessionMeta
+    # The containers are made by _begin() when the session is first used.
     _raw: dict[str, bytes]
     _items: dict[str, t.Any]
     _pending: dict[str, bytes]
@@ -227,6 +243,14 @@ class Session(MutableMapping[str, t.Any]):
         self._serializer = serializer
         self._idle = idle_timeout
         self._absolute = absolute_timeout
+        self._loading = self._loaded = self._stored = False
+        self._meta_changed = self._forced = self.destroyed = self.accessed = False
+        self._failure: BaseException | None = None
+        self._id: str | None = None
+        self._is_new = True
+        self._last_accessed: float | None = None
+        self._tracking = "cookie"
+        self.meta = None  # type: ignore[assignment]  # set while loading
 
     def _begin(self) -> None:
         """Start the request's state: a new, empty session until adopted."""

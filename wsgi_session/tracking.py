@@ -200,7 +200,7 @@ def read_presented(
             _strip_uri(environ, "REQUEST_URI", url_param)
             _strip_uri(environ, "RAW_URI", url_param)
             return presented._replace(url_value=found[0])
-    if not presented.has_our_cookie and environ.get("REQUEST_METHOD") == "POST":
+    if environ.get("REQUEST_METHOD") == "POST" and not presented.has_our_cookie:
         value = _body_value(environ, url_param, body_limit)
         if value is not None:
             return presented._replace(url_value=value)

@@ -169,7 +169,9 @@ class MemoryBackend(FramedBackend):
         #: Our own MemoryCache keeps records as objects; any other
         #: SimpleCache gets framed bytes through the pickle-free serializer.
         self._objects = isinstance(cache.serializer, _MemorySerializer)
-        self._memory = cache if self._objects and isinstance(cache, MemoryCache) else None
+        self._memory = (
+            cache if self._objects and isinstance(cache, MemoryCache) else None
+        )
 
     def _pack(self, meta: bytes, fields: Mapping[str, bytes]) -> t.Any:
         if self._objects:
