@@ -72,20 +72,20 @@ class RequestContext:
 
     # Slots: one of these is made per request (subclasses may add a __dict__).
     __slots__ = (
-        "middleware",
-        "settings",
-        "signer",
-        "cookies",
-        "environ",
-        "presented",
-        "session",
-        "source",
-        "loaded_id",
-        "cookie_rejected",
-        "exposed",
+        "_aged",
         "_lock",
         "_token",
-        "_aged",
+        "cookie_rejected",
+        "cookies",
+        "environ",
+        "exposed",
+        "loaded_id",
+        "middleware",
+        "presented",
+        "session",
+        "settings",
+        "signer",
+        "source",
     )
 
     def __init__(
