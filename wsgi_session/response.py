@@ -154,17 +154,36 @@ class ResponseEditor:
             # more; nothing to save, nothing to close.
             return self._untouched(app_iter)
         if self.sent:  # the app used write(): headers are out already
-            return _Body(self, [], iter(self.app_iter))
-        iterator = iter(self.app_iter)
+            return _Body(self, [], iter(app_iter))
+        if isinstance(app_iter, (list, tuple)):
+            return self._complete(app_iter)
+        return self._streamed(app_iter)
+
+    def _complete(self, body: list[bytes] | tuple[bytes, ...]) -> list[bytes]:
+        """A body the app has already produced: save, send headers, close."""
+        try:
+            if self._wants_html_rewrite():
+                body = [self._rewrite_body(b"".join(body))]
+            self._send_headers()
+        except StoreUnavailable as exc:
+            self.close()
+            return self._unavailable(exc)
+        except BaseException:
+            self.close()
+            raise
+        self.close()  # the body is complete: release the session lock at once
+        return body if isinstance(body, list) else list(body)
+
+    def _streamed(self, app_iter: Iterable[bytes]) -> Iterable[bytes]:
+        """A body produced while it is iterated: hold the headers until the
+        first non-empty chunk, then stream the rest."""
+        iterator = iter(app_iter)
         first: list[bytes] = []
         try:
-            if isinstance(self.app_iter, (list, tuple)):
-                first, iterator = list(self.app_iter), iter(())
-            else:
-                for chunk in iterator:
-                    if chunk:
-                        first.append(chunk)
-                        break
+            for chunk in iterator:
+                if chunk:
+                    first.append(chunk)
+                    break
             if self._wants_html_rewrite():
                 first.extend(iterator)
                 iterator = iter(())
@@ -176,10 +195,7 @@ class ResponseEditor:
         except BaseException:
             self.close()
             raise
-        if not isinstance(self.app_iter, (list, tuple)):
-            return _Body(self, first, iterator)
-        self.close()  # the body is complete: release the session lock at once
-        return first
+        return _Body(self, first, iterator)
 
     def _untouched(self, body: list[bytes]) -> list[bytes]:
         """Pass on the response of a request that never used its session (the

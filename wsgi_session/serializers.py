@@ -369,6 +369,10 @@ _PLAIN_DECODER = json.JSONDecoder()
 _PLAIN_INT = re.compile(rb"-?(?:0|[1-9][0-9]*)")
 _PLAIN_STR = re.compile(rb'"[ !#-\[\]-~]*"')
 _PLAIN_TEXT = re.compile(r"[ !#-\[\]-~]*")
+#: Recently decoded small ints and plain strings, by their JSON text.
+_small_values: Dict[bytes, Any] = {}
+_SMALL_VALUES_MAX = 4096
+_UNKNOWN: Any = object()
 _TAG_DECODER = json.JSONDecoder(object_hook=_untag)
 
 
@@ -451,11 +455,20 @@ class JSONSerializer:
         """
         if type(data) is bytes and len(data) < 64:
             # The most common session values, small ints and plain ASCII
-            # strings, without the JSON decoder (exactly what dumps writes).
+            # strings, without the JSON decoder (exactly what dumps writes);
+            # recently decoded ones are remembered (they are immutable).
+            value = _small_values.get(data, _UNKNOWN)
+            if value is not _UNKNOWN:
+                return value
             if _PLAIN_INT.fullmatch(data):
-                return int(data)
-            if _PLAIN_STR.fullmatch(data):
-                return data[1:-1].decode("ascii")
+                value = int(data)
+            elif _PLAIN_STR.fullmatch(data):
+                value = data[1:-1].decode("ascii")
+            if value is not _UNKNOWN:
+                if len(_small_values) >= _SMALL_VALUES_MAX:
+                    _small_values.clear()
+                _small_values[data] = value
+                return value
         try:
             text = str(data, "utf-8")
         except UnicodeDecodeError as exc:

@@ -1,0 +1,99 @@
+"""The session object of replace mode: :class:`FlaskSession`.
+
+A :class:`~wsgi_session.Session` that is also a Flask ``SessionMixin``, with
+Flask's meanings of ``permanent``, ``new``, ``accessed`` and ``modified``,
+and the permanent lifetime applied as its idle timeout. No I/O of its own.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from flask.sessions import SessionMixin
+
+from ..session import Session, SessionMeta
+
+
+class FlaskSession(Session, SessionMixin):
+    """A :class:`~wsgi_session.Session` that is also a Flask session.
+
+    It has Flask's ``permanent`` (stored under ``"_permanent"``, as Flask
+    does), ``new``, ``accessed`` and ``modified``. ``modified`` has Flask's
+    meaning: True once the request assigned or deleted a key (even with an
+    equal value), and it stays True after the session was saved.
+
+    >>> s = FlaskSession.detached()
+    >>> s.permanent, s.modified
+    (False, False)
+    >>> s["user_id"] = 1
+    >>> s.permanent = True
+    >>> s.permanent, s.modified, s.new, s["_permanent"]
+    (True, True, True, True)
+    """
+
+    # Per-request state as class-level defaults (see Session): most requests
+    # never touch their session.
+    _assigned = False  # this request assigned or deleted a key
+    _wrote = False  # this request wrote the session to the store
+
+    def __setitem__(self, key: str, value: t.Any) -> None:
+        super().__setitem__(key, value)
+        self._assigned = True
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._assigned = True
+
+    @property
+    def new(self) -> bool:  # type: ignore[override]
+        """True when this request did not resume a stored session."""
+        return self.is_new
+
+    @property
+    def modified(self) -> bool:
+        """True once this request assigned or deleted a key (settable)."""
+        return self._assigned or self._wrote or super().modified
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        if not value:
+            self._assigned = self._wrote = False
+        Session.modified.fset(self, value)  # type: ignore[attr-defined]
+
+    @property
+    def unsaved(self) -> bool:
+        """True when changes are waiting to be written to the store."""
+        return bool(super().modified)
+
+    def saved(self, meta: SessionMeta) -> None:
+        """Record a write; ``modified`` stays True for the rest of the request."""
+        super().saved(meta)
+        self._wrote = True
+
+    def was_permanent(self) -> bool:
+        """True when the stored copy (as loaded) was a permanent session."""
+        raw = self._raw.get("_permanent")
+        if raw is None:
+            return False
+        try:
+            return bool(self._serializer.loads(raw))
+        except Exception:
+            return False
+
+    def sync_timeout(
+        self, lifetime: int, default: int | None, *, permanent: bool | None = None
+    ) -> None:
+        """Permanent sessions live ``lifetime`` seconds since their last use.
+
+        A session that stops being permanent gets the ``default`` idle
+        timeout back; any other session keeps its own. ``permanent`` is
+        :attr:`permanent`, when the caller has read it already.
+        """
+        if self.permanent if permanent is None else permanent:
+            target: int | None = lifetime
+        elif self.was_permanent():
+            target = default
+        else:
+            return
+        if self.meta.timeout != target:
+            self.timeout = target
