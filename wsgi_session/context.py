@@ -380,10 +380,13 @@ class RequestContext:
     def _update(self, session: Session, now: float) -> SaveResult | None:
         """Write this request's changes into the stored entry, or refresh its
         expiry when that is due; None when nothing had to be written."""
+        unchanged = session.unchanged
+        if unchanged and not self._refresh_due(session.meta, now):
+            return None  # the common read-only request
         backend = self.middleware.backend
         assert session._id is not None
         key = store_key(session._id)
-        fields, removed = ({}, set()) if session.unchanged else session.changes()
+        fields, removed = ({}, set()) if unchanged else session.changes()
         if fields or removed or session.meta_changed:
             meta = session.meta.written_at(now)
             if self.settings.concurrency == "none":

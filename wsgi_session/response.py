@@ -54,7 +54,7 @@ def add_vary(headers: Headers, value: str) -> None:
     [('Vary', 'Accept-Encoding, Cookie')]
     """
     for i, (k, v) in enumerate(headers):
-        if k.lower() == "vary":
+        if len(k) == 4 and k.lower() == "vary":
             items = [p.strip().lower() for p in v.split(",")]
             if value.lower() not in items and "*" not in items:
                 headers[i] = (k, f"{v}, {value}")
@@ -91,16 +91,20 @@ class _Body:
 class ResponseEditor:
     """Runs the app for one request and coordinates save and headers."""
 
-    # Per-request state starts as class-level defaults (cheap to create).
-    status: str | None = None
-    headers: Headers
-    exc_info: t.Any = None
-    #: True once status and headers went to the server.
-    sent = False
-    app_iter: Iterable[bytes] | None = None
-    closed = False
-    _server_write: t.Callable[[bytes], object] | None = None
-    _cookies: Headers | None = None
+    __slots__ = (
+        "_cookies",
+        "_server_write",
+        "app_iter",
+        "closed",
+        "environ",
+        "exc_info",
+        "headers",
+        "middleware",
+        "request",
+        "sent",
+        "start_response",
+        "status",
+    )
 
     def __init__(
         self,
@@ -112,6 +116,14 @@ class ResponseEditor:
         self.request = request
         self.environ = request.environ
         self.start_response = start_response
+        self.status: str | None = None
+        self.headers: Headers = []
+        self.exc_info: t.Any = None
+        #: True once status and headers went to the server.
+        self.sent = self.closed = False
+        self.app_iter: Iterable[bytes] | None = None
+        self._server_write: t.Callable[[bytes], object] | None = None
+        self._cookies: Headers | None = None
 
     # -- the app's start_response and write ---------------------------------
 
@@ -120,7 +132,8 @@ class ResponseEditor:
     ) -> t.Callable[[bytes], object]:
         if exc_info is not None and self.sent:
             raise exc_info[1].with_traceback(exc_info[2])
-        self.status, self.headers, self.exc_info = status, list(headers), exc_info
+        # Kept as given: copied before any change (the app may reuse its list).
+        self.status, self.headers, self.exc_info = status, headers, exc_info
         return self._write
 
     def _write(self, data: bytes) -> None:
@@ -162,7 +175,7 @@ class ResponseEditor:
     def _complete(self, body: list[bytes] | tuple[bytes, ...]) -> list[bytes]:
         """A body the app has already produced: save, send headers, close."""
         try:
-            if self._wants_html_rewrite():
+            if self.middleware.settings.rewrite_html and self._wants_html_rewrite():
                 body = [self._rewrite_body(b"".join(body))]
             self._send_headers()
         except StoreUnavailable as exc:
@@ -206,13 +219,14 @@ class ResponseEditor:
         if self.middleware.settings.tracking == "auto" and not (
             presented.cookie_seen or presented.probe
         ):
-            headers.append(request.cookies.probe_header(self.environ))
+            headers = [*headers, request.cookies.probe_header(self.environ)]
         self.start_response(self.status, headers, self.exc_info)
         return body
 
     def _send_headers(self) -> None:
         if self.status is None:
             raise RuntimeError("the application did not call start_response")
+        self.headers = list(self.headers)  # ours to change from here on
         request = self.request
         session = request.session
         if session._tracking != "cookie" or not session.loaded:

@@ -189,7 +189,10 @@ def read_presented(
     >>> env["QUERY_STRING"]
     'page=2'
     """
-    presented = _read_cookies(environ.get("HTTP_COOKIE"), cookie_name)
+    header = environ.get("HTTP_COOKIE")
+    presented = _parsed.get((header, cookie_name)) if type(header) is str else None
+    if presented is None:
+        presented = _read_cookies(header, cookie_name)
     if not read_urls:
         return presented
     query = environ.get("QUERY_STRING")
