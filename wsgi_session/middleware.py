@@ -92,6 +92,9 @@ class SessionMiddleware:
             max_age=settings.cookie_max_age,
         )
         self._multiprocess_warned = is_in_memory(self.store) is False
+        self._own_context = (
+            type(self).request_context is SessionMiddleware.request_context
+        )
         self._warn_lock = threading.Lock()
 
     @classmethod
@@ -119,7 +122,10 @@ class SessionMiddleware:
     ) -> Iterable[bytes]:
         if not self._multiprocess_warned and environ.get("wsgi.multiprocess"):
             self._warn_multiprocess()
-        request = self.request_context(environ)
+        if self._own_context:  # skip the override point's call when unused
+            request = RequestContext(self, environ)
+        else:
+            request = self.request_context(environ)
         return ResponseEditor(self, request, start_response).run(self.app)
 
     def request_context(self, environ: WSGIEnviron) -> RequestContext:
