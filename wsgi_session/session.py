@@ -5,6 +5,10 @@ session, loaded lazily through its *host* (the middleware's per-request
 coordinator) on first use. It remembers exactly which keys the request set or
 deleted, so that a save can merge only those into the stored version, and it
 detects in-place changes of mutable values by comparing serialized forms.
+Its flash verbs come from :class:`~wsgi_session.flash.FlashMixin`, the
+methods its host calls to load and save it from
+:class:`~wsgi_session.record.SessionRecord`, and its metadata is a
+:class:`~wsgi_session.meta.SessionMeta`.
 
 >>> s = Session.detached()
 >>> s["cart"] = ["apple"]
@@ -19,13 +23,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import math
-import time
 import typing as t
 from collections.abc import Iterator, Mapping, MutableMapping
 
 from .errors import SerializationError
-from .flash import NO_FLASH, FlashState, lookup_dotted, select_input
+from .flash import NO_FLASH, FlashMixin, FlashState
+from .meta import SessionMeta as SessionMeta
+from .meta import now_ms as now_ms
+from .record import DATA_PREFIX as DATA_PREFIX
+from .record import SYS_FIELD as SYS_FIELD
+from .record import UNDECODED, DetachedHost, SessionRecord
+from .record import SessionHost as SessionHost
 from .serializers import Serializer, default_serializer
 from .signing import new_session_id
 
@@ -33,150 +41,15 @@ __all__ = ["DATA_PREFIX", "SYS_FIELD", "Session", "SessionHost", "SessionMeta"]
 
 log = logging.getLogger("wsgi_session")
 
-#: Record field prefix of user data keys; the flash bookkeeping lives in SYS_FIELD.
-DATA_PREFIX = "d"
-SYS_FIELD = "s"
 _IMMUTABLE = (str, int, float, bool, type(None), bytes)
-_MISSING: t.Any = object()
 _UTC = dt.timezone.utc
-
-
-class SessionHost(t.Protocol):
-    """What a :class:`Session` needs from its request (the middleware provides it)."""
-
-    def load_session(self, session: Session) -> None:
-        """Fill ``session`` via :meth:`Session.adopt` or leave it new."""
-
-    def discard_stored(self, session: Session, *, destroyed: bool) -> None:
-        """Delete the stored entry of ``session`` now (destroy)."""
-
-    def move_stored(self, session: Session, new_id: str) -> None:
-        """Store ``session`` under ``new_id``, then delete its old entry."""
-
-
-class SessionMeta(t.NamedTuple):
-    """Metadata stored beside the data: times are POSIX seconds (UTC).
-
-    ``binding`` is a hash of the User-Agent that created the session;
-    ``exposed`` is True when its id has been written into URLs (then the
-    binding holds whichever way the id comes back).
-
-    >>> m = SessionMeta(created=10.0, written=20.0, timeout=1800, binding="ab")
-    >>> SessionMeta.decode(m.encode()) == m
-    True
-    """
-
-    created: float
-    written: float
-    timeout: int | None
-    binding: str | None
-    exposed: bool = False
-
-    def encode(self) -> bytes:
-        """Serialize to one ASCII line: ``created,written,timeout,binding,exposed``.
-
-        Times are written with millisecond precision. Metadata made by
-        :meth:`written_at` or :meth:`Session.start` holds whole milliseconds
-        (:func:`now_ms`) and decodes back to an equal object, so it is
-        remembered for the next :meth:`decode` of the same line.
-        """
-        data = b"%.3f,%.3f,%s,%s,%s" % (
-            self.created,
-            self.written,
-            b"" if self.timeout is None else b"%d" % self.timeout,
-            (self.binding or "").encode("ascii"),
-            b"1" if self.exposed else b"",
-        )
-        _remember_meta(data, self)
-        return data
-
-    def written_at(self, now: float) -> SessionMeta:
-        """The same metadata with ``written`` set to ``now`` (a :func:`now_ms`).
-
-        >>> SessionMeta(1.0, 2.0, 60, None).written_at(5.0).written
-        5.0
-        """
-        return SessionMeta(self.created, now, self.timeout, self.binding, self.exposed)
-
-    @classmethod
-    def decode(cls, data: bytes) -> SessionMeta:
-        """Parse :meth:`encode` output; raise ValueError on anything else.
-
-        >>> SessionMeta.decode(b"garbage")
-        Traceback (most recent call last):
-        ...
-        ValueError: corrupt session metadata
-        """
-        if type(data) is not bytes:
-            return cls._parse(data)
-        meta = _decoded_meta.get(data)
-        if meta is not None:
-            return meta
-        meta = cls._parse(data)
-        _remember_meta(data, meta)
-        return meta
-
-    @classmethod
-    def _parse(cls, data: bytes) -> SessionMeta:
-        try:
-            created, written, timeout, binding, exposed = data.decode("ascii").split(
-                ","
-            )
-            meta = cls(
-                float(created),
-                float(written),
-                int(timeout) if timeout else None,
-                binding or None,
-                exposed == "1",
-            )
-        except (AttributeError, UnicodeDecodeError, ValueError) as exc:
-            raise ValueError("corrupt session metadata") from exc
-        if (meta.timeout is not None and meta.timeout <= 0) or not (
-            math.isfinite(meta.created) and math.isfinite(meta.written)
-        ):
-            raise ValueError("corrupt session metadata")
-        return meta
-
-
-def now_ms() -> float:
-    """The current POSIX time in whole milliseconds, the precision stored in
-    metadata: such a time is written and read back exactly.
-
-    >>> t = now_ms(); float("%.3f" % t) == t
-    True
-    """
-    return int(time.time() * 1000) / 1000
-
-
-#: Recently decoded meta lines (a session's line changes only when it is
-#: written, and every request of the session decodes it).
-_decoded_meta: dict[bytes, SessionMeta] = {}
-_DECODED_META_MAX = 4096
-
-
-def _remember_meta(data: bytes, meta: SessionMeta) -> None:
-    if len(_decoded_meta) >= _DECODED_META_MAX:
-        _decoded_meta.clear()
-    _decoded_meta[data] = meta
-
-
-class _NullHost:
-    def load_session(self, session: Session) -> None:
-        pass
-
-    def discard_stored(self, session: Session, *, destroyed: bool) -> None:
-        pass
-
-    def move_stored(self, session: Session, new_id: str) -> None:
-        session._id = new_id
-        session.saved(session.meta)
 
 
 def _utc(ts: float | None) -> dt.datetime | None:
     return None if ts is None else dt.datetime.fromtimestamp(ts, _UTC)
 
 
-class Session(MutableMapping[str, t.Any]):
+class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
     """The session of one request: a mutable mapping plus session verbs.
 
     Values must be serializable by the configured serializer; assigning one
@@ -268,7 +141,7 @@ class Session(MutableMapping[str, t.Any]):
         >>> Session.detached().is_new
         True
         """
-        return cls(_NullHost(), **options)
+        return cls(DetachedHost(), **options)
 
     # -- loading ----------------------------------------------------------
 
@@ -293,42 +166,11 @@ class Session(MutableMapping[str, t.Any]):
             self._loading = False
         self._loaded = True
 
-    def start(self, binding: str | None = None) -> None:
-        """Begin a new session (called by the host while loading), bound to
-        the User-Agent hash ``binding`` if given."""
-        now = now_ms()
-        self.meta = SessionMeta(now, now, self._idle, binding)
-
-    def adopt(
-        self, session_id: str, meta: SessionMeta, fields: Mapping[str, bytes]
-    ) -> None:
-        """Take over a stored session (called by the host while loading).
-
-        Raises ValueError when the flash bookkeeping field is corrupt.
-        """
-        self._id = session_id
-        self._stored = True
-        self._is_new = False
-        self.meta = meta
-        self._last_accessed = meta.written
-        self._raw = raw = {
-            name[1:]: value for name, value in fields.items() if name[:1] == DATA_PREFIX
-        }
-        self._items = dict.fromkeys(raw, _MISSING)
-        flash = fields.get(SYS_FIELD)
-        if flash is not None:
-            self._flash = FlashState.decode(flash, self._serializer)
-
-    @property
-    def loaded(self) -> bool:
-        """True once the session has been loaded (or started new) this request."""
-        return self._loaded
-
     # -- the mapping --------------------------------------------------------
 
     def _value(self, key: str) -> t.Any:
         value = self._items[key]
-        if value is _MISSING:
+        if value is UNDECODED:
             data = self._pending.get(key)
             try:
                 value = self._serializer.loads(self._raw[key] if data is None else data)
@@ -392,7 +234,7 @@ class Session(MutableMapping[str, t.Any]):
 
     def _decode_all(self) -> None:
         """Decode every value not read yet, dropping undecodable ones."""
-        for key in [k for k, v in self._items.items() if v is _MISSING]:
+        for key in [k for k, v in self._items.items() if v is UNDECODED]:
             with contextlib.suppress(KeyError):
                 self._value(key)
 
@@ -609,184 +451,3 @@ class Session(MutableMapping[str, t.Any]):
         self._flash = NO_FLASH
         self._forced = self._meta_changed = False
         self.destroyed = True
-
-    # -- flash data -----------------------------------------------------------
-
-    def flash(self, key: str, value: t.Any) -> None:
-        """Store a value readable during the NEXT request only.
-
-        >>> s = Session.detached(); s.flash("notice", "Saved"); s["notice"]
-        'Saved'
-        """
-        self[key] = value
-        self._writable_flash().mark_new(key)
-
-    def now(self, key: str, value: t.Any) -> None:
-        """Store a value readable during THIS request only."""
-        self[key] = value
-        self._writable_flash().mark_now(key)
-
-    def reflash(self) -> None:
-        """Keep all current flash data (and old input) for one more request."""
-        self._load()
-        self._writable_flash().reflash()
-
-    def keep(self, *keys: str) -> None:
-        """Keep only these flash keys for one more request."""
-        self._load()
-        self._writable_flash().keep(keys)
-
-    def flash_input(
-        self,
-        form: Mapping[str, t.Any],
-        only: t.Iterable[str] | None = None,
-        exclude: t.Iterable[str] | None = None,
-    ) -> None:
-        """Flash submitted form fields so the next request can refill the form.
-
-        >>> s = Session.detached()
-        >>> s.flash_input({"email": "a@b.c", "password": "x"}, exclude=["password"])
-        >>> s.old("email"), s.old("password", "")
-        ('a@b.c', '')
-        """
-        self._load()
-        data = select_input(form, only, exclude)
-        try:
-            self._serializer.dumps(data)
-        except SerializationError as exc:
-            raise exc.under("<old input>") from None
-        self._writable_flash().set_input(data)
-        self._ensure_id()
-
-    def old(self, name: str, default: t.Any = None) -> t.Any:
-        """Read a flashed form field; dotted names reach into nested dicts.
-
-        >>> s = Session.detached(); s.flash_input({"profile": {"name": "Ann"}})
-        >>> s.old("profile.name")
-        'Ann'
-        """
-        self._load()
-        return lookup_dotted(self._flash.input or {}, name, default)
-
-    # -- saving (called by the middleware) -------------------------------------
-
-    def _writable_flash(self) -> FlashState:
-        if self._flash is NO_FLASH:
-            self._flash = FlashState()
-        return self._flash
-
-    def age_flash(self) -> None:
-        """End-of-request flash aging: drop what was shown, keep what is new."""
-        if self._flash is NO_FLASH:
-            return
-        for key in self._flash.age():
-            if key in self._items:
-                del self[key]
-
-    def changes(self) -> tuple[dict[str, bytes], set[str]]:
-        """Return ``(fields_to_set, fields_to_delete)`` in record form.
-
-        Watched mutable values are serialized again and compared with the
-        loaded bytes, so in-place changes are found; raises
-        SerializationError (naming the key path) if one became unserializable.
-        """
-        fields: dict[str, bytes] = {}
-        flash = self._flash
-        if not (self._watch or self._pending or self._removed or flash.changed):
-            return fields, set()
-        for key in self._watch:
-            value = self._items.get(key, _MISSING)
-            if value is _MISSING:
-                continue
-            data = self._dumps(key, value)
-            if data != self._raw.get(key, _MISSING) or key in self._pending:
-                self._pending[key] = data
-        if self._pending and self._id is None:
-            self._ensure_id()
-        for key, data in self._pending.items():
-            fields[DATA_PREFIX + key] = data
-        removed = (
-            {DATA_PREFIX + key for key in self._removed} if self._removed else set()
-        )
-        if self._flash.changed or (fields and not self._stored and self._flash.active):
-            if self._flash.active:
-                fields[SYS_FIELD] = self._flash.encode(self._serializer)
-            elif self._stored:
-                removed.add(SYS_FIELD)
-        return fields, removed
-
-    def all_fields(
-        self, set_fields: Mapping[str, bytes] | None = None
-    ) -> dict[str, bytes]:
-        """Every field of the record as it should be stored after this request.
-
-        ``set_fields`` is :meth:`changes`' first result when the caller has
-        it already (each call serializes the watched values again).
-        """
-        if set_fields is None:
-            set_fields, _ = self.changes()
-        fields = {DATA_PREFIX + k: v for k, v in self._raw.items() if k in self._items}
-        fields.update(set_fields)
-        if self._flash.active:
-            fields[SYS_FIELD] = self._flash.encode(self._serializer)
-        return fields
-
-    def saved(self, meta: SessionMeta) -> None:
-        """Record that the current state is now stored under ``meta``."""
-        for key, data in self._pending.items():
-            self._raw[key] = data
-        for key in self._removed:
-            self._raw.pop(key, None)
-        self._pending.clear()
-        self._removed.clear()
-        if self._flash.changed:
-            self._flash.changed = False
-        self._meta_changed = self._forced = False
-        self.meta = meta
-        self._stored = True
-
-    def mark_exposed(self) -> None:
-        """Record that the id has been written into a URL (binds it to its agent)."""
-        if not self.meta.exposed:
-            self.meta = self.meta._replace(exposed=True)
-            self._meta_changed = True
-
-    def unstored(self, new_id: str) -> None:
-        """The stored entry is gone; continue as an unsaved session ``new_id``."""
-        self._raw.clear()
-        self._removed.clear()
-        self._stored = False
-        self._id = new_id
-
-    def fail(self, error: BaseException) -> None:
-        """Make every further use of this session raise ``error`` (no save)."""
-        self._loaded = False
-        self._failure = error
-
-    @property
-    def unchanged(self) -> bool:
-        """True when nothing was set, deleted, flashed or watched this request
-        (then :meth:`changes` has nothing to report)."""
-        return not (
-            self._watch
-            or self._pending
-            or self._removed
-            or self._flash.changed
-            or self._meta_changed
-            or self._forced
-        )
-
-    @property
-    def stored(self) -> bool:
-        """True when an entry exists in the store under the current id."""
-        return self._stored
-
-    @property
-    def has_data(self) -> bool:
-        """True when the session holds any data or pending flash input."""
-        return bool(self._items) or self._flash.active
-
-    @property
-    def meta_changed(self) -> bool:
-        """True when metadata (the timeout) was changed by this request."""
-        return self._meta_changed or self._forced
