@@ -357,16 +357,15 @@ class RequestContext:
             session.age_flash()
         if self.exposed:
             session.mark_exposed()
-        now = now_ms()
         write_cookie = False
         if session.stored:
-            result = self._update(session, now)
+            result = self._update(session)
             if result is not None:
                 if result is not SaveResult.SAVED:
                     return self._gone(session, result)
                 write_cookie = self.cookies.max_age is not None
         elif session.has_data:
-            self._create(session, now)
+            self._create(session, now_ms())
             write_cookie = True
         elif session.destroyed or self.cookie_rejected:
             return self._expire_cookie()
@@ -377,12 +376,13 @@ class RequestContext:
             return [self.cookies.set_header(self.environ, value)]
         return []
 
-    def _update(self, session: Session, now: float) -> SaveResult | None:
+    def _update(self, session: Session) -> SaveResult | None:
         """Write this request's changes into the stored entry, or refresh its
         expiry when that is due; None when nothing had to be written."""
         unchanged = session.unchanged
-        if unchanged and not self._refresh_due(session.meta, now):
+        if unchanged and not self._refresh_due(session.meta, time.time()):
             return None  # the common read-only request
+        now = now_ms()
         backend = self.middleware.backend
         assert session._id is not None
         key = store_key(session._id)

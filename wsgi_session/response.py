@@ -184,8 +184,16 @@ class ResponseEditor:
         except BaseException:
             self.close()
             raise
-        self.close()  # the body is complete: release the session lock at once
-        return body if isinstance(body, list) else list(body)
+        # The body is complete: release the session lock at once (a list
+        # has nothing to close).
+        if type(body) is list:
+            self.closed = True
+            request = self.request
+            request.release()
+            request.suspended()
+            return body
+        self.close()
+        return list(body)
 
     def _streamed(self, app_iter: Iterable[bytes]) -> Iterable[bytes]:
         """A body produced while it is iterated: hold the headers until the
