@@ -171,7 +171,7 @@ class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
     def _value(self, key: str) -> t.Any:
         value = self._items[key]
         if value is UNDECODED:
-            data = self._pending.get(key)
+            data = self._pending.get(key) if self._pending else None
             try:
                 value = self._serializer.loads(self._raw[key] if data is None else data)
             except Exception:

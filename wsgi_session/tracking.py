@@ -42,17 +42,26 @@ class Presented(t.NamedTuple):
     ``cookie_seen`` is True when a cookie with our session cookie's name was
     sent at all, even empty or unreadable: any cookie of ours proves that the
     client keeps cookies, so a URL id next to it is never accepted.
+    ``has_our_cookie`` is ``cookie_seen or probe`` (kept as a field: it is
+    read on every request); build instances with :meth:`of`.
+
+    >>> Presented.of(("abc.def",), probe=False, cookie_seen=True).has_our_cookie
+    True
     """
 
     cookie_values: tuple[str, ...]
     probe: bool
     url_value: str | None = None
     cookie_seen: bool = False
+    #: True when the request carries the probe or a session cookie.
+    has_our_cookie: bool = False
 
-    @property
-    def has_our_cookie(self) -> bool:
-        """True when the request carries the probe or a session cookie."""
-        return self.cookie_seen or self.probe
+    @classmethod
+    def of(
+        cls, cookie_values: tuple[str, ...], *, probe: bool, cookie_seen: bool
+    ) -> Presented:
+        """What a request's cookies say (no URL id yet)."""
+        return cls(cookie_values, probe, None, cookie_seen, cookie_seen or probe)
 
 
 def probe_name(cookie_name: str) -> str:
@@ -64,7 +73,7 @@ def probe_name(cookie_name: str) -> str:
     return f"{cookie_name}_probe"
 
 
-_NOTHING = Presented((), False)
+_NOTHING = Presented.of((), probe=False, cookie_seen=False)
 #: Recently parsed Cookie headers (a browser sends the same one again and
 #: again): ``(header, name) -> Presented``. Only short headers are kept.
 _parsed: dict[tuple[str, str], Presented] = {}
@@ -89,7 +98,7 @@ def _read_cookies(header: object, name: str) -> Presented:
 
 def _parse_cookies(header: str, name: str) -> Presented:
     if len(header) > MAX_COOKIE_HEADER:  # unreadable, but ours may be in it
-        return Presented((), False, cookie_seen=True)
+        return Presented.of((), probe=False, cookie_seen=True)
     probe_key = probe_name(name)
     if '"' not in header and "\\" not in header:  # the common case: no quoting
         values: list[str] = []
@@ -104,16 +113,16 @@ def _parse_cookies(header: str, name: str) -> Presented:
                     values.append(value)
             elif key == probe_key:
                 probe = True
-        return Presented(tuple(values), probe, cookie_seen=seen)
+        return Presented.of(tuple(values), probe=probe, cookie_seen=seen)
     try:
         cookies = parse_cookie(header)
-        return Presented(
+        return Presented.of(
             tuple(v for v in cookies.getlist(name) if v),
-            probe_key in cookies,
+            probe=probe_key in cookies,
             cookie_seen=name in cookies,
         )
     except Exception:  # malformed input never raises; assume ours is present
-        return Presented((), False, cookie_seen=True)
+        return Presented.of((), probe=False, cookie_seen=True)
 
 
 def _strip_uri(environ: dict[str, t.Any], key: str, param: str) -> None:
