@@ -114,17 +114,16 @@ class RequestContext:
         self.session = session = middleware.session_class(  # positional: cheaper
             self, settings.serializer, settings.idle_timeout, settings.absolute_timeout
         )
-        #: Where the resumed id came from: ``"cookie"``, ``"url"`` or None.
-        self.source: str | None = None
-        #: The id this request resumed (None for a new session).
-        self.loaded_id: str | None = None
-        #: True when the presented session cookie was refused (it gets expired).
-        self.cookie_rejected = False
-        #: True once this request wrote the session id into a URL.
-        self.exposed = False
-        self._lock: t.ContextManager[None] | None = None
-        self._token: object = None
-        self._aged = False
+        #: Where the resumed id came from (``"cookie"``, ``"url"``), the id
+        #: this request resumed, the lock it holds: None until then.
+        self.source: str | None
+        self.loaded_id: str | None
+        self._lock: t.ContextManager[None] | None
+        self._token: object
+        self.source = self.loaded_id = self._lock = self._token = None
+        #: Whether the presented session cookie was refused (it gets
+        #: expired), the id was written into a URL, flash data was aged.
+        self.cookie_rejected = self.exposed = self._aged = False
         environ[settings.environ_key] = session
         environ[CONTEXT_KEY] = self
 
