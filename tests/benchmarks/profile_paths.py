@@ -5,7 +5,8 @@ Run from the repository root::
     python tests/benchmarks/profile_paths.py [--requests N] [--top N] [--path NAME]
 
 NAME is one of memory-untouched, memory-read, memory-write, redis-read,
-redis-write, flask-read, flask-write (``--path`` may be repeated; default:
+redis-write, flask-read, flask-write, flask-redis-read, flask-redis-write
+(``--path`` may be repeated; default:
 memory-read, memory-write, redis-write).
 Each path runs the same requests as ``run.py`` (direct WSGI calls, cookies
 carried), first unprofiled to warm up, then under cProfile; it prints the
@@ -70,6 +71,8 @@ PATHS = {
     "redis-write": ("redis", "ws", "/write"),
     "flask-read": ("memory", "flask_ws", "/read"),
     "flask-write": ("memory", "flask_ws", "/write"),
+    "flask-redis-read": ("redis", "flask_ws", "/read"),
+    "flask-redis-write": ("redis", "flask_ws", "/write"),
 }
 
 
