@@ -154,9 +154,11 @@ class SessionRecord:
         self._is_new = False
         self.meta = meta
         self._last_accessed = meta.written
-        self._raw = raw = {
-            name[1:]: value for name, value in fields.items() if name[:1] == DATA_PREFIX
-        }
+        raw: dict[str, bytes] = {}
+        for name, value in fields.items():  # a loop: cheaper than a
+            if name[:1] == DATA_PREFIX:  # comprehension for a few fields
+                raw[name[1:]] = value
+        self._raw = raw
         self._items = dict.fromkeys(raw, UNDECODED)
         flash = fields.get(SYS_FIELD)
         if flash is not None:
