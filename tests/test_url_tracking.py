@@ -328,3 +328,60 @@ def test_malformed_url_ids_never_fail(query):
     """Junk in the id parameter gives a fresh session, never a 500."""
     r = no_cookies(wrap()).get("/", query_string=query.encode().decode("latin-1"))
     assert r.status_code == 200 and report(r)["data"] == {}
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {
+            "path": "/",
+            "domain": None,
+            "secure": "auto",
+            "httponly": True,
+            "samesite": "Lax",
+        },
+        {
+            "path": "/app",
+            "domain": "example.com",
+            "secure": True,
+            "httponly": False,
+            "samesite": "Strict",
+        },
+        {
+            "path": "/",
+            "domain": None,
+            "secure": False,
+            "httponly": True,
+            "samesite": None,
+            "partitioned": True,
+        },
+        {
+            "path": "/",
+            "domain": None,
+            "secure": "auto",
+            "httponly": True,
+            "samesite": "None",
+        },
+    ],
+)
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_set_cookie_headers_match_werkzeugs_dump_cookie(attributes, scheme):
+    """The remembered attribute suffix gives exactly Werkzeug's Set-Cookie header."""
+    from werkzeug.http import dump_cookie
+
+    from wsgi_session.tracking import CookieProfile
+
+    profile = CookieProfile("session", max_age=None, **attributes)
+    environ = {"wsgi.url_scheme": scheme}
+    secure = profile.is_secure(environ)
+    options = dict(attributes, secure=secure)
+    for value in ["A" * 43 + ".sig-_.x", "1", "another.value"]:
+        for _ in range(2):  # the second time from the remembered suffix
+            expected = dump_cookie("session", value, max_age=None, **options)
+            assert profile.set_header(environ, value) == ("Set-Cookie", expected)
+    probe = dump_cookie("session_probe", "1", max_age=None, **options)
+    assert profile.probe_header(environ) == ("Set-Cookie", probe)
+    # a value Werkzeug must quote is never formatted by the shortcut
+    assert profile.set_header(environ, "a b;c")[1] == dump_cookie(
+        "session", "a b;c", max_age=None, **options
+    )

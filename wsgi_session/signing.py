@@ -93,6 +93,9 @@ class IdSigner:
         # Signed values verified recently: a returning cookie costs a dict
         # lookup instead of an HMAC. Only genuine values are ever cached.
         self._verified: dict[str, str] = {}
+        # Ids signed recently (a new session's id is signed for its cookie
+        # and again for its URLs; a URL-tracked session on every page).
+        self._signed: dict[str, str] = {}
 
     @staticmethod
     def _signature(key: bytes, session_id: str) -> str:
@@ -105,7 +108,14 @@ class IdSigner:
         >>> IdSigner(["k"]).sign("A" * 43).startswith("A" * 43 + ".")
         True
         """
-        return f"{session_id}.{self._signature(self._signing_key, session_id)}"
+        signed = self._signed.get(session_id)
+        if signed is None:
+            signature = self._signature(self._signing_key, session_id)
+            signed = f"{session_id}.{signature}"
+            if len(self._signed) >= VERIFIED_CACHE_SIZE:
+                self._signed.clear()
+            self._signed[session_id] = signed
+        return signed
 
     def unsign(self, value: str) -> str | None:
         """Return the id inside a signed value, or None if it is not genuine.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import typing as t
 from urllib.parse import parse_qsl
 
@@ -31,6 +32,8 @@ __all__ = [
     "user_agent_binding",
 ]
 
+#: Cookie values Werkzeug writes as they are (signed ids, the probe's "1").
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9._-]+")
 #: Longest Cookie header we parse; anything longer is treated as no cookies.
 MAX_COOKIE_HEADER = 16 * 1024
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -277,6 +280,9 @@ class CookieProfile:
         self.max_age = max_age
         #: The CHIPS ``Partitioned`` attribute (Werkzeug >= 3 only).
         self.partitioned = partitioned
+        # The attributes of a browser-session cookie, by (name, Secure): all
+        # but the value, which is the only part that changes per request.
+        self._suffixes: dict[tuple[str, bool], str] = {}
 
     def is_secure(self, environ: t.Mapping[str, t.Any]) -> bool:
         """Whether cookies of this request get the Secure attribute."""
@@ -287,19 +293,39 @@ class CookieProfile:
     def _header(
         self, environ: t.Mapping[str, t.Any], name: str, value: str, max_age: int | None
     ) -> tuple[str, str]:
+        secure = self.is_secure(environ)
+        if max_age is None and _PLAIN_VALUE.fullmatch(value):
+            # Without Max-Age (and Expires) only the value changes: Werkzeug
+            # formats the attributes once per name and Secure flag.
+            suffix = self._suffixes.get((name, secure))
+            if suffix is None:
+                suffix = self._suffix(name, secure)
+            if suffix is not None:
+                return ("Set-Cookie", f"{name}={value}{suffix}")
+        return ("Set-Cookie", self._dump(name, value, max_age, secure))
+
+    def _dump(self, name: str, value: str, max_age: int | None, secure: bool) -> str:
         extra = {"partitioned": True} if self.partitioned else {}
-        cookie = dump_cookie(
+        return dump_cookie(
             name,
             value,
             max_age=max_age,
             path=self.path,
             domain=self.domain,
-            secure=self.is_secure(environ),
+            secure=secure,
             httponly=self.httponly,
             samesite=self.samesite,
             **extra,
         )
-        return ("Set-Cookie", cookie)
+
+    def _suffix(self, name: str, secure: bool) -> str | None:
+        """What follows ``name=value`` in a browser-session cookie's header."""
+        head = f"{name}=x"
+        full = self._dump(name, "x", None, secure)
+        if not full.startswith(head):  # Werkzeug quoted the name: no shortcut
+            return None
+        self._suffixes[(name, secure)] = suffix = full[len(head) :]
+        return suffix
 
     def set_header(self, environ: t.Mapping[str, t.Any], value: str) -> tuple[str, str]:
         """``Set-Cookie`` carrying the signed session id."""
