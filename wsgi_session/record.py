@@ -138,6 +138,9 @@ class SessionRecord:
         the User-Agent hash ``binding`` if given."""
         now = now_ms()
         self.meta = SessionMeta(now, now, self._idle, binding)
+        raw: dict[str, bytes] = {}
+        items: dict[str, t.Any] = {}
+        self._raw, self._items = raw, items
 
     def adopt(
         self: _RecordHost,

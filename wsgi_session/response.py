@@ -92,7 +92,6 @@ class ResponseEditor:
     """Runs the app for one request and coordinates save and headers."""
 
     __slots__ = (
-        "_cookies",
         "_server_write",
         "app_iter",
         "closed",
@@ -123,7 +122,6 @@ class ResponseEditor:
         self.sent = self.closed = False
         self.app_iter: Iterable[bytes] | None = None
         self._server_write: t.Callable[[bytes], object] | None = None
-        self._cookies: Headers | None = None
 
     # -- the app's start_response and write ---------------------------------
 
@@ -241,7 +239,7 @@ class ResponseEditor:
             token = request.url_token()
             if token is not None:
                 self._url_mode_headers(token)  # before saving: it may expose the id
-        cookies = self._save()
+        cookies = request.save()
         headers = self.headers
         settings = self.middleware.settings
         if cookies:
@@ -267,11 +265,6 @@ class ResponseEditor:
             headers.append(("Referrer-Policy", "same-origin"))
         if not _has(headers, "Cache-Control"):
             headers.append(("Cache-Control", "private"))
-
-    def _save(self) -> Headers:
-        if self._cookies is None:
-            self._cookies = self.request.save()
-        return self._cookies
 
     # -- HTML rewriting -------------------------------------------------------
 

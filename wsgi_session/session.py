@@ -126,9 +126,7 @@ class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
         self.meta = None  # type: ignore[assignment]  # set while loading
 
     def _begin(self) -> None:
-        """Start the request's state: a new, empty session until adopted."""
-        self._raw = {}
-        self._items = {}
+        """Start the request's state (``start`` or ``adopt`` then fill the data)."""
         self._pending = {}
         self._removed = set()
         self._watch = set()
