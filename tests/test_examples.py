@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -190,6 +191,12 @@ def test_gunicorn_workers_share_one_session_through_redis(
     env = {"WSGI_SESSION_STORE": redis_url, "WSGI_SESSION_SECRET": "gunicorn-test"}
     url = f"http://127.0.0.1:{port}/"
     with serve_script(argv, tmp_path, env=env, url=url, timeout=30) as served:
+        # All three workers must be up, or on a busy machine the first one
+        # can take every request before the others have booted.
+        deadline = time.monotonic() + 20
+        while served.stderr().count("Booting worker") < 3:
+            assert time.monotonic() < deadline, served.stderr()
+            time.sleep(0.05)
         client = HttpClient(url)
         pids: list[str] = []
         while len(pids) < 300 and (len(pids) < 20 or len(set(pids)) < 3):
