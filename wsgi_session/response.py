@@ -167,13 +167,29 @@ class ResponseEditor:
         if self.sent:  # the app used write(): headers are out already
             return _Body(self, [], iter(app_iter))
         if isinstance(app_iter, (list, tuple)):
-            return self._complete(app_iter)
-        return self._streamed(app_iter)
+            whole = app_iter if type(app_iter) is list else list(app_iter)
+            return self._respond(whole, None)
+        return self._respond([], iter(app_iter))
 
-    def _complete(self, body: list[bytes] | tuple[bytes, ...]) -> list[bytes]:
-        """A body the app has already produced: save, send headers, close."""
+    def _respond(
+        self, body: list[bytes], stream: Iterator[bytes] | None
+    ) -> Iterable[bytes]:
+        """Save, send the headers, then hand the server the body.
+
+        ``body`` is the whole body when the app produced a list or tuple
+        (``stream`` is None); otherwise the headers wait for the first
+        non-empty chunk of ``stream``, pulled here, and the rest is streamed.
+        """
         try:
+            if stream is not None:
+                for chunk in stream:
+                    if chunk:
+                        body.append(chunk)
+                        break
             if self.middleware.settings.rewrite_html and self._wants_html_rewrite():
+                if stream is not None:
+                    body.extend(stream)
+                    stream = iter(())
                 body = [self._rewrite_body(b"".join(body))]
             self._send_headers()
         except StoreUnavailable as exc:
@@ -182,39 +198,14 @@ class ResponseEditor:
         except BaseException:
             self.close()
             raise
-        # The body is complete: release the session lock at once (a list
-        # has nothing to close).
-        if type(body) is list:
-            self.closed = True
-            request = self.request
-            request.release()
-            request.suspended()
-            return body
-        self.close()
-        return list(body)
-
-    def _streamed(self, app_iter: Iterable[bytes]) -> Iterable[bytes]:
-        """A body produced while it is iterated: hold the headers until the
-        first non-empty chunk, then stream the rest."""
-        iterator = iter(app_iter)
-        first: list[bytes] = []
-        try:
-            for chunk in iterator:
-                if chunk:
-                    first.append(chunk)
-                    break
-            if self._wants_html_rewrite():
-                first.extend(iterator)
-                iterator = iter(())
-                first = [self._rewrite_body(b"".join(first))]
-            self._send_headers()
-        except StoreUnavailable as exc:
-            self.close()
-            return self._unavailable(exc)
-        except BaseException:
-            self.close()
-            raise
-        return _Body(self, first, iterator)
+        if stream is not None:
+            return _Body(self, body, stream)
+        # A list or tuple has nothing to close: release the session lock and
+        # end the request at once.
+        self.closed = True
+        self.request.release()
+        self.request.suspended()
+        return body
 
     def _untouched(self, body: list[bytes]) -> list[bytes]:
         """Pass on the response of a request that never used its session (the
