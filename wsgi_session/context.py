@@ -307,7 +307,7 @@ class RequestContext:
     def url_token(self) -> str | None:
         """The signed id to put in URLs, or None when URLs need no rewriting."""
         session = self.session
-        if not session.loaded and self._url_id_pending():
+        if not session.loaded and self.url_id_pending():
             try:  # a URL-tracked client must keep its id across untouched pages
                 session._load()
             except StoreUnavailable:
@@ -320,9 +320,6 @@ class RequestContext:
         """True when a URL id came with no cookie of ours: the session must be
         loaded even if the app never touches it, so that rewritten links and
         redirects keep the id."""
-        return self._url_id_pending()
-
-    def _url_id_pending(self) -> bool:
         presented = self.presented
         return (
             presented.url_value is not None
