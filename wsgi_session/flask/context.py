@@ -40,15 +40,9 @@ class FlaskRequestContext(RequestContext):
     carry the hint.
     """
 
+    __slots__ = ("_hinted", "_permanent", "_saved", "detached", "profile")
+
     middleware: FlaskSessionMiddleware
-    #: True when opened outside a WSGI call through the middleware
-    #: (``app.test_request_context()``); in replace mode Flask's
-    #: ``save_session`` saves it, and (with ``concurrency="lock"``) Flask's
-    #: teardown releases its lock.
-    detached = False
-    _saved = False
-    _permanent = False  # the cookie written now is a permanent session's
-    _hinted = False  # the presented cookie that verified carried the hint
 
     def __init__(
         self,
@@ -60,6 +54,14 @@ class FlaskRequestContext(RequestContext):
             middleware, environ, signer=profile.signer, cookies=profile.cookies
         )
         self.profile = profile
+        #: True when opened outside a WSGI call through the middleware
+        #: (``app.test_request_context()``); in replace mode Flask's
+        #: ``save_session`` saves it, and (with ``concurrency="lock"``)
+        #: Flask's teardown releases its lock.
+        self.detached = False
+        self._saved = False
+        self._permanent = False  # the cookie written now is a permanent session's
+        self._hinted = False  # the presented cookie that verified carried the hint
 
     # -- the cookie value -----------------------------------------------------
 
