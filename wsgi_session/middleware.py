@@ -120,12 +120,18 @@ class SessionMiddleware:
     def __call__(
         self, environ: WSGIEnviron, start_response: StartResponse
     ) -> Iterable[bytes]:
-        if not self._multiprocess_warned and environ.get("wsgi.multiprocess"):
-            self._warn_multiprocess()
         if self._own_context:  # skip the override point's call when unused
             request = RequestContext(self, environ)
         else:
             request = self.request_context(environ)
+        return self.serve(request, start_response)
+
+    def serve(
+        self, request: RequestContext, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Run the app for one request with its coordinator ``request``."""
+        if not self._multiprocess_warned and request.environ.get("wsgi.multiprocess"):
+            self._warn_multiprocess()
         return ResponseEditor(self, request, start_response).run(self.app)
 
     def request_context(self, environ: WSGIEnviron) -> RequestContext:

@@ -200,25 +200,32 @@ class ResponseEditor:
             raise
         if stream is not None:
             return _Body(self, body, stream)
-        # A list or tuple has nothing to close: release the session lock and
-        # end the request at once.
-        self.closed = True
-        self.request.release()
-        self.request.suspended()
+        # The body is complete: release the session lock and end the request
+        # at once (a plain list or tuple has no close method to call).
+        if type(self.app_iter) in (list, tuple):
+            self.closed = True
+            self.request.release()
+            self.request.suspended()
+        else:
+            self.close()
         return body
 
     def _untouched(self, body: list[bytes]) -> list[bytes]:
         """Pass on the response of a request that never used its session (the
         editor is done with then: nothing to save, close or release)."""
-        request = self.request
         headers = self.headers
-        presented = request.presented
-        if self.middleware.settings.tracking == "auto" and not (
-            presented.cookie_seen or presented.probe
-        ):
-            headers = [*headers, request.cookies.probe_header(self.environ)]
+        if self._probe_wanted():
+            headers = [*headers, self.request.cookies.probe_header(self.environ)]
         self.start_response(self.status, headers, self.exc_info)
         return body
+
+    def _probe_wanted(self) -> bool:
+        """True when the test cookie goes out: auto mode, and the request
+        brought back neither it nor a session cookie (§4)."""
+        return (
+            self.middleware.settings.tracking == "auto"
+            and not self.request.presented.has_our_cookie
+        )
 
     def _send_headers(self) -> None:
         if self.status is None:
@@ -232,12 +239,11 @@ class ResponseEditor:
                 self._url_mode_headers(token)  # before saving: it may expose the id
         cookies = request.save()
         headers = self.headers
-        settings = self.middleware.settings
         if cookies:
             headers.extend(cookies)
         if session.accessed:
             add_vary(headers, "Cookie")
-        if settings.tracking == "auto" and not request.presented.has_our_cookie:
+        if self._probe_wanted():
             headers.append(request.cookies.probe_header(self.environ))
         self._server_write = self.start_response(self.status, headers, self.exc_info)
         self.sent = True

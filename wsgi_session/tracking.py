@@ -85,17 +85,15 @@ _CACHED_HEADER_MAX = 1024
 
 
 def _read_cookies(header: object, name: str) -> Presented:
-    """Our session cookie values and whether any cookie of ours is present."""
+    """Our session cookie values and whether any cookie of ours is present,
+    for a header not found in :data:`_parsed` (remembered there if short)."""
     if not header or not isinstance(header, str) or name not in header:
         return _NOTHING
-    cache_key = (header, name)
-    presented = _parsed.get(cache_key)
-    if presented is None:
-        presented = _parse_cookies(header, name)
-        if len(header) <= _CACHED_HEADER_MAX:
-            if len(_parsed) >= _PARSED_MAX:
-                _parsed.clear()
-            _parsed[cache_key] = presented
+    presented = _parse_cookies(header, name)
+    if len(header) <= _CACHED_HEADER_MAX:
+        if len(_parsed) >= _PARSED_MAX:
+            _parsed.clear()
+        _parsed[(header, name)] = presented
     return presented
 
 

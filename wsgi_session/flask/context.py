@@ -75,7 +75,7 @@ class FlaskRequestContext(RequestContext):
 
     def cookie_value(self, session_id: str) -> str:
         """The signed id, plus :data:`PERMANENT_HINT` for a permanent session."""
-        signed = self.profile.sign(session_id)
+        signed = self.signer.sign(session_id)
         return signed + PERMANENT_HINT if self._permanent else signed
 
     # -- saving ---------------------------------------------------------------

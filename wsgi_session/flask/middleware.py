@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from ..config import Settings
 from ..errors import ConfigError
 from ..middleware import CONTEXT_KEY, SessionMiddleware
-from ..response import ResponseEditor
 from ..session import Session
 from ..signing import IdSigner
 from ..tracking import CookieProfile
@@ -27,7 +26,6 @@ from .profile import (
     _lifetime,
     _Profile,
     _read_config,
-    _SessionCookies,
 )
 from .sessions import FlaskSession
 
@@ -157,9 +155,7 @@ class FlaskSessionMiddleware(SessionMiddleware):
         name = settings.cookie_name
         return _Profile(
             signer=IdSigner(settings.secret_key),
-            cookies=_SessionCookies(
-                name, max_age=settings.cookie_max_age, **attributes
-            ),
+            cookies=CookieProfile(name, max_age=settings.cookie_max_age, **attributes),
             permanent_cookies=CookieProfile(name, max_age=lifetime, **attributes),
             lifetime=lifetime,
             refresh_each_request=bool(config["SESSION_REFRESH_EACH_REQUEST"]),
@@ -170,14 +166,11 @@ class FlaskSessionMiddleware(SessionMiddleware):
     def __call__(
         self, environ: WSGIEnviron, start_response: StartResponse
     ) -> t.Iterable[bytes]:
-        # SessionMiddleware.__call__, with the profile computed once.
-        profile = self.profile()
+        profile = self.profile()  # once per request
         if profile is None:
             return self.app(environ, start_response)
-        if not self._multiprocess_warned and environ.get("wsgi.multiprocess"):
-            self._warn_multiprocess()
         request = FlaskRequestContext(self, environ, profile)
-        return ResponseEditor(self, request, start_response).run(self.app)
+        return self.serve(request, start_response)
 
     def request_context(self, environ: WSGIEnviron) -> FlaskRequestContext:
         """The coordinator of one request, with the current Flask profile."""

@@ -2,8 +2,7 @@
 
 The Flask settings a profile depends on (:data:`_CONFIG`, read with one
 ``itemgetter`` call), their coercion (:func:`_lifetime`, :func:`_frozen`),
-the per-profile caches of signed ids and ``Set-Cookie`` headers, and the
-permanent hint of cookie values (:data:`PERMANENT_HINT`). Pure: no Flask
+and the permanent hint of cookie values (:data:`PERMANENT_HINT`). Pure: no Flask
 import, no I/O.
 """
 
@@ -18,58 +17,20 @@ from ..errors import ConfigError
 from ..signing import IdSigner
 from ..tracking import CookieProfile
 
-#: Entries kept per profile in each of its caches (signed ids, cookie headers).
-_CACHE_SIZE = 4096
-
 
 @dataclasses.dataclass(frozen=True)
 class _Profile:
-    """What one state of the Flask configuration means for a request."""
+    """What one state of the Flask configuration means for a request.
+
+    Signed ids and cookie attributes are remembered by the signer and the
+    cookie profiles themselves.
+    """
 
     signer: IdSigner
     cookies: CookieProfile  # non-permanent sessions
     permanent_cookies: CookieProfile  # permanent sessions: Max-Age = lifetime
     lifetime: int
     refresh_each_request: bool
-    #: Signed ids issued under this profile (Flask sends a session's cookie
-    #: again on every request that modifies it: one HMAC each time otherwise).
-    signed: dict[str, str] = dataclasses.field(default_factory=dict, compare=False)
-
-    def sign(self, session_id: str) -> str:
-        """``signer.sign(session_id)``, remembered."""
-        signed = self.signed.get(session_id)
-        if signed is None:
-            signed = self.signer.sign(session_id)
-            if len(self.signed) >= _CACHE_SIZE:
-                self.signed.clear()
-            self.signed[session_id] = signed
-        return signed
-
-
-class _SessionCookies(CookieProfile):
-    """A cookie profile that remembers its browser-session ``Set-Cookie`` headers.
-
-    Flask sends a session's cookie again on every request that modifies it;
-    without a Max-Age (hence no Expires) the header only depends on the value
-    and on whether the request is secure.
-    """
-
-    def __init__(self, name: str, **attributes: t.Any) -> None:
-        super().__init__(name, **attributes)
-        self._headers: dict[tuple[str, bool], tuple[str, str]] = {}
-
-    def set_header(self, environ: t.Mapping[str, t.Any], value: str) -> tuple[str, str]:
-        """``Set-Cookie`` carrying ``value`` (built once per value and scheme)."""
-        if self.max_age is not None:  # Expires moves with the clock
-            return super().set_header(environ, value)
-        key = (value, self.is_secure(environ))
-        header = self._headers.get(key)
-        if header is None:
-            header = super().set_header(environ, value)
-            if len(self._headers) >= _CACHE_SIZE:
-                self._headers.clear()
-            self._headers[key] = header
-        return header
 
 
 #: The Flask settings a request's profile depends on, read on every request,

@@ -19,7 +19,7 @@ import threading
 import time
 import typing as t
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 
 from cachelib.base import BaseCache
@@ -29,8 +29,6 @@ from ..errors import LockTimeout, StoreUnavailable
 from .base import (
     DEFAULT_THRESHOLD,
     Record,
-    SaveResult,
-    apply_changes,
     check_ttl,
     warn_eviction,
 )
@@ -168,13 +166,15 @@ class MemoryBackend(FramedBackend):
         self._state = _state_for(cache)
         #: Our own MemoryCache keeps records as objects; any other
         #: SimpleCache gets framed bytes through the pickle-free serializer.
-        self._objects = isinstance(cache.serializer, _MemorySerializer)
         self._memory = (
-            cache if self._objects and isinstance(cache, MemoryCache) else None
+            cache
+            if isinstance(cache, MemoryCache)
+            and isinstance(cache.serializer, _MemorySerializer)
+            else None
         )
 
     def _pack(self, meta: bytes, fields: Mapping[str, bytes]) -> t.Any:
-        if self._objects:
+        if self._memory is not None:
             return Record(bytes(meta), dict(fields))
         return super()._pack(meta, fields)
 
@@ -182,33 +182,6 @@ class MemoryBackend(FramedBackend):
         if type(data) is Record:
             return data.meta, data.fields
         return super()._unpack(data)
-
-    def merge(
-        self,
-        key: str,
-        meta: bytes,
-        set_fields: Mapping[str, bytes],
-        del_fields: Iterable[str],
-        ttl: int,
-        *,
-        token: object = None,
-    ) -> SaveResult:
-        """Apply set/delete onto the newest stored record, under the mutex."""
-        cache = self._memory
-        if cache is not None:
-            check_ttl(ttl)
-            with self._state.mutex:
-                record = cache.get_record(key)
-                if record is not None and record.fields:
-                    self.round_trips += 2
-                    fields = apply_changes(record.fields, set_fields, del_fields)
-                    if not fields:
-                        cache.delete(key)
-                        return SaveResult.EMPTIED
-                    cache.set_record(key, Record(bytes(meta), fields), ttl)
-                    return SaveResult.SAVED
-        # Absent, or not a record object: the general algorithm decides.
-        return super().merge(key, meta, set_fields, del_fields, ttl, token=token)
 
     def load(self, key: str) -> Record | None:
         """The stored record itself (its fields must not be changed)."""
@@ -223,9 +196,12 @@ class MemoryBackend(FramedBackend):
         self.round_trips += 1
         return self.cache.get(key), None
 
-    def _write(self, key: str, value: bytes, ttl: int) -> None:
+    def _write(self, key: str, value: t.Any, ttl: int) -> None:
+        # ``value`` is what _pack made: a Record object for our MemoryCache.
         self.round_trips += 1
-        if not self.cache.set(key, value, timeout=check_ttl(ttl)):
+        if self._memory is not None and type(value) is Record:
+            self._memory.set_record(key, value, check_ttl(ttl))
+        elif not self.cache.set(key, value, timeout=check_ttl(ttl)):
             raise StoreUnavailable("the memory store refused the write")
 
     def _add(self, key: str, value: bytes, ttl: int) -> bool:
