@@ -318,6 +318,25 @@ def test_app_iterable_is_closed():
     assert r.get_data() == b"ab" and closed == [True]
 
 
+@pytest.mark.parametrize("touch", [True, False])
+def test_list_subclass_body_with_close_is_closed(touch):
+    """A complete body that is a list subclass with close() is closed too."""
+    closed = []
+
+    class Body(list):
+        def close(self):
+            closed.append(True)
+
+    def app(environ, start_response):
+        if touch:
+            get_session(environ)["x"] = 1
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Body([b"a", b"b"])
+
+    r = Client(wrap(app)).get("/", buffered=True)
+    assert r.get_data() == b"ab" and closed == [True]
+
+
 def test_headers_wait_for_first_chunk_so_late_writes_are_saved():
     """A generator app that writes the session while producing body is saved."""
 
