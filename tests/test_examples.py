@@ -173,7 +173,7 @@ def test_paste_app_script_serves_the_pipeline(tmp_path: Path):
 def test_gunicorn_workers_share_one_session_through_redis(
     tmp_path: Path, redis_server: RedisServer, redis_url: str
 ):
-    """Under gunicorn -w 3 one session's counter grows across different workers."""
+    """Under gunicorn -w 3 one session's counter grows across worker processes."""
     pytest.importorskip("gunicorn")
     port = free_port()
     argv = [
@@ -184,6 +184,11 @@ def test_gunicorn_workers_share_one_session_through_redis(
         str(EXAMPLES / "gunicorn_conf.py"),
         "-w",
         "3",
+        # Workers are replaced every 7 requests: the counter must then grow
+        # across processes even if one worker wins every accept() race,
+        # which happens on a busy machine.
+        "--max-requests",
+        "7",
         "-b",
         f"127.0.0.1:{port}",
         "examples.gunicorn_redis:application",
