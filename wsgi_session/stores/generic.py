@@ -29,8 +29,8 @@ __all__ = ["GenericBackend", "open_dynamodb_cache", "open_mongodb_cache"]
 class GenericBackend(FramedBackend):
     """The Backend protocol over any cachelib BaseCache.
 
-    ``round_trips`` counts cache calls: load 1; create 1; merge, touch and
-    delete 4 or more (lock add, get, set, unlock get + delete).
+    Store accesses (cache calls): load 1; create 1; merge, touch and delete
+    4 or more (lock add, get, set, unlock get + delete).
 
     >>> from cachelib import SimpleCache
     >>> GenericBackend(SimpleCache()).load("wss:{missing}") is None
@@ -42,7 +42,7 @@ class GenericBackend(FramedBackend):
         self.cache = prepare_store(cache)
 
     def _call(self, what: str, fn: t.Callable[..., t.Any], *args: t.Any) -> t.Any:
-        self.round_trips += 1
+        self._on_access()
         try:
             return fn(*args)
         except Exception as exc:  # any store error, whatever the client library
