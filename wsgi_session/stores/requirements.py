@@ -17,6 +17,8 @@ RANGES = {
     "redis": ">=4.5,<9",
     "python-memcached": ">=1.59,<2",
     "pylibmc": ">=1.6,<2",
+    "pymongo": ">=4.0,<5",
+    "boto3": ">=1.26,<2",
 }
 
 
