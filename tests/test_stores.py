@@ -793,3 +793,83 @@ def test_file_store_directory_gone_raises_store_unavailable(tmp_path: Path) -> N
     directory.rename(tmp_path / "elsewhere")
     with pytest.raises(StoreUnavailable):
         backend.create(new_key(), b"m", {"a": b"1"}, 60)
+
+
+# -- client libraries: version ranges and missing clients --------------------------
+
+
+def _requirements() -> list[str]:
+    """Every requirement line of setup.cfg (install_requires and extras)."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).parent.parent / "setup.cfg")
+    lines = config["options"]["install_requires"].splitlines()
+    for value in config["options.extras_require"].values():
+        lines += value.splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
+def test_setup_cfg_pins_the_ranges_the_compat_modules_support() -> None:
+    """Every mention of a store client in setup.cfg pins exactly its supported range."""
+    from wsgi_session.stores import cachelib_compat, memcache_compat, redis_compat
+    from wsgi_session.stores.requirements import RANGES
+
+    assert RANGES["redis"] == redis_compat.SUPPORTED
+    assert RANGES["cachelib"] == cachelib_compat.SUPPORTED
+    assert RANGES["python-memcached"] == memcache_compat.SUPPORTED
+    found: dict[str, set[str]] = {}
+    for line in _requirements():
+        name = line.split(">")[0].split("=")[0].split("<")[0]
+        if name in RANGES:
+            found.setdefault(name, set()).add(line[len(name) :])
+    assert found == {name: {spec} for name, spec in RANGES.items()}
+    for spec in RANGES.values():
+        assert ">=" in spec and ",<" in spec  # both ends pinned
+
+
+def test_missing_client_names_the_package_and_is_a_store_failure(
+    tmp_path: Path,
+) -> None:
+    """Without redis-py, check exits 1 naming pip install "redis>=4.5,<9"."""
+    ini = tmp_path / "app.ini"
+    ini.write_text("[wsgi_session]\nsecret_key = k\nstore = redis://127.0.0.1/0\n")
+    code = (
+        "import sys; sys.modules['redis'] = None\n"  # as if it were not installed
+        "from wsgi_session.cli import main\n"
+        f"sys.exit(main(['check', {str(ini)!r}]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert 'pip install "redis>=4.5,<9"' in result.stderr
+    assert "wsgi_session[" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_client_is_still_a_config_error_for_the_library() -> None:
+    """open_store() without its client raises MissingClient, a ConfigError."""
+    code = (
+        "import sys; sys.modules['memcache'] = None\n"
+        "from wsgi_session.stores import MissingClient, open_store\n"
+        "from wsgi_session import ConfigError\n"
+        "try:\n"
+        "    open_store('memcached://127.0.0.1')\n"
+        "except MissingClient as exc:\n"
+        "    assert isinstance(exc, ConfigError) and exc.key == 'store'\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'pip install "python-memcached>=1.59,<2"' in result.stdout
