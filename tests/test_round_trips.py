@@ -41,21 +41,28 @@ class RedisCommands:
         }
         self.admin.config_set("slowlog-max-len", 10_000)
         self.admin.config_set("slowlog-log-slower-than", 0)
+        self.raw = self.admin.connection_pool.make_connection()  # named too
+        self.raw.connect()
         self.admin.slowlog_reset()
+
+    def _slowlog(self) -> list[t.Any]:
+        """SLOWLOG GET as the server sent it: [id, time, µs, args, address,
+        name] per entry (redis-py's parsing of it differs between versions)."""
+        self.raw.send_command("SLOWLOG", "GET", 10_000)
+        return list(self.raw.read_response())
 
     def _entries(self) -> list[tuple[str, str]]:
         found = []
-        for entry in reversed(self.admin.slowlog_get(10_000)):  # oldest first
-            name = entry.get("client_name") or b""
+        for entry in reversed(self._slowlog()):  # oldest first
+            args, address, name = entry[3], entry[4], entry[5]
             if name in (_COUNTER_NAME, _COUNTER_NAME.encode()):
                 continue
-            address = entry.get("client_address") or b""
             if isinstance(address, bytes):
                 address = address.decode()
-            command = entry["command"]
+            command = args[0]
             if isinstance(command, bytes):
                 command = command.decode("utf-8", "replace")
-            found.append((address, command.split(" ", 1)[0].upper()))
+            found.append((address, command.upper()))
         return found
 
     def take(self) -> tuple[list[str], list[str]]:
@@ -70,6 +77,7 @@ class RedisCommands:
         for name, value in self.previous.items():
             self.admin.config_set(name, value)
         self.admin.slowlog_reset()
+        self.raw.disconnect()
         self.admin.close()
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager, nullcontext, suppress
 
 from cachelib.base import BaseCache
 from cachelib.file import FileSystemCache
@@ -75,8 +75,15 @@ def key_normalizer(cache: t.Any) -> Callable[[str], str]:
 
 
 def client_context(cache: t.Any) -> Callable[[], AbstractContextManager[t.Any]]:
-    """The ``MemcachedCache``'s "borrow a client" context manager factory."""
-    return t.cast(Callable[[], AbstractContextManager[t.Any]], cache._client_context)
+    """The ``MemcachedCache``'s "borrow a client" context manager factory.
+
+    (cachelib < 0.14 has none: its one client is lent as it is.)
+    """
+    borrow = getattr(cache, "_client_context", None)
+    if borrow is None:
+        client = cache._client
+        return lambda: nullcontext(client)
+    return t.cast(Callable[[], AbstractContextManager[t.Any]], borrow)
 
 
 def set_client_context(

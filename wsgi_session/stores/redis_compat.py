@@ -5,10 +5,11 @@ CI runs the store tests with the oldest and the newest). What the fast path
 needs from inside redis-py: whether a client can be driven through its pool
 (:func:`pool_of`), the pool's connection factory and counter, and a
 connection's socket (tests only). The errors a client raises when the store
-is unreachable or being reconfigured are :data:`UNAVAILABLE`: redis-py's own
-``RedisError`` tree plus the cluster client's ``RedisClusterException``
-(``SlotNotCoveredError``, "Redis Cluster cannot be connected"), which does not
-derive from ``RedisError``::
+is unreachable or being reconfigured are :func:`unavailable_errors`:
+redis-py's own ``RedisError`` tree plus the cluster client's
+``RedisClusterException`` (``SlotNotCoveredError``, "Redis Cluster cannot be
+connected"), which does not derive from ``RedisError``, and the
+``IndexError`` of a cluster client that finds no primary::
 
     >>> import redis
     >>> from redis.exceptions import SlotNotCoveredError
@@ -27,7 +28,6 @@ import typing as t
 from collections.abc import Callable
 
 import redis
-from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import (
     ConnectionError,
     NoScriptError,
@@ -38,6 +38,11 @@ from redis.exceptions import (
 from redis.retry import Retry
 
 from .requirements import RANGES
+
+try:  # redis-py >= 5.0.1
+    from redis.backoff import ExponentialWithJitterBackoff as _Backoff
+except ImportError:  # older: the same doubling delay, jitter on its upper half
+    from redis.backoff import EqualJitterBackoff as _Backoff  # type: ignore[assignment]
 
 __all__ = [
     "SUPPORTED",
@@ -51,6 +56,7 @@ __all__ = [
     "make_client",
     "pool_of",
     "socket_of",
+    "unavailable_errors",
 ]
 
 #: The redis-py versions this module is written and tested for.
@@ -62,6 +68,19 @@ SUPPORTED = RANGES["redis"]
 UNAVAILABLE: tuple[type[Exception], ...] = (RedisError, RedisClusterException)
 
 
+def unavailable_errors(client: object) -> tuple[type[Exception], ...]:
+    """What ``client`` raises when the store cannot serve a command now.
+
+    :data:`UNAVAILABLE`, and for a cluster client also ``IndexError``: its
+    re-initialisation indexes the list of primaries, which is empty while no
+    node serves slots (redis-py 4.5 to 8 at least).
+
+    >>> unavailable_errors(redis.Redis()) == UNAVAILABLE
+    True
+    """
+    return (*UNAVAILABLE, IndexError) if is_cluster(client) else UNAVAILABLE
+
+
 def make_client(**kwargs: t.Any) -> redis.Redis:
     """A ``redis.Redis`` that retries a connection error once, then fails.
 
@@ -69,7 +88,7 @@ def make_client(**kwargs: t.Any) -> redis.Redis:
     '127.0.0.1'
     """
     retry = Retry(
-        ExponentialWithJitterBackoff(base=0.01, cap=0.1),
+        _Backoff(base=0.01, cap=0.1),
         retries=1,
         supported_errors=(ConnectionError,),
     )

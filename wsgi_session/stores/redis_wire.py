@@ -17,10 +17,11 @@ client, a subclass that overrides ``execute_command``) goes through its own
 ``execute_command``, which routes, retries and caches as that client does.
 
 Every error of the client that means "the store cannot serve this now"
-(:data:`~wsgi_session.stores.redis_compat.UNAVAILABLE`: redis-py's errors and
-its cluster client's) leaves as :class:`~wsgi_session.errors.StoreUnavailable`
-with the original attached; a ``NOSCRIPT`` reply is handled by sending the
-script's source once (``EVAL``, which also caches it on the server).
+(:func:`~wsgi_session.stores.redis_compat.unavailable_errors`: redis-py's
+errors and its cluster client's) leaves as
+:class:`~wsgi_session.errors.StoreUnavailable` with the original attached; a
+``NOSCRIPT`` reply is handled by sending the script's source once (``EVAL``,
+which also caches it on the server).
 
 Retries on the direct path: a connection that fails (closed by the server,
 reset) is disconnected and the command is sent once more on a new socket —
@@ -53,13 +54,13 @@ from collections.abc import Callable, Sequence
 
 from ..errors import ConfigError, StoreUnavailable
 from .redis_compat import (
-    UNAVAILABLE,
     ConnectionError,
     NoScriptError,
     ResponseError,
     connection_factory,
     created_connections,
     pool_of,
+    unavailable_errors,
 )
 
 __all__ = ["Script", "Wire"]
@@ -125,6 +126,8 @@ class Wire:
                 "the Redis client must not use decode_responses=True", key="store"
             )
         self.client = client
+        #: What the client raises for a store that cannot serve a command now.
+        self._unavailable = unavailable_errors(client)
         #: Called once per command sent (a repeated command counts again).
         self.on_send = on_send
         self._pool = pool_of(client)
@@ -151,7 +154,7 @@ class Wire:
         """
         try:
             return self._send(args, idempotent)
-        except UNAVAILABLE as exc:
+        except self._unavailable as exc:
             raise StoreUnavailable(f"redis: {exc}", original=exc) from exc
 
     def run(
@@ -163,7 +166,7 @@ class Wire:
                 return self._send(("EVALSHA", script.sha, 1, key, *args), idempotent)
             except NoScriptError:  # not run: the server lost or never had it
                 return self._send(("EVAL", script.source, 1, key, *args), idempotent)
-        except UNAVAILABLE as exc:
+        except self._unavailable as exc:
             raise StoreUnavailable(f"redis: {exc}", original=exc) from exc
 
     def _send(self, args: tuple[Arg, ...], idempotent: bool) -> t.Any:
