@@ -4,19 +4,27 @@
 server on a free loopback port; if its binary is missing the test is
 skipped, or fails when the ``CI`` environment variable is set.
 ``redis_url`` / ``memcached_url`` give each test an emptied server and a
-unique key prefix. ``store_url`` runs a test once per backend.
+unique key prefix. ``store_url`` runs a test once per backend;
+``open_cache`` (the contract suite's) also over caches passed in as
+instances: a plain ``SimpleCache`` and a cache of no special-cased type.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
+from cachelib import BaseCache, SimpleCache
 from servers import MemcachedServer, RedisServer, ServerError, ServerProcess
+
+from wsgi_session.stores import open_store
 
 _counter = itertools.count()
 
@@ -71,12 +79,81 @@ def memcached_url(memcached_server: MemcachedServer) -> str:
     )
 
 
-@pytest.fixture(params=["memory", "file", "redis", "memcached"])
+#: The kinds of store URL ``store_url`` runs a test over (add new ones here
+#: and in ``_store_url``).
+STORE_URL_KINDS = ["memory", "file", "redis", "memcached"]
+
+#: The stores the contract suite (``open_cache``) runs over: every store URL
+#: kind, plus caches given to the middleware as instances.
+CONTRACT_STORES = [*STORE_URL_KINDS, "generic", "simplecache"]
+
+
+def _store_url(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> str:
+    if kind == "memory":
+        return "memory://"
+    if kind == "file":
+        return "file://" + quote(str(tmp_path / "sessions"))
+    url: str = request.getfixturevalue(f"{kind}_url")
+    return url
+
+
+@pytest.fixture(params=STORE_URL_KINDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """One store URL per backend; the servers start only when needed."""
-    if request.param == "memory":
-        return "memory://"
-    if request.param == "file":
-        return "file://" + quote(str(tmp_path / "sessions"))
-    url: str = request.getfixturevalue(f"{request.param}_url")
-    return url
+    return _store_url(request, request.param, tmp_path)
+
+
+class DictCache(BaseCache):
+    """A cachelib cache of a type the stores do not special-case (so it gets
+    the generic backend), over a dict that several instances may share."""
+
+    def __init__(self, entries: dict[str, tuple[float, Any]]) -> None:
+        super().__init__()
+        self.entries = entries
+        self.guard = threading.Lock()
+
+    def _live(self, key: str) -> tuple[float, Any] | None:
+        entry = self.entries.get(key)
+        if entry is not None and entry[0] and entry[0] <= time.time():
+            del self.entries[key]
+            return None
+        return entry
+
+    def _expires(self, timeout: int | None) -> float:
+        return time.time() + timeout if timeout else 0
+
+    def get(self, key: str) -> Any:
+        with self.guard:
+            entry = self._live(key)
+            return None if entry is None else entry[1]
+
+    def set(self, key: str, value: Any, timeout: int | None = None) -> bool:
+        with self.guard:
+            self.entries[key] = (self._expires(timeout), value)
+            return True
+
+    def add(self, key: str, value: Any, timeout: int | None = None) -> bool:
+        with self.guard:
+            if self._live(key) is not None:
+                return False
+            self.entries[key] = (self._expires(timeout), value)
+            return True
+
+    def delete(self, key: str) -> bool:
+        with self.guard:
+            return self.entries.pop(key, None) is not None
+
+
+@pytest.fixture(params=CONTRACT_STORES)
+def open_cache(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Callable[[], BaseCache]:
+    """A function opening a new cache instance on one store (per store kind)."""
+    kind = request.param
+    if kind == "generic":
+        shared: dict[str, tuple[float, Any]] = {}
+        return lambda: DictCache(shared)
+    if kind == "simplecache":
+        return SimpleCache  # a plain cachelib SimpleCache passed in
+    url = _store_url(request, kind, tmp_path)
+    return lambda: open_store(url)

@@ -8,6 +8,7 @@ so test set-up never depends on the code under test.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -16,10 +17,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 __all__ = [
+    "DroppingProxy",
     "MemcachedServer",
     "RedisClusterServer",
     "RedisServer",
@@ -218,23 +221,32 @@ class MemcachedServer(ServerProcess):
 
 
 class RedisClusterServer(RedisServer):
-    """A one-node Redis Cluster owning all 16384 slots."""
+    """A one-node Redis Cluster owning all 16384 slots.
 
-    def __init__(self) -> None:
+    With ``announce_port`` the node tells clients (CLUSTER SLOTS) to reach it
+    on that port: where a :class:`DroppingProxy` listens.
+    """
+
+    def __init__(self, announce_port: int | None = None) -> None:
         super().__init__()
         # The cluster bus listens on port + 10000: the port must be <= 55535.
         while self.port > 55535:
             self.port = free_port()
+        self.announce_port = announce_port
 
     def argv(self) -> list[str]:
         """redis-server in cluster mode with its own nodes.conf."""
-        return [
+        argv = [
             *super().argv(),
             "--cluster-enabled",
             "yes",
             "--cluster-config-file",
             str(self.dir / "nodes.conf"),
         ]
+        if self.announce_port is not None:
+            argv += ["--cluster-announce-port", str(self.announce_port)]
+            argv += ["--cluster-announce-bus-port", str(self.port + 10000)]
+        return argv
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the node, assign it every slot, wait for cluster_state:ok."""
@@ -248,3 +260,88 @@ class RedisClusterServer(RedisServer):
                 self.stop()
                 raise ServerError("redis cluster did not reach cluster_state:ok")
             time.sleep(0.05)
+
+
+class DroppingProxy:
+    """A TCP proxy on loopback in front of a real server that can lose a reply.
+
+    :meth:`drop_reply_to` arms it: the next request containing ``marker`` is
+    forwarded (the server runs it), its reply is thrown away and the client's
+    connection closed, as when a network fails after the server answered.
+    """
+
+    def __init__(self, upstream_port: int, port: int | None = None) -> None:
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server((HOST, port or 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.marker: bytes | None = None
+        self.dropped = 0
+        self.lock = threading.Lock()
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def drop_reply_to(self, marker: bytes) -> None:
+        """Lose the reply to the next request that contains ``marker``."""
+        with self.lock:
+            self.marker = marker
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection((HOST, self.upstream_port), 2)
+            except OSError:
+                client.close()
+                continue
+            state = {"drop": False}
+            threading.Thread(
+                target=self._requests, args=(client, server, state), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._replies, args=(server, client, state), daemon=True
+            ).start()
+
+    def _requests(
+        self, client: socket.socket, server: socket.socket, state: dict[str, bool]
+    ) -> None:
+        try:
+            while data := client.recv(65536):
+                with self.lock:
+                    if self.marker is not None and self.marker in data:
+                        self.marker = None
+                        state["drop"] = True
+                server.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _shut(server)
+
+    def _replies(
+        self, server: socket.socket, client: socket.socket, state: dict[str, bool]
+    ) -> None:
+        try:
+            while data := server.recv(65536):
+                if state["drop"]:
+                    self.dropped += 1
+                    break
+                client.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _shut(client)
+            _shut(server)
+
+    def close(self) -> None:
+        """Stop accepting connections."""
+        self.closed = True
+        self.listener.close()
+
+
+def _shut(sock: socket.socket) -> None:
+    """Close ``sock`` now, waking a thread blocked reading it."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

@@ -37,6 +37,7 @@ import wsgi_session.flask as ws_flask  # noqa: E402
 from wsgi_session import ConfigError, Session  # noqa: E402
 from wsgi_session.flask import FlaskSession, WSGISession  # noqa: E402
 from wsgi_session.signing import IdSigner  # noqa: E402
+from wsgi_session.stores import CountingBackend  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -601,7 +602,8 @@ def test_untouched_requests_never_load_the_session(refresh, reads):
 
     client = app.test_client()
     client.get("/login")
-    backend = app.extensions["wsgi_session"].backend
+    extension = app.extensions["wsgi_session"]
+    backend = extension.backend = CountingBackend(extension.backend)
     before = backend.round_trips
     response = client.get("/static-ish")
     assert backend.round_trips - before == reads

@@ -25,6 +25,7 @@ from wsgi_session.flask import (  # noqa: E402
     WSGISession,
 )
 from wsgi_session.signing import IdSigner  # noqa: E402
+from wsgi_session.stores import CountingBackend  # noqa: E402
 
 DAYS31 = 31 * 24 * 3600
 
@@ -78,7 +79,10 @@ def session_cookies(response: t.Any, name: str = "session") -> list[str]:
 
 def round_trips(app: flask.Flask, client: t.Any, path: str) -> tuple[int, t.Any]:
     """Run one request; return the backend's round trips and the response."""
-    backend = middleware(app).backend
+    found = middleware(app)
+    if not isinstance(found.backend, CountingBackend):
+        found.backend = CountingBackend(found.backend)
+    backend = found.backend
     before = backend.round_trips
     response = client.get(path)
     assert response.status_code == 200

@@ -17,6 +17,7 @@ from wsgi_session import (
     SessionMiddleware,
     get_session,
 )
+from wsgi_session.stores import CountingBackend
 
 
 class Recorder(SessionEvents):
@@ -52,6 +53,7 @@ def test_values_persist_across_requests():
 def test_untouched_request_costs_no_store_call_and_no_cookie():
     """A request that never uses the session makes no round trip, no cookie."""
     mw = wrap()
+    mw.backend = CountingBackend(mw.backend)
     c = Client(mw)
     before = mw.backend.round_trips
     r = c.get("/?touch=0")
@@ -62,6 +64,7 @@ def test_untouched_request_costs_no_store_call_and_no_cookie():
 def test_new_empty_session_is_not_stored_and_sets_no_cookie():
     """Reading a new session that stays empty writes nothing."""
     mw = wrap()
+    mw.backend = CountingBackend(mw.backend)
     r = Client(mw).get("/")
     assert set_cookies(r) == [] and r.headers["Vary"] == "Cookie"
     assert mw.backend.round_trips == 0
@@ -89,6 +92,7 @@ def test_cookie_value_is_signed_id_not_data():
 def test_read_only_request_writes_nothing_and_sets_no_cookie():
     """Reading an existing session sends no Set-Cookie and makes no write."""
     mw = wrap()
+    mw.backend = CountingBackend(mw.backend)
     c = Client(mw)
     c.get("/?set=a:1")
     writes = mw.backend.round_trips
@@ -257,6 +261,7 @@ def test_absolute_timeout_expires_even_active_sessions():
 def test_sliding_refresh_is_rate_limited():
     """A burst of read-only requests causes no refresh write."""
     mw = wrap(idle_timeout=600)
+    mw.backend = CountingBackend(mw.backend)
     c = Client(mw)
     c.get("/?set=a:1")
     start = mw.backend.round_trips

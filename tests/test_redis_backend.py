@@ -1,12 +1,15 @@
 """RedisBackend over a real redis-server: the direct wire, its retry, scripts, errors.
 
 Connection failures are made by the server itself: ``CLIENT KILL`` closes the
-connection the wire has just taken from its free list, so the failure is met
-on the wire, as in a real race with an idle timeout or a restart.
+connection the wire will use next, so the failure is met on the wire, as in
+a real race with an idle timeout or a restart. Redis Cluster clients are
+tested against a real one-node cluster, behind a proxy that can lose a reply
+after the server ran the command (the cluster client then sends it again).
 """
 
 from __future__ import annotations
 
+import os
 import select
 import time
 from collections.abc import Iterator
@@ -14,12 +17,17 @@ from typing import Any
 
 import pytest
 from cachelib.redis import RedisCache
-from servers import RedisServer, ServerError
+from servers import DroppingProxy, RedisClusterServer, RedisServer, ServerError
 
-from wsgi_session.errors import StoreUnavailable
-from wsgi_session.stores import backend_for, open_store
+from wsgi_session.errors import LockTimeout, StoreUnavailable
+from wsgi_session.stores import CountingBackend, backend_for, open_store
 from wsgi_session.stores.base import Record, SaveResult
 from wsgi_session.stores.redis import RedisBackend
+from wsgi_session.stores.redis_compat import (
+    UNAVAILABLE,
+    created_connections,
+    socket_of,
+)
 
 redis = pytest.importorskip("redis")
 
@@ -74,7 +82,7 @@ def sentinel(redis_server: RedisServer, redis_url: str) -> Iterator[SentinelServ
 
 def in_use(backend: RedisBackend) -> int:
     """Connections the backend's wire has made and not got back."""
-    return backend._write.busy
+    return backend.wire.busy
 
 
 def calls(admin: Any, command: str) -> int:
@@ -86,34 +94,27 @@ def calls(admin: Any, command: str) -> int:
 def server_closes_next_connection(
     backend: RedisBackend, admin: Any, monkeypatch: pytest.MonkeyPatch, reset: bool
 ) -> None:
-    """Have the server close the next connection the pool hands out.
+    """Have the server close the connection the backend's next command uses.
 
     With ``reset``, one stray byte is written first so that the server
     answers with a TCP reset: the next send then fails, before the command
     reaches the server; without it, the send succeeds and the read fails.
     """
-    wire = backend._write
-    checkout = wire._checkout
-
-    def killed_after_checkout() -> Any:
-        monkeypatch.undo()
-        conn = checkout()
-        if conn._sock is None:
-            conn.connect()
-        host, port = conn._sock.getsockname()[:2]
-        assert admin.client_kill(f"{host}:{port}")
-        assert select.select([conn._sock], [], [], 2)[0], "the server did not close"
-        if reset:
-            conn._sock.send(b"\r\n")
-            time.sleep(0.05)
-        return conn
-
-    monkeypatch.setattr(wire, "_checkout", killed_after_checkout)
+    wire = backend.wire
+    if wire.next_connection() is None:
+        backend.load("warm-up")  # a connected connection for the next command
+    sock = socket_of(wire.next_connection())
+    host, port = sock.getsockname()[:2]
+    assert admin.client_kill(f"{host}:{port}")
+    assert select.select([sock], [], [], 2)[0], "the server did not close"
+    if reset:
+        sock.send(b"\r\n")
+        time.sleep(0.05)
 
 
 def test_plain_client_sends_commands_on_a_pooled_connection(backend):
     """A redis.Redis client is driven directly through its connection pool."""
-    assert backend._write.direct and backend._read is backend._write
+    assert backend.wire.direct and backend._read is backend._write
 
 
 def test_load_is_retried_once_when_the_server_closed_the_connection(
@@ -121,10 +122,11 @@ def test_load_is_retried_once_when_the_server_closed_the_connection(
 ):
     """A load whose connection the server closed is sent again and gets the data."""
     backend.create(KEY, b"meta", {"a": b"1", "b": b"2"}, 60)
-    before, hgetall = backend.round_trips, calls(admin, "hgetall")
+    counted = CountingBackend(backend)
+    before, hgetall = counted.round_trips, calls(admin, "hgetall")
     server_closes_next_connection(backend, admin, monkeypatch, reset=False)
     assert backend.load(KEY) == Record(b"meta", {"a": b"1", "b": b"2"})
-    assert backend.round_trips - before == 2
+    assert counted.round_trips - before == 2
     assert calls(admin, "hgetall") - hgetall == 1  # the lost one never arrived
     assert in_use(backend) == 0
 
@@ -132,11 +134,12 @@ def test_load_is_retried_once_when_the_server_closed_the_connection(
 def test_create_is_not_sent_twice_once_it_was_written(backend, admin, monkeypatch):
     """A create whose reply is lost raises StoreUnavailable; it is not repeated."""
     server_closes_next_connection(backend, admin, monkeypatch, reset=False)
-    before = backend.round_trips
+    counted = CountingBackend(backend)
+    before = counted.round_trips
     with pytest.raises(StoreUnavailable) as info:
         backend.create(KEY, b"meta", {"a": b"1"}, 60)
     assert isinstance(info.value.original, redis.ConnectionError)
-    assert backend.round_trips - before == 1
+    assert counted.round_trips - before == 1
     assert in_use(backend) == 0
     assert backend.create(KEY, b"meta", {"a": b"1"}, 60)  # the pool recovered
 
@@ -145,10 +148,11 @@ def test_create_is_retried_when_the_send_itself_failed(backend, admin, monkeypat
     """A create that never reached the server is sent once more, and succeeds."""
     backend.load(KEY)  # the scripts' first use is not what this test measures
     backend.create("other", b"meta", {"a": b"1"}, 60)
-    before, evalsha = backend.round_trips, calls(admin, "evalsha")
+    counted = CountingBackend(backend)
+    before, evalsha = counted.round_trips, calls(admin, "evalsha")
     server_closes_next_connection(backend, admin, monkeypatch, reset=True)
     assert backend.create(KEY, b"meta", {"a": b"1"}, 60)
-    assert backend.round_trips - before == 2
+    assert counted.round_trips - before == 2
     assert calls(admin, "evalsha") - evalsha == 1
     assert backend.load(KEY) == Record(b"meta", {"a": b"1"})
     assert in_use(backend) == 0
@@ -194,7 +198,8 @@ def test_timeout_is_not_retried_and_the_connection_is_dropped(
     backend = RedisBackend(RedisCache(client, key_prefix="to:"))
     backend.create(KEY, b"meta", {"a": b"1"}, 60)
     backend.create("other", b"meta", {"b": b"2"}, 60)
-    before = backend.round_trips
+    counted = CountingBackend(backend)
+    before = counted.round_trips
     redis_server.pause()
     try:
         with pytest.raises(StoreUnavailable) as info:
@@ -202,10 +207,9 @@ def test_timeout_is_not_retried_and_the_connection_is_dropped(
     finally:
         redis_server.resume()
     assert isinstance(info.value.original, redis.TimeoutError)
-    assert backend.round_trips - before == 1
+    assert counted.round_trips - before == 1
     assert in_use(backend) == 0
-    idle = backend._write._idle
-    assert idle and all(conn._sock is None for conn in idle)  # no late reply kept
+    assert backend.wire.connected == 0  # dropped: no late reply is ever read
     assert backend.load("other") == Record(b"meta", {"b": b"2"})
     client.close()
 
@@ -214,11 +218,12 @@ def test_flushed_scripts_are_sent_again_with_eval(backend, admin):
     """After SCRIPT FLUSH a write falls back to EVAL once, then EVALSHA works again."""
     backend.create(KEY, b"meta", {"a": b"1"}, 60)
     admin.script_flush()
-    before = backend.round_trips
+    counted = CountingBackend(backend)
+    before = counted.round_trips
     evalsha, eval_ = calls(admin, "evalsha"), calls(admin, "eval")
     result = backend.merge(KEY, b"meta2", {"b": b"2"}, ["a"], 60)
     assert result is SaveResult.SAVED
-    assert backend.round_trips - before == 2  # NOSCRIPT, then EVAL
+    assert counted.round_trips - before == 2  # NOSCRIPT, then EVAL
     assert (calls(admin, "evalsha") - evalsha, calls(admin, "eval") - eval_) == (1, 1)
     assert backend.merge(KEY, b"meta3", {"c": b"3"}, [], 60) is SaveResult.SAVED
     assert calls(admin, "evalsha") - evalsha == 2 and calls(admin, "eval") == eval_ + 1
@@ -288,9 +293,11 @@ def test_malformed_hash_is_a_value_error(backend, admin, name, problem):
 @pytest.mark.parametrize("protocol", [2, 3])
 def test_load_reads_both_reply_protocols(redis_server, redis_url, protocol):
     """HGETALL's flat RESP2 list and RESP3 map both become the same Record."""
-    client = redis.Redis(
-        host=redis_server.host, port=redis_server.port, protocol=protocol
-    )
+    resp3 = int(redis.__version__.split(".")[0]) >= 5  # RESP3 came with 5.0
+    if protocol == 3 and not resp3:
+        pytest.skip("redis-py before 5.0 speaks RESP2 only")
+    options = {"protocol": protocol} if resp3 else {}
+    client = redis.Redis(host=redis_server.host, port=redis_server.port, **options)
     backend = RedisBackend(RedisCache(client, key_prefix="p:"))
     backend.create(KEY, b"meta", {"a": b"1", "b": b"2"}, 60)
     assert backend.load(KEY) == Record(b"meta", {"a": b"1", "b": b"2"})
@@ -303,7 +310,7 @@ def test_single_connection_client_uses_its_own_api(redis_server, redis_url, admi
         host=redis_server.host, port=redis_server.port, single_connection_client=True
     )
     backend = RedisBackend(RedisCache(client, key_prefix="s:"))
-    assert not backend._write.direct
+    assert not backend.wire.direct
     assert backend.create(KEY, b"meta", {"a": b"1"}, 60)
     admin.script_flush()
     assert backend.merge(KEY, b"meta", {"b": b"2"}, [], 60) is SaveResult.SAVED
@@ -321,7 +328,7 @@ def test_sentinel_client_is_driven_directly_and_retries(sentinel, admin, monkeyp
 
     client = Sentinel([(sentinel.host, sentinel.port)]).master_for("main")
     backend = RedisBackend(RedisCache(client, key_prefix="sen:"))
-    assert backend._write.direct
+    assert backend.wire.direct
     assert backend.create(KEY, b"meta", {"a": b"1"}, 60)
     server_closes_next_connection(backend, admin, monkeypatch, reset=False)
     assert backend.load(KEY) == Record(b"meta", {"a": b"1"})
@@ -334,8 +341,8 @@ def test_one_connection_serves_consecutive_commands(backend):
     backend.create(KEY, b"meta", {"a": b"1"}, 60)
     for _ in range(20):
         assert backend.load(KEY) == Record(b"meta", {"a": b"1"})
-    assert backend._write.client.connection_pool._created_connections == 1
-    assert len(backend._write._idle) == 1 and in_use(backend) == 0
+    assert created_connections(backend.wire.client.connection_pool) == 1
+    assert backend.wire.connected == 1 and in_use(backend) == 0
 
 
 def test_forked_child_does_not_reuse_the_parents_connections(backend):
@@ -343,13 +350,13 @@ def test_forked_child_does_not_reuse_the_parents_connections(backend):
     import os
 
     backend.create(KEY, b"meta", {"a": b"1"}, 60)
-    assert backend._write._idle
-    parent_socket = backend._write._idle[0]._sock
+    assert backend.wire.connected
+    parent_socket = socket_of(backend.wire.next_connection())
     pid = os.fork()
     if pid == 0:  # the child: report through the exit code only
         code = 1
         try:
-            if not backend._write._idle:
+            if not backend.wire.connected:
                 record = backend.load(KEY)
                 code = 0 if record == Record(b"meta", {"a": b"1"}) else 2
         finally:
@@ -357,5 +364,117 @@ def test_forked_child_does_not_reuse_the_parents_connections(backend):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     # the parent's connection is untouched by the child and still works
-    assert backend._write._idle[0]._sock is parent_socket
+    assert socket_of(backend.wire.next_connection()) is parent_socket
     assert backend.load(KEY) == Record(b"meta", {"a": b"1"})
+
+
+# -- Redis Cluster -------------------------------------------------------------
+
+
+@pytest.fixture
+def proxied_cluster() -> Iterator[tuple[RedisClusterServer, DroppingProxy]]:
+    """A one-node cluster that tells clients to reach it through a proxy.
+
+    A second proxy is a second startup node, kept as one (no dynamic startup
+    nodes): redis-py forgets a startup node after a connection error on it,
+    and with none left its client cannot find the cluster again.
+    """
+    from servers import free_port
+
+    proxy_port = free_port()
+    server = RedisClusterServer(announce_port=proxy_port)
+    try:
+        server.start()
+    except ServerError as exc:
+        server.close()
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    proxy = DroppingProxy(server.port, proxy_port)
+    spare = DroppingProxy(server.port)
+    proxy.spare_port = spare.port  # type: ignore[attr-defined]
+    yield server, proxy
+    spare.close()
+    proxy.close()
+    server.close()
+
+
+def cluster_backend(proxy: DroppingProxy) -> tuple[RedisBackend, Any]:
+    """A backend over a RedisCluster client that reaches the node via ``proxy``."""
+    from redis.cluster import ClusterNode, RedisCluster
+
+    nodes = [ClusterNode("127.0.0.1", port) for port in (proxy.port, proxy.spare_port)]  # type: ignore[attr-defined]
+    client = RedisCluster(
+        startup_nodes=nodes, socket_timeout=2, dynamic_startup_nodes=False
+    )
+    backend = backend_for(RedisCache(client, key_prefix="c:"))
+    assert isinstance(backend, RedisBackend) and not backend.wire.direct
+    return backend, client
+
+
+def test_cluster_create_sent_again_after_a_lost_reply_is_created(proxied_cluster):
+    """A create the cluster client re-sends (first reply lost) answers True."""
+    server, proxy = proxied_cluster
+    backend, client = cluster_backend(proxy)
+    admin = redis.Redis(host=server.host, port=server.port)
+    backend.create("wss:{warm}", b"m", {"a": b"1"}, 60)  # the script is loaded
+    evalsha = calls(admin, "evalsha")
+    proxy.drop_reply_to(b"EVALSHA")
+    key = "wss:{new}"
+    assert backend.create(key, b"meta", {"a": b"1"}, 60) is True
+    assert proxy.dropped == 1
+    assert calls(admin, "evalsha") - evalsha == 2  # it really ran twice
+    assert backend.load(key) == Record(b"meta", {"a": b"1"})
+    assert backend.create(key, b"other", {"a": b"1"}, 60) is False  # not ours
+    client.close()
+    admin.close()
+
+
+def test_cluster_lock_sent_again_after_a_lost_reply_is_held(proxied_cluster):
+    """A lock request the cluster client re-sends finds its own token: held."""
+    _, proxy = proxied_cluster
+    backend, client = cluster_backend(proxy)
+    with backend.lock("wss:{warm}", timeout=1, ttl=5):
+        pass  # the lock script is loaded
+    proxy.drop_reply_to(b"EVALSHA")
+    key = "wss:{locked}"
+    with backend.lock(key, timeout=1, ttl=30):
+        assert proxy.dropped == 1
+        assert client.pttl(f"c:{key}:lock") > 0
+        with pytest.raises(LockTimeout), backend.lock(key, timeout=0.2, ttl=30):
+            pass  # pragma: no cover
+    assert not client.exists(f"c:{key}:lock")
+    client.close()
+
+
+def test_cluster_without_slots_is_store_unavailable(proxied_cluster):
+    """A cluster that stops serving its slots gives StoreUnavailable, not a crash."""
+    server, proxy = proxied_cluster
+    backend, client = cluster_backend(proxy)
+    backend.create("wss:{a}", b"m", {"a": b"1"}, 60)
+    admin = redis.Redis(host=server.host, port=server.port)
+    admin.execute_command("CLUSTER", "DELSLOTSRANGE", 0, 16383)
+    for _ in range(3):  # RedisClusterException (8.x), IndexError (4.5): no RedisError
+        with pytest.raises(StoreUnavailable) as info:
+            backend.load("wss:{a}")
+        assert isinstance(info.value.original, (*UNAVAILABLE, IndexError))
+    admin.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+    client.close()
+    admin.close()
+
+
+def test_unreachable_cluster_is_store_unavailable(proxied_cluster):
+    """With the only node down, cluster errors ("cannot be connected") are 503s."""
+    server, proxy = proxied_cluster
+    backend, client = cluster_backend(proxy)
+    backend.create("wss:{a}", b"m", {"a": b"1"}, 60)
+    server.stop()
+    for call in (
+        lambda: backend.load("wss:{a}"),
+        lambda: backend.create("wss:{b}", b"m", {"a": b"1"}, 60),
+        lambda: backend.load("wss:{a}"),
+    ):
+        with pytest.raises(StoreUnavailable) as info:
+            call()  # redis-py 8: "Redis Cluster cannot be connected"
+        assert isinstance(info.value.original, UNAVAILABLE)
+    client.close()

@@ -1,6 +1,8 @@
-"""The one contract every session backend keeps: memory, file, Redis, Memcached.
+"""The one contract every session backend keeps (the Backend docstring).
 
-Each test runs once per backend through the ``store_url`` fixture.
+Each test runs once per store of conftest's ``CONTRACT_STORES`` through the
+``open_cache`` fixture: memory, file, Redis, Memcached, a plain
+``SimpleCache`` passed in, and a cache that gets the generic backend.
 """
 
 from __future__ import annotations
@@ -8,11 +10,20 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
+from cachelib import BaseCache
 
 from wsgi_session.errors import LockTimeout
-from wsgi_session.stores import Backend, SaveResult, backend_for, open_store
+from wsgi_session.stores import (
+    Backend,
+    CountingBackend,
+    SaveResult,
+    backend_for,
+    is_in_memory,
+)
+from wsgi_session.stores.generic import GenericBackend
 
 
 def new_key() -> str:
@@ -21,9 +32,17 @@ def new_key() -> str:
 
 
 @pytest.fixture
-def backend(store_url: str) -> Backend:
-    """A backend over a fresh cache opened from the store URL."""
-    return backend_for(open_store(store_url))
+def backend(open_cache: Callable[[], BaseCache]) -> Backend:
+    """The backend the middleware would use for a fresh cache on the store."""
+    return backend_for(open_cache())
+
+
+def test_a_cache_of_no_known_type_gets_the_generic_backend(
+    open_cache: Callable[[], BaseCache], request: pytest.FixtureRequest
+) -> None:
+    """The ``generic`` store really runs the suite over the generic backend."""
+    generic = isinstance(backend_for(open_cache()), GenericBackend)
+    assert generic is (request.node.callspec.id == "generic")
 
 
 def test_load_of_missing_key_returns_none(backend: Backend) -> None:
@@ -170,12 +189,15 @@ def test_ttls_expire_records_and_writes_refresh_them(backend: Backend) -> None:
     assert backend.load(forever) is not None
 
 
-def test_two_caches_on_the_same_store_share_records(store_url: str) -> None:
+def test_two_caches_on_the_same_store_share_records(
+    open_cache: Callable[[], BaseCache],
+) -> None:
     """Backends over separate cache instances of one server / directory share data."""
-    if store_url.startswith("memory:"):
-        pytest.skip("each memory:// cache is its own in-process store")
-    first = backend_for(open_store(store_url))
-    second = backend_for(open_store(store_url))
+    cache = open_cache()
+    if is_in_memory(cache):
+        pytest.skip("each in-process cache is its own store")
+    first = backend_for(cache)
+    second = backend_for(open_cache())
     assert first is not second
     key = new_key()
     first.create(key, b"m", {"a": b"1"}, 60)
@@ -301,6 +323,8 @@ EXPECTED_ROUND_TRIPS = {
     "file": (1, 2, 2),
     "redis": (1, 1, 1),
     "memcached": (1, 1, 2),
+    "generic": (1, 5, 5),  # + mutex: add, then get and delete to release
+    "simplecache": (1, 2, 2),
 }
 
 
@@ -309,6 +333,7 @@ def test_round_trips_per_operation(
 ) -> None:
     """load, merge and touch cost the documented number of store round trips."""
     expected = EXPECTED_ROUND_TRIPS[request.node.callspec.id]
+    backend = CountingBackend(backend)
     key = new_key()
     backend.create(key, b"m", {"a": b"1"}, 60)
     backend.merge(key, b"m", {"b": b"1"}, [], 60)  # warm scripts / connections

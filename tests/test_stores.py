@@ -24,6 +24,7 @@ from servers import MemcachedServer, RedisClusterServer, RedisServer, ServerErro
 
 from wsgi_session.errors import ConfigError, StoreUnavailable
 from wsgi_session.stores import (
+    CountingBackend,
     RawSerializer,
     Record,
     SaveResult,
@@ -175,7 +176,7 @@ def test_memcached_url_options() -> None:
 )
 def test_memcached_url_with_missing_pylibmc_names_the_install() -> None:
     """client=pylibmc without pylibmc is a ConfigError saying what to install."""
-    with pytest.raises(ConfigError, match="pip install pylibmc") as info:
+    with pytest.raises(ConfigError, match=r'pip install "pylibmc>=1\.6,<2"') as info:
         open_store("memcached://h?client=pylibmc")
     assert info.value.key == "store"
 
@@ -196,9 +197,9 @@ def test_mongodb_url_is_parsed_without_connecting() -> None:
 @pytest.mark.skipif(
     importlib.util.find_spec("pymongo") is not None, reason="pymongo installed"
 )
-def test_mongodb_url_without_pymongo_names_the_extra() -> None:
-    """mongodb:// without pymongo is a ConfigError naming the pip extra."""
-    with pytest.raises(ConfigError, match=r"pip install wsgi_session\[mongodb\]"):
+def test_mongodb_url_without_pymongo_names_the_client() -> None:
+    """mongodb:// without pymongo is a ConfigError naming the client to install."""
+    with pytest.raises(ConfigError, match=r'pip install "pymongo>=4\.0,<5"'):
         open_store("mongodb://localhost/app")
 
 
@@ -681,7 +682,7 @@ def test_redis_round_trips_match_the_server_command_count(
     redis_url: str, redis_server: RedisServer
 ) -> None:
     """Redis load, merge, touch, replace and delete each send the server one command."""
-    backend = backend_for(open_store(redis_url))
+    backend = CountingBackend(backend_for(open_store(redis_url)))
     key = new_key()
     backend.create(key, b"m", {"a": b"1"}, 60)
     backend.merge(key, b"m", {"b": b"1"}, [], 60)  # scripts loaded, pool warm
@@ -792,3 +793,83 @@ def test_file_store_directory_gone_raises_store_unavailable(tmp_path: Path) -> N
     directory.rename(tmp_path / "elsewhere")
     with pytest.raises(StoreUnavailable):
         backend.create(new_key(), b"m", {"a": b"1"}, 60)
+
+
+# -- client libraries: version ranges and missing clients --------------------------
+
+
+def _requirements() -> list[str]:
+    """Every requirement line of setup.cfg (install_requires and extras)."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).parent.parent / "setup.cfg")
+    lines = config["options"]["install_requires"].splitlines()
+    for value in config["options.extras_require"].values():
+        lines += value.splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
+def test_setup_cfg_pins_the_ranges_the_compat_modules_support() -> None:
+    """Every mention of a store client in setup.cfg pins exactly its supported range."""
+    from wsgi_session.stores import cachelib_compat, memcache_compat, redis_compat
+    from wsgi_session.stores.requirements import RANGES
+
+    assert RANGES["redis"] == redis_compat.SUPPORTED
+    assert RANGES["cachelib"] == cachelib_compat.SUPPORTED
+    assert RANGES["python-memcached"] == memcache_compat.SUPPORTED
+    found: dict[str, set[str]] = {}
+    for line in _requirements():
+        name = line.split(">")[0].split("=")[0].split("<")[0]
+        if name in RANGES:
+            found.setdefault(name, set()).add(line[len(name) :])
+    assert found == {name: {spec} for name, spec in RANGES.items()}
+    for spec in RANGES.values():
+        assert ">=" in spec and ",<" in spec  # both ends pinned
+
+
+def test_missing_client_names_the_package_and_is_a_store_failure(
+    tmp_path: Path,
+) -> None:
+    """Without redis-py, check exits 1 naming pip install "redis>=4.5,<9"."""
+    ini = tmp_path / "app.ini"
+    ini.write_text("[wsgi_session]\nsecret_key = k\nstore = redis://127.0.0.1/0\n")
+    code = (
+        "import sys; sys.modules['redis'] = None\n"  # as if it were not installed
+        "from wsgi_session.cli import main\n"
+        f"sys.exit(main(['check', {str(ini)!r}]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert 'pip install "redis>=4.5,<9"' in result.stderr
+    assert "wsgi_session[" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_client_is_still_a_config_error_for_the_library() -> None:
+    """open_store() without its client raises MissingClient, a ConfigError."""
+    code = (
+        "import sys; sys.modules['memcache'] = None\n"
+        "from wsgi_session.stores import MissingClient, open_store\n"
+        "from wsgi_session import ConfigError\n"
+        "try:\n"
+        "    open_store('memcached://127.0.0.1')\n"
+        "except MissingClient as exc:\n"
+        "    assert isinstance(exc, ConfigError) and exc.key == 'store'\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'pip install "python-memcached>=1.59,<2"' in result.stdout

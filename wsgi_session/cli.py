@@ -28,7 +28,7 @@ from . import __version__
 from .errors import ConfigError, StoreUnavailable
 from .inifile import load_config
 from .session import SessionMeta
-from .stores import backend_for, is_in_memory, open_store
+from .stores import MissingClient, backend_for, is_in_memory, open_store
 
 __all__ = ["ThreadingWSGIServer", "main", "make_threaded_server", "redact_url"]
 
@@ -166,6 +166,8 @@ def _check(args: argparse.Namespace) -> int:
     url = options.get("store") or "memory://"
     try:
         store = open_store(url)
+    except MissingClient as exc:  # the store's client is not installed
+        return _fail("check", str(exc), EXIT_FAILED)
     except ConfigError as exc:
         return _fail("check", str(exc), EXIT_USAGE)
     except Exception as exc:  # mongodb:// and dynamodb:// connect at once

@@ -293,6 +293,17 @@ def _run_store(
     return result
 
 
+def _counting(middleware: t.Any) -> t.Any:
+    """Wrap a wsgi_session middleware's backend in a CountingBackend (else None)."""
+    from wsgi_session.stores import CountingBackend
+
+    backend = getattr(middleware, "backend", None)
+    if backend is None:
+        return None
+    middleware.backend = CountingBackend(backend)
+    return middleware.backend
+
+
 def _count_redis_round_trips(
     env: StoreEnv, cells: dict[tuple[str, str], Cell], templates: dict[str, t.Any]
 ) -> None:
@@ -310,7 +321,7 @@ def _count_redis_round_trips(
             if cell.failed:
                 continue
             middleware = cell.contender.middleware
-            backend = getattr(middleware, "backend", None)
+            backend = _counting(middleware)
             before = backend.round_trips if backend is not None else 0
             admin.slowlog_reset()
             for i in range(requests):
@@ -339,6 +350,7 @@ def _count_redis_round_trips(
             )
             if backend is not None:
                 cell.backend_round_trips = (backend.round_trips - before) / requests
+                middleware.backend = backend.backend  # the uncounted one again
     finally:
         admin.config_set("slowlog-log-slower-than", 10_000)
         admin.config_set("slowlog-max-len", 128)

@@ -35,12 +35,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from ..errors import LockTimeout
+from ..errors import ConfigError, LockTimeout
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "MAGIC",
     "Backend",
+    "MissingClient",
     "Record",
     "SaveResult",
     "apply_changes",
@@ -62,6 +63,21 @@ MAGIC = b"WSR1"
 
 _U32 = struct.Struct(">I")
 _U16 = struct.Struct(">H")
+
+
+class MissingClient(ConfigError):
+    """The client library a store URL needs is not installed.
+
+    A store problem, not a mistake in the settings: ``wsgi-session check``
+    exits 1 for it (2 for other ConfigErrors). The message names the package
+    to install, with the supported version range::
+
+        >>> str(MissingClient('redis:// needs redis-py (pip install "redis>=4.5,<9")'))
+        'redis:// needs redis-py (pip install "redis>=4.5,<9")'
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, key="store")
 
 
 @dataclass
@@ -97,10 +113,51 @@ class SaveResult(enum.Enum):
 
 @runtime_checkable
 class Backend(Protocol):
-    """Atomic record operations on one store; see the ``stores`` docs.
+    """Atomic record operations on one store: the contract every store keeps.
 
-    ``ttl`` is whole seconds, ``0`` meaning "no expiry". Failures to reach
-    the store and refused writes raise :class:`~wsgi_session.errors.StoreUnavailable`.
+    This docstring is the contract (``docs/writing-a-store.rst`` explains it
+    for authors of a store; ``tests/test_store_contract.py`` checks it for
+    every backend).
+
+    * **Records.** A record is ``meta`` (opaque bytes) plus at least one
+      field (``str`` name -> ``bytes``). A record left without fields counts
+      as gone: ``load`` answers ``None`` for it, and writes that would leave
+      it empty delete it (``EMPTIED``). ``create`` refuses an empty record
+      (``ValueError``).
+    * **Corruption.** ``load`` raises ``ValueError`` for a value it did not
+      write or cannot decode (wrong type, bad framing, foreign fields); the
+      session layer then treats the session as unknown and deletes it. It
+      never unpickles anything.
+    * **No resurrection.** ``merge``, ``replace`` and ``touch`` never
+      recreate a record that is gone: they answer ``GONE`` / ``False``.
+    * **Sharing.** A loaded :class:`Record` may be shared with the store (the
+      memory store returns its stored object): callers must not change its
+      ``fields``; the backend never changes a record it handed out.
+    * **TTL.** ``ttl`` is whole seconds from now, ``0`` meaning "no expiry";
+      every write sets it afresh. A record is never served after its TTL
+      (a store may keep it longer, as long as ``load`` hides it).
+    * **Locks.** ``lock(key, timeout, ttl)`` waits at most ``timeout``
+      seconds (then :class:`~wsgi_session.errors.LockTimeout`); once held,
+      the lock expires by itself after ``ttl`` seconds, so a holder that died
+      blocks others for ``ttl`` at most. Releasing a lock that expired and
+      was taken by someone else leaves the new holder's lock alone.
+    * **Retries.** A command may be sent again after a connection failure
+      only if repeating it cannot change its answer: reads, ``merge``,
+      ``replace``, ``touch`` and ``delete`` may be repeated (a repeated merge
+      re-applies the same values); ``create`` and taking a lock must not be
+      repeated blindly (a repeat would find its own record or lock). A
+      backend whose client repeats commands by itself makes them safe to
+      repeat (the Redis backend: a ``create`` that finds exactly the record
+      it would write answers ``True``; a lock holder's own token counts as
+      acquired). A timeout is never retried.
+    * **Failures.** A store that cannot be reached or refuses a write raises
+      :class:`~wsgi_session.errors.StoreUnavailable` (the session layer
+      answers 503 and never issues a new id). ``None`` / ``False`` / ``GONE``
+      mean only "not there"; a backend must never report a failure as
+      "missing".
+
+    Counting round trips is not part of the contract: wrap a backend in
+    :class:`~wsgi_session.stores.instrument.CountingBackend` for that.
 
     >>> from wsgi_session.stores import backend_for, open_store
     >>> backend = backend_for(open_store("memory://"))
@@ -108,11 +165,8 @@ class Backend(Protocol):
     True
     """
 
-    #: Store accesses made so far (network round trips for Redis / Memcached).
-    round_trips: int
-
     def load(self, key: str) -> Record | None:
-        """Return the stored record, or ``None`` if there is none."""
+        """Return the stored record, or ``None``; ``ValueError`` if corrupt."""
 
     def create(self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int) -> bool:
         """Store a new record only if ``key`` is absent; ``False`` if it exists."""
@@ -127,12 +181,16 @@ class Backend(Protocol):
         *,
         token: object = None,
     ) -> SaveResult:
-        """Apply field changes atomically onto the newest stored version."""
+        """Apply field changes atomically onto the newest stored version.
+
+        Deletions first, then sets; ``token`` (from :attr:`Record.token`)
+        may save a read but never makes the merge ignore a newer version.
+        """
 
     def replace(
         self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int
     ) -> SaveResult:
-        """Overwrite an existing record (last writer wins)."""
+        """Overwrite an existing record (last writer wins); ``GONE`` if absent."""
 
     def touch(self, key: str, meta: bytes, ttl: int) -> bool:
         """Replace ``meta`` and refresh the TTL; ``False`` if the record is gone."""

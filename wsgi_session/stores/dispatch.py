@@ -1,7 +1,7 @@
 """Pick the session backend for a cachelib cache instance.
 
 :func:`backend_for` returns one shared backend per cache instance (so its
-scripts, locks and ``round_trips`` counter are shared too)::
+scripts, locks and observers are shared too)::
 
     >>> from wsgi_session.stores.urls import open_store
     >>> cache = open_store("memory://")
@@ -21,6 +21,7 @@ from cachelib.redis import RedisCache
 from cachelib.simple import SimpleCache
 
 from .base import Backend
+from .cachelib_compat import client_context
 
 __all__ = ["backend_for", "is_in_memory"]
 
@@ -34,9 +35,11 @@ def _build(cache: BaseCache) -> Backend:
 
         return RedisBackend(cache)
     if isinstance(cache, MemcachedCache):
-        with cache._client_context() as client:
+        from .memcache_compat import is_python_memcached
+
+        with client_context(cache)() as client:
             modules = [cls.__module__ for cls in type(client).__mro__]
-        if hasattr(client, "cas_ids") or "pylibmc.client" in modules:
+        if is_python_memcached(client) or "pylibmc.client" in modules:
             from .memcached import MemcachedBackend
 
             return MemcachedBackend(cache)

@@ -18,7 +18,6 @@ transaction suffix, so cachelib neither counts nor prunes them::
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import os
 import secrets
@@ -28,11 +27,11 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 
-from cachelib.base import BaseCache
 from cachelib.file import FileSystemCache
 
 from ..errors import StoreUnavailable
 from .base import DEFAULT_THRESHOLD, check_ttl, poll_until, warn_eviction
+from .cachelib_compat import FileCacheHooks, file_layout
 from .framed import FramedBackend
 from .serializer import RawSerializer, prepare_store
 
@@ -45,14 +44,14 @@ def _expiry(ttl: int) -> int:
     return math.ceil(time.time() + ttl) if ttl else 0
 
 
-class FileCache(FileSystemCache):
+class FileCache(FileCacheHooks):
     """cachelib's FileSystemCache for sessions: big threshold, no pickle.
 
     Warns once when it evicts a session that had not expired; entries
     without expiry are evicted last.
 
     >>> import tempfile
-    >>> FileCache(tempfile.mkdtemp())._threshold
+    >>> FileCache(tempfile.mkdtemp()).threshold
     100000
     """
 
@@ -70,21 +69,15 @@ class FileCache(FileSystemCache):
             cache_dir, threshold=threshold, default_timeout=default_timeout, mode=mode
         )
 
-    @property
-    def _file_count(self) -> int:
-        value = self.get(self._fs_count_file)
-        if type(value) is int:
-            return value
-        return len(list(self._list_dir())) if value is not None else 0
+    def expiry(self, seconds: int) -> int:
+        """Round up: an entry never expires before its TTL."""
+        return _expiry(seconds)
 
-    def _normalize_timeout(self, timeout: int | dt.timedelta | None) -> int:
-        return _expiry(BaseCache._normalize_timeout(self, timeout))
-
-    def _remove_older(self) -> bool:
-        # Called by _prune only after expired files are gone: whatever is
-        # removed here had not expired.
+    def evict(self) -> bool:
+        """Evict the files closest to expiry first (called only after the
+        expired ones are gone: whatever goes here had not expired)."""
         entries = []
-        for name in self._list_dir():
+        for name in self.session_files():
             try:
                 with open(name, "rb") as f:
                     expires = _HEADER.unpack(f.read(_HEADER.size))[0]
@@ -93,13 +86,13 @@ class FileCache(FileSystemCache):
             entries.append((expires or math.inf, name))
         evicted = False
         for _, name in sorted(entries):
-            if not self._over_threshold():
+            if not self.over_threshold():
                 break
             try:
                 os.remove(name)
             except OSError:
                 continue
-            self._update_count(delta=-1)
+            self.count_removed()
             evicted = True
         if evicted:
             warn_eviction(self, "file")
@@ -192,7 +185,7 @@ def file_lock(
 class FileBackend(FramedBackend):
     """The Backend protocol over a FileSystemCache directory.
 
-    ``round_trips`` counts file reads, writes and removals.
+    Store accesses: file reads, writes and removals.
 
     >>> import tempfile
     >>> backend = FileBackend(FileCache(tempfile.mkdtemp()))
@@ -203,13 +196,12 @@ class FileBackend(FramedBackend):
     def __init__(self, cache: FileSystemCache) -> None:
         super().__init__()
         self.cache = prepare_store(cache)
-        self._suffix = cache._fs_transaction_suffix
-
-    def _path(self, key: str) -> str:
-        return self.cache._get_filename(key)
+        self._layout = file_layout(cache)
+        self._path = self._layout.filename
+        self._suffix = self._layout.suffix
 
     def _read(self, key: str) -> tuple[bytes | None, object]:
-        self.round_trips += 1
+        self._on_access()
         try:
             with open(self._path(key), "rb") as f:
                 data = f.read()
@@ -227,19 +219,19 @@ class FileBackend(FramedBackend):
         return data[_HEADER.size :], None
 
     def _write(self, key: str, value: bytes, ttl: int) -> None:
-        self.round_trips += 1
-        cache = self.cache
+        self._on_access()
+        layout = self._layout
         path = self._path(key)
         new = not os.path.exists(path)
         if new:
-            cache._prune()
+            layout.prune()
         try:
-            fd, tmp = tempfile.mkstemp(suffix=self._suffix, dir=cache._path)
+            fd, tmp = tempfile.mkstemp(suffix=self._suffix, dir=layout.directory)
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(_HEADER.pack(_expiry(check_ttl(ttl))))
                     f.write(value)
-                os.chmod(tmp, cache._mode or 0o600)
+                os.chmod(tmp, layout.mode)
                 os.replace(tmp, path)
             except BaseException:
                 with suppress(OSError):
@@ -250,7 +242,7 @@ class FileBackend(FramedBackend):
                 f"cannot write session file: {exc}", original=exc
             ) from exc
         if new:
-            cache._update_count(delta=1)
+            layout.update_count(1)
 
     def _add(self, key: str, value: bytes, ttl: int) -> bool:
         with self._mutex(key):
@@ -260,7 +252,7 @@ class FileBackend(FramedBackend):
             return True
 
     def _remove(self, key: str) -> bool:
-        self.round_trips += 1
+        self._on_access()
         try:
             os.remove(self._path(key))
         except FileNotFoundError:
@@ -269,7 +261,7 @@ class FileBackend(FramedBackend):
             raise StoreUnavailable(
                 f"cannot delete session file: {exc}", original=exc
             ) from exc
-        self.cache._update_count(delta=-1)
+        self._layout.update_count(-1)
         return True
 
     def _lock_path(self, key: str, kind: str) -> str:

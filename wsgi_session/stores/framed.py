@@ -4,7 +4,10 @@
 protocol on top of five small primitives (read, write, add, remove, and a short
 per-key mutex). The memory, file, memcached and generic backends only supply
 those primitives; this module owns the semantics (GONE, EMPTIED, no
-resurrection, lock tokens) so they are written once.
+resurrection, lock tokens) so they are written once. Primitives report each
+store access through ``self._on_access()``: a no-op unless the backend is
+observed (:meth:`~FramedBackend.observe`, used by
+:mod:`~wsgi_session.stores.instrument`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .base import (
     lock_seconds,
     poll_until,
 )
+from .instrument import Observer, ignore
 
 __all__ = ["FramedBackend"]
 
@@ -34,7 +38,8 @@ class FramedBackend(abc.ABC):
     """Base class: the Backend protocol over one framed value per session.
 
     Subclasses implement ``_read``, ``_write``, ``_add``, ``_remove`` and
-    ``_mutex``; the lock defaults to an ``add``-based lock (atomic with its
+    ``_mutex`` (each call of ``self._on_access()`` in them is one store
+    access); the lock defaults to an ``add``-based lock (atomic with its
     expiry wherever the store's ``add`` is).
 
     >>> from wsgi_session.stores import backend_for, open_store
@@ -62,7 +67,12 @@ class FramedBackend(abc.ABC):
     expiry_slack = 1
 
     def __init__(self) -> None:
-        self.round_trips = 0
+        self._on_access: Observer = ignore
+
+    def observe(self, on_access: Observer) -> Observer:
+        """Call ``on_access`` once per store access; return the previous observer."""
+        previous, self._on_access = self._on_access, on_access
+        return previous
 
     # -- primitives -------------------------------------------------------
 

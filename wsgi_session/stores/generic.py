@@ -19,8 +19,10 @@ import typing as t
 
 from cachelib.base import BaseCache
 
-from ..errors import ConfigError, StoreUnavailable
+from ..errors import StoreUnavailable
+from .base import MissingClient
 from .framed import FramedBackend
+from .requirements import install_hint
 from .serializer import prepare_store
 
 __all__ = ["GenericBackend", "open_dynamodb_cache", "open_mongodb_cache"]
@@ -29,8 +31,8 @@ __all__ = ["GenericBackend", "open_dynamodb_cache", "open_mongodb_cache"]
 class GenericBackend(FramedBackend):
     """The Backend protocol over any cachelib BaseCache.
 
-    ``round_trips`` counts cache calls: load 1; create 1; merge, touch and
-    delete 4 or more (lock add, get, set, unlock get + delete).
+    Store accesses (cache calls): load 1; create 1; merge, touch and delete
+    4 or more (lock add, get, set, unlock get + delete).
 
     >>> from cachelib import SimpleCache
     >>> GenericBackend(SimpleCache()).load("wss:{missing}") is None
@@ -42,7 +44,7 @@ class GenericBackend(FramedBackend):
         self.cache = prepare_store(cache)
 
     def _call(self, what: str, fn: t.Callable[..., t.Any], *args: t.Any) -> t.Any:
-        self.round_trips += 1
+        self._on_access()
         try:
             return fn(*args)
         except Exception as exc:  # any store error, whatever the client library
@@ -72,9 +74,8 @@ def open_mongodb_cache(
         import pymongo
         from cachelib.mongodb import MongoDbCache
     except ImportError as exc:
-        raise ConfigError(
-            "mongodb:// needs pymongo (pip install wsgi_session[mongodb])", key="store"
-        ) from exc
+        hint = install_hint("pymongo")
+        raise MissingClient(f"mongodb:// needs pymongo ({hint})") from exc
     try:
         client = pymongo.MongoClient(uri)
         cache = MongoDbCache(
@@ -97,9 +98,8 @@ def open_dynamodb_cache(
         import boto3  # noqa: F401
         from cachelib.dynamodb import DynamoDbCache
     except ImportError as exc:
-        raise ConfigError(
-            "dynamodb:// needs boto3 (pip install wsgi_session[dynamodb])", key="store"
-        ) from exc
+        hint = install_hint("boto3")
+        raise MissingClient(f"dynamodb:// needs boto3 ({hint})") from exc
     kwargs: dict[str, t.Any] = {}
     if region:
         kwargs["region_name"] = region

@@ -10,16 +10,17 @@ there first. python-memcached reports a dead server as a silent ``None`` /
 Clients built from URLs never unpickle: python-memcached gets an unpickler that
 refuses (we only store bytes, which it never flags as pickled)::
 
-    >>> cache = open_memcached_cache(["127.0.0.1:11211"])
-    >>> cache._client.unpickler is RefusingUnpickler
-    True
+    >>> cache = open_memcached_cache(["127.0.0.1:11211"], key_prefix="app:")
+    >>> cache.key_prefix
+    'app:'
+
+The python-memcached internals this needs are in
+:mod:`~wsgi_session.stores.memcache_compat`.
 """
 
 from __future__ import annotations
 
-import pickle
 import random
-import socket
 import threading
 import time
 import typing as t
@@ -30,15 +31,20 @@ from dataclasses import dataclass
 
 from cachelib.memcached import MemcachedCache
 
-from ..errors import ConfigError, StoreUnavailable
+from ..errors import StoreUnavailable
+from . import memcache_compat as mc_compat
 from .base import (
+    MissingClient,
     Record,
     SaveResult,
     apply_changes,
     check_ttl,
     encode_record,
 )
+from .cachelib_compat import client_context, key_normalizer, set_client_context
 from .framed import FramedBackend
+from .memcache_compat import RefusingUnpickler
+from .requirements import install_hint
 from .serializer import prepare_store
 
 __all__ = [
@@ -57,24 +63,6 @@ _RELATIVE_LIMIT = 30 * 24 * 3600
 _TOMBSTONE_TTL = 60
 
 
-class RefusingUnpickler:
-    """An ``unpickler`` for python-memcached that refuses every value.
-
-    >>> import io
-    >>> RefusingUnpickler(io.BytesIO(b"")).load()
-    Traceback (most recent call last):
-    ...
-    _pickle.UnpicklingError: wsgi_session never unpickles store data
-    """
-
-    def __init__(self, file: t.IO[bytes]) -> None:
-        self.file = file
-
-    def load(self) -> t.NoReturn:
-        """Refuse."""
-        raise pickle.UnpicklingError("wsgi_session never unpickles store data")
-
-
 def open_memcached_cache(
     servers: list[str],
     *,
@@ -86,18 +74,17 @@ def open_memcached_cache(
 ) -> MemcachedCache:
     """Build a MemcachedCache over python-memcached (or pylibmc) for sessions.
 
-    >>> cache = open_memcached_cache(["127.0.0.1:11211"], key_prefix="app:")
-    >>> cache.key_prefix, cache._client.server_max_value_length
-    ('app:', 1000000)
+    >>> backend = MemcachedBackend(open_memcached_cache(["127.0.0.1:11211"]))
+    >>> backend.max_value_length
+    1000000
     """
     if client == "pylibmc":
         try:
             import pylibmc
         except ImportError as exc:
-            raise ConfigError(
+            raise MissingClient(
                 "store URL asks for client=pylibmc, which is not installed "
-                "(pip install pylibmc)",
-                key="store",
+                f"({install_hint('pylibmc')})"
             ) from exc
         mc = _pylibmc_client(pylibmc)(
             servers,
@@ -110,24 +97,20 @@ def open_memcached_cache(
             },
         )
         cache = MemcachedCache(mc, key_prefix=key_prefix)
-        pool = pylibmc.ThreadMappedPool(mc)
-        cache._client_context = pool.reserve
+        set_client_context(cache, pylibmc.ThreadMappedPool(mc).reserve)
     else:
         try:
-            import memcache
+            import memcache  # noqa: F401
         except ImportError as exc:
-            raise ConfigError(
+            raise MissingClient(
                 "memcached:// needs python-memcached "
-                "(pip install wsgi_session[memcached])",
-                key="store",
+                f"({install_hint('python-memcached')})"
             ) from exc
-        mc = memcache.Client(
+        mc = mc_compat.make_client(
             servers,
-            cache_cas=True,
-            unpickler=RefusingUnpickler,
-            server_max_value_length=max_value_length,
             socket_timeout=socket_timeout,
             dead_retry=dead_retry,
+            max_value_length=max_value_length,
         )
         cache = MemcachedCache(mc, key_prefix=key_prefix)
     return prepare_store(cache)
@@ -181,8 +164,10 @@ class MemcachedBackend(FramedBackend):
     def __init__(self, cache: MemcachedCache) -> None:
         super().__init__()
         self.cache = prepare_store(cache)
-        with cache._client_context() as client:
-            self._pymc = hasattr(client, "cas_ids")
+        self._borrow = client_context(cache)
+        self._normalize = key_normalizer(cache)
+        with self._borrow() as client:
+            self._pymc = mc_compat.is_python_memcached(client)
             limit = getattr(client, "server_max_value_length", 0)
         self.max_value_length: int = limit or DEFAULT_MAX_VALUE_LENGTH
         self._threads = threading.local()
@@ -192,23 +177,25 @@ class MemcachedBackend(FramedBackend):
         the thread ends (a ResourceWarning per thread): close them then."""
         if getattr(self._threads, "sentinel", None) is None:
             sentinel = self._threads.sentinel = _ThreadSentinel()
-            weakref.finalize(sentinel, _close_servers, list(client.servers))
+            weakref.finalize(
+                sentinel, mc_compat.close_servers, mc_compat.servers_of(client)
+            )
 
     # -- client calls -----------------------------------------------------
 
     def _key(self, key: str) -> bytes:
-        return self.cache._normalize_key(key).encode("utf-8")
+        return self._normalize(key).encode("utf-8")
 
     @contextmanager
     def _client(self, bkey: bytes, what: str) -> Iterator[tuple[t.Any, t.Any]]:
         """Yield ``(client, server)``; map failures to StoreUnavailable."""
-        self.round_trips += 1
+        self._on_access()
         try:
-            with self.cache._client_context() as client:
+            with self._borrow() as client:
                 server = None
                 if self._pymc:
                     self._close_at_thread_exit(client)
-                    server = self._server(client, bkey)
+                    server = mc_compat.server_for(client, bkey)
                 yield client, server
         except (StoreUnavailable, ValueError):
             raise
@@ -220,23 +207,11 @@ class MemcachedBackend(FramedBackend):
             ) from exc
 
     @staticmethod
-    def _server(client: t.Any, bkey: bytes) -> t.Any:
-        """The python-memcached server owning ``bkey``, connected, or raise."""
-        import memcache
-
-        if not client.buckets:
-            raise StoreUnavailable("no memcached server configured")
-        server = client.buckets[memcache.serverHashFunction(bkey) % len(client.buckets)]
-        if not _connect(server):
-            raise StoreUnavailable(f"memcached server {_name(server)} is unreachable")
-        return server
-
-    @staticmethod
     def _check(server: t.Any, what: str) -> None:
         """After a falsy python-memcached answer: was it the server dying?"""
-        if server is not None and server.socket is None:
+        if server is not None and mc_compat.failed(server):
             raise StoreUnavailable(
-                f"memcached server {_name(server)} failed during {what}"
+                f"memcached server {mc_compat.server_name(server)} failed during {what}"
             )
 
     def _gets(self, key: str) -> tuple[t.Any, object]:
@@ -245,9 +220,7 @@ class MemcachedBackend(FramedBackend):
             if not self._pymc:
                 value, cas = client.gets(bkey)
                 return value, cas
-            client.cache_cas = True  # this thread's copy; needed to see CAS ids
-            value = client.gets(bkey)
-            cas = client.cas_ids.pop(bkey, None)
+            value, cas = mc_compat.gets(client, bkey)
             if value is None:
                 self._check(server, "gets")
                 if cas is not None:  # present, but flagged (pickled) by someone
@@ -269,12 +242,9 @@ class MemcachedBackend(FramedBackend):
                 if cmd == "cas" and not self._pymc:
                     return bool(client.cas(bkey, value, cas, time=exptime))
                 if cmd == "cas":
-                    client.cas_ids[bkey] = cas
-                try:
+                    ok = mc_compat.cas(client, bkey, value, cas, exptime)
+                else:
                     ok = getattr(client, cmd)(bkey, value, time=exptime)
-                finally:
-                    if cmd == "cas":
-                        client.cas_ids.pop(bkey, None)
                 if not ok:
                     self._check(server, cmd)
                 return bool(ok)
@@ -388,40 +358,8 @@ class MemcachedBackend(FramedBackend):
         self._delete(key)
 
 
-def _name(server: t.Any) -> str:
-    return str(server).split(" (", 1)[0]
-
-
-def _connect(server: t.Any) -> bool:
-    """Connect a python-memcached server like its ``connect()``, but close the
-    socket when the connection fails (python-memcached leaks it)."""
-    if server.socket is not None:
-        return True
-    if server._check_dead():
-        return False
-    sock = socket.socket(server.family, socket.SOCK_STREAM)
-    sock.settimeout(server.socket_timeout)
-    try:
-        sock.connect(server.address)
-    except OSError as exc:
-        sock.close()
-        server.mark_dead(f"connect: {exc}")
-        return False
-    server.socket = sock
-    server.buffer = b""
-    if server.flush_on_next_connect:
-        server.flush()
-        server.flush_on_next_connect = 0
-    return True
-
-
 class _ThreadSentinel:
     """Lives in one thread's local storage; collected when the thread ends."""
-
-
-def _close_servers(servers: list[t.Any]) -> None:
-    for server in servers:
-        server.close_socket()
 
 
 class _NotFound(Exception):

@@ -12,7 +12,6 @@ between workers). :class:`MemoryCache` raises cachelib's threshold of 500 to
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import secrets
 import threading
@@ -22,7 +21,6 @@ import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 
-from cachelib.base import BaseCache
 from cachelib.simple import SimpleCache
 
 from ..errors import LockTimeout, StoreUnavailable
@@ -32,6 +30,7 @@ from .base import (
     check_ttl,
     warn_eviction,
 )
+from .cachelib_compat import SimpleCacheHooks
 from .framed import FramedBackend
 from .serializer import RawSerializer, prepare_store
 
@@ -57,13 +56,13 @@ class _MemorySerializer(RawSerializer):
         return super().loads(bvalue)
 
 
-class MemoryCache(SimpleCache):
+class MemoryCache(SimpleCacheHooks):
     """cachelib's SimpleCache for sessions: big threshold, warns on live eviction.
 
     Entries never expire before their TTL (expiry is rounded up, not down),
     and entries without expiry are evicted last, not first.
 
-    >>> MemoryCache()._threshold
+    >>> MemoryCache().threshold
     100000
     """
 
@@ -85,7 +84,7 @@ class MemoryCache(SimpleCache):
         >>> cache.get_record("k").fields, cache.get_record("missing")
         ({'a': b'1'}, None)
         """
-        entry = self._cache.get(key)
+        entry = self.entries.get(key)
         if entry is None:
             return None
         expires, value = entry
@@ -98,30 +97,35 @@ class MemoryCache(SimpleCache):
         expiry): ``set`` without the serializer's indirection."""
         # What _normalize_timeout() gives for a whole number of seconds.
         expires = math.ceil(time.time() + ttl) if ttl > 0 else 0
-        if len(self._cache) > self._threshold:
-            self._prune()
-        self._cache[key] = (expires, record)
+        entries = self.entries
+        if len(entries) > self.threshold:
+            self.prune()
+        entries[key] = (expires, record)
 
-    def _normalize_timeout(self, timeout: int | dt.timedelta | None) -> int:
-        seconds = BaseCache._normalize_timeout(self, timeout)
+    def expiry(self, seconds: int) -> int:
+        """Round up: an entry never expires before its TTL."""
         return math.ceil(time.time() + seconds) if seconds > 0 else seconds
 
-    def _remove_expired(self, now: float) -> None:
-        # cachelib's version also drops entries without expiry (0 < now).
-        for key in [k for k, (exp, _) in self._cache.items() if 0 < exp < now]:
-            self._cache.pop(key, None)
+    def remove_expired(self, now: float) -> None:
+        """Drop expired entries (cachelib's version also drops those without
+        expiry: 0 < now)."""
+        entries = self.entries
+        for key in [k for k, (exp, _) in entries.items() if 0 < exp < now]:
+            entries.pop(key, None)
 
-    def _remove_older(self) -> None:
-        # Called by _prune only after expired entries are gone: whatever is
-        # removed here had not expired.
+    def evict(self) -> None:
+        """Evict the entries closest to expiry first (called only after the
+        expired ones are gone: whatever goes here had not expired)."""
+
         def expiry(item: tuple[str, tuple[float, object]]) -> float:
             return item[1][0] or math.inf
 
+        entries = self.entries
         evicted = False
-        for key, _ in sorted(self._cache.items(), key=expiry):
-            if not self._over_threshold():
+        for key, _ in sorted(entries.items(), key=expiry):
+            if not self.over_threshold():
                 break
-            self._cache.pop(key, None)
+            entries.pop(key, None)
             evicted = True
         if evicted:
             warn_eviction(self, "memory")
@@ -153,7 +157,7 @@ def _state_for(cache: SimpleCache) -> _MemoryState:
 class MemoryBackend(FramedBackend):
     """The Backend protocol over a SimpleCache; a threading lock makes it atomic.
 
-    ``round_trips`` counts cache reads and writes.
+    Store accesses: cache reads and writes.
 
     >>> backend = MemoryBackend(MemoryCache())
     >>> with backend.lock("wss:{a}", timeout=1, ttl=5):
@@ -188,28 +192,28 @@ class MemoryBackend(FramedBackend):
         if self._memory is not None:
             record = self._memory.get_record(key)
             if record is not None:
-                self.round_trips += 1
+                self._on_access()
                 return record if record.fields else None
         return super().load(key)
 
     def _read(self, key: str) -> tuple[bytes | None, object]:
-        self.round_trips += 1
+        self._on_access()
         return self.cache.get(key), None
 
     def _write(self, key: str, value: t.Any, ttl: int) -> None:
         # ``value`` is what _pack made: a Record object for our MemoryCache.
-        self.round_trips += 1
+        self._on_access()
         if self._memory is not None and type(value) is Record:
             self._memory.set_record(key, value, check_ttl(ttl))
         elif not self.cache.set(key, value, timeout=check_ttl(ttl)):
             raise StoreUnavailable("the memory store refused the write")
 
     def _add(self, key: str, value: bytes, ttl: int) -> bool:
-        self.round_trips += 1
+        self._on_access()
         return bool(self.cache.add(key, value, timeout=check_ttl(ttl)))
 
     def _remove(self, key: str) -> bool:
-        self.round_trips += 1
+        self._on_access()
         return bool(self.cache.delete(key))
 
     def _mutex(self, key: str) -> AbstractContextManager[None]:

@@ -5,7 +5,11 @@ A session is one Redis HASH under the cache's ``key_prefix`` + key: field
 write is one Lua script (EVALSHA), so it is atomic and costs one round trip;
 a load is one HGETALL. All scripts touch a single key, and lock keys are the
 session key plus ``:lock`` (same Redis Cluster hash tag), so a
-``redis.cluster.RedisCluster`` or Sentinel ``master_for()`` client works too::
+``redis.cluster.RedisCluster`` or Sentinel ``master_for()`` client works too.
+Clients that send a command again by themselves after a connection error
+(the cluster client does) are safe: a repeated ``create`` that finds exactly
+the record it would write answers "created", and a repeated lock request
+that finds its own token answers "acquired"::
 
     >>> cache = open_redis_cache(host="127.0.0.1", key_prefix="app:")
     >>> cache.key_prefix
@@ -21,12 +25,15 @@ from contextlib import AbstractContextManager, contextmanager
 
 from cachelib.redis import RedisCache
 
-from ..errors import ConfigError, StoreUnavailable
-from .base import Record, SaveResult, check_ttl, poll_until
+from ..errors import StoreUnavailable
+from .base import MissingClient, Record, SaveResult, check_ttl, poll_until
+from .cachelib_compat import prefix_of, redis_clients
+from .instrument import Observer
+from .requirements import install_hint
 from .serializer import prepare_store
 
 if t.TYPE_CHECKING:
-    from .redis_wire import Arg
+    from .redis_wire import Arg, Wire
 
 __all__ = ["RedisBackend", "open_redis_cache"]
 
@@ -58,12 +65,20 @@ local function expire()
 end
 """
 
-# ARGV[2..] = pairs, 'm' and the meta first.
+# ARGV[2..] = pairs, 'm' and the meta first. A key that holds exactly these
+# pairs was made by this very create, sent again by a client that lost the
+# first reply (keys of new sessions are random: nobody else writes them).
 _CREATE = (
     _HSET
     + _EXPIRE
     + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HLEN', KEYS[1]) * 2 ~= #ARGV - 1 then return 0 end
+  for i = 2, #ARGV, 2 do
+    if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then return 0 end
+  end
+  return 1
+end
 hset(2, #ARGV)
 expire()
 return 1
@@ -115,6 +130,14 @@ return 1
 """
 )
 
+# KEYS[1] = lock key, ARGV[1] = our token, ARGV[2] = ttl in ms. Our own
+# token already there: a repeat of this request whose reply was lost.
+_LOCK = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0
+"""
+
 # KEYS[1] = lock key, ARGV[1] = our token.
 _UNLOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -143,22 +166,19 @@ def open_redis_cache(
     closed by the server); then the operation fails.
 
     >>> cache = open_redis_cache(host="127.0.0.1", socket_timeout=1.5)
-    >>> cache._write_client.connection_pool.connection_kwargs["socket_timeout"]
+    >>> client, _ = redis_clients(cache)
+    >>> client.connection_pool.connection_kwargs["socket_timeout"]
     1.5
     """
     try:
-        import redis
-        from redis.backoff import ExponentialWithJitterBackoff
-        from redis.retry import Retry
+        from . import redis_compat
     except ImportError as exc:
-        raise ConfigError(
-            "redis:// needs the redis client (pip install wsgi_session[redis])",
-            key="store",
-        ) from exc
+        hint = install_hint("redis")
+        raise MissingClient(f"redis:// needs redis-py ({hint})") from exc
     kwargs: dict[str, t.Any] = dict(ssl_options)
     if ssl:
         kwargs["ssl"] = True
-    client = redis.Redis(
+    client = redis_compat.make_client(
         host=host,
         port=port,
         db=db,
@@ -168,11 +188,6 @@ def open_redis_cache(
         socket_connect_timeout=socket_connect_timeout,
         health_check_interval=health_check_interval,
         max_connections=max_connections,
-        retry=Retry(
-            ExponentialWithJitterBackoff(base=0.01, cap=0.1),
-            retries=1,
-            supported_errors=(redis.ConnectionError,),
-        ),
         **kwargs,
     )
     return prepare_store(RedisCache(client, key_prefix=key_prefix))
@@ -235,13 +250,13 @@ class RedisBackend:
 
     Round trips: load, create, merge, replace, touch, delete: one each (the
     first run of a script on a server costs one more: NOSCRIPT, then EVAL).
-    ``round_trips`` counts every command sent, a retried one twice. Commands
+    :meth:`observe` sees every command sent, a retried one twice. Commands
     go through a :class:`~wsgi_session.stores.redis_wire.Wire`, which says
     when a command is sent again after a connection failure.
 
-    >>> backend = RedisBackend(open_redis_cache(host="127.0.0.1"))
-    >>> backend.round_trips
-    0
+    >>> backend = RedisBackend(open_redis_cache(host="127.0.0.1", key_prefix="a:"))
+    >>> backend.cache.key_prefix
+    'a:'
     """
 
     #: Suffix of the session lock key (keeps the key's hash tag).
@@ -251,22 +266,30 @@ class RedisBackend:
         from .redis_wire import Script, Wire
 
         self.cache = prepare_store(cache)
-        self.round_trips = 0
-        self._write = Wire(cache._write_client, self._sent)
-        read = cache._read_client
-        same = read is cache._write_client
-        self._read = self._write if same else Wire(read, self._sent)
+        self._prefix = prefix_of(cache)
+        write, read = redis_clients(cache)
+        self._write = Wire(write)
+        self._read = self._write if read is write else Wire(read)
         self._create = Script.of(_CREATE)
         self._merge = Script.of(_MERGE)
         self._replace = Script.of(_REPLACE)
         self._touch = Script.of(_TOUCH)
+        self._lock_script = Script.of(_LOCK)
         self._unlock = Script.of(_UNLOCK)
 
-    def _sent(self) -> None:
-        self.round_trips += 1
+    def observe(self, on_access: Observer) -> Observer:
+        """Call ``on_access`` once per command sent; return the previous observer."""
+        previous = self._write.on_send
+        self._write.on_send = self._read.on_send = on_access
+        return previous
+
+    @property
+    def wire(self) -> Wire:
+        """The wire writes (and, with one client, reads) go through."""
+        return self._write
 
     def _key(self, key: str) -> str:
-        return f"{self.cache._get_prefix()}{key}"
+        return f"{self._prefix()}{key}"
 
     def load(self, key: str) -> Record | None:
         """Return the record (one HGETALL); ``ValueError`` if malformed."""
@@ -281,7 +304,9 @@ class RedisBackend:
     def create(self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int) -> bool:
         """Store a new record if ``key`` is absent (one script call).
 
-        Not repeated once sent (a repeat would find the record it made).
+        Not repeated by the wire once sent; a repeat by the client itself
+        (cluster) finds the record it made and answers ``True`` (see
+        ``_CREATE``).
         """
         if not fields:
             raise ValueError("a new record needs at least one field")
@@ -333,13 +358,9 @@ class RedisBackend:
     def _lock(self, lock_key: str, timeout: float, ttl: float) -> Iterator[None]:
         token = secrets.token_hex(16).encode("ascii")
         ms = max(1, int(ttl * 1000))
+        script = self._lock_script
         poll_until(
-            lambda: bool(
-                self._write.call(
-                    "SET", lock_key, token, "NX", "PX", ms, idempotent=False
-                )
-            ),
-            timeout,
+            lambda: bool(self._write.run(script, lock_key, [token, ms])), timeout
         )
         try:
             yield

@@ -16,9 +16,12 @@ parent's connections (``os.register_at_fork``). Any other client (a
 client, a subclass that overrides ``execute_command``) goes through its own
 ``execute_command``, which routes, retries and caches as that client does.
 
-Every Redis error leaves as :class:`~wsgi_session.errors.StoreUnavailable`
-with the original attached; a ``NOSCRIPT`` reply is handled by sending the
-script's source once (``EVAL``, which also caches it on the server).
+Every error of the client that means "the store cannot serve this now"
+(:func:`~wsgi_session.stores.redis_compat.unavailable_errors`: redis-py's
+errors and its cluster client's) leaves as
+:class:`~wsgi_session.errors.StoreUnavailable` with the original attached; a
+``NOSCRIPT`` reply is handled by sending the script's source once (``EVAL``,
+which also caches it on the server).
 
 Retries on the direct path: a connection that fails (closed by the server,
 reset) is disconnected and the command is sent once more on a new socket —
@@ -33,6 +36,12 @@ end the session.) Timeouts are never retried: the server may still run the
 command, and a retry would double the wait. The connection's own health
 check (``health_check_interval``) runs inside its ``send_command``, as
 with the client's API.
+
+The wire knows which of its connections are connected without asking
+redis-py: a connection goes on the ``_idle`` list only after a complete
+reply (connected), and on the ``_cold`` list when new or disconnected after
+a failure. What it needs from inside redis-py comes from
+:mod:`~wsgi_session.stores.redis_compat`, looked up once per wire.
 """
 
 from __future__ import annotations
@@ -43,15 +52,25 @@ import typing as t
 import weakref
 from collections.abc import Callable, Sequence
 
-import redis
-from redis.exceptions import ConnectionError, NoScriptError, RedisError, ResponseError
-
 from ..errors import ConfigError, StoreUnavailable
+from .redis_compat import (
+    ConnectionError,
+    NoScriptError,
+    ResponseError,
+    connection_factory,
+    created_connections,
+    pool_of,
+    unavailable_errors,
+)
 
 __all__ = ["Script", "Wire"]
 
 #: What a command argument may be (the connection's encoder packs it).
 Arg = t.Union[bytes, str, int, float]
+
+
+def _ignore() -> None:
+    """The default ``on_send``: nobody is counting."""
 
 
 class Script(t.NamedTuple):
@@ -71,20 +90,6 @@ class Script(t.NamedTuple):
         return cls(data, hashlib.sha1(data, usedforsecurity=False).hexdigest())
 
 
-def _pool_of(client: t.Any) -> t.Any:
-    """The pool to borrow connections from, or ``None``: use the client's API."""
-    if not isinstance(client, redis.Redis):  # RedisCluster is not a redis.Redis
-        return None
-    if type(client).execute_command is not redis.Redis.execute_command:
-        return None  # a subclass that wraps commands: let it see them
-    if client.connection is not None:  # single_connection_client=True
-        return None
-    pool = client.connection_pool
-    if getattr(pool, "cache", None) is not None:  # client-side caching
-        return None
-    return pool
-
-
 #: Every Wire, so that a forked child can drop the connections it inherited.
 _wires: weakref.WeakSet[Wire] = weakref.WeakSet()
 
@@ -92,7 +97,7 @@ _wires: weakref.WeakSet[Wire] = weakref.WeakSet()
 def _forget_connections() -> None:
     """In a forked child: the parent's sockets are not ours to use."""
     for wire in list(_wires):
-        wire._idle = []
+        wire.forget_connections()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
@@ -102,15 +107,16 @@ if hasattr(os, "register_at_fork"):  # POSIX
 class Wire:
     """Commands to one redis-py client; ``on_send`` is called once per command.
 
-    >>> Wire(redis.Redis(), lambda: None).direct
+    >>> import redis
+    >>> Wire(redis.Redis()).direct
     True
-    >>> Wire(redis.Redis(decode_responses=True), lambda: None)
+    >>> Wire(redis.Redis(decode_responses=True))
     Traceback (most recent call last):
       ...
     wsgi_session.errors.ConfigError: the Redis client must not use decode_responses=True
     """
 
-    def __init__(self, client: t.Any, on_send: Callable[[], object]) -> None:
+    def __init__(self, client: t.Any, on_send: Callable[[], object] = _ignore) -> None:
         try:
             decoding = client.get_encoder().decode_responses
         except AttributeError:
@@ -120,14 +126,25 @@ class Wire:
                 "the Redis client must not use decode_responses=True", key="store"
             )
         self.client = client
-        self._on_send = on_send
-        self._pool = _pool_of(client)
+        #: What the client raises for a store that cannot serve a command now.
+        self._unavailable = unavailable_errors(client)
+        #: Called once per command sent (a repeated command counts again).
+        self.on_send = on_send
+        self._pool = pool_of(client)
         #: True when commands go straight to connections of our own.
         self.direct = self._pool is not None
-        #: Connections ready for a command (taken and put back by one thread
-        #: at a time: list.pop and list.append are atomic).
+        self._new = connection_factory(self._pool) if self.direct else None
+        #: Connected connections ready for a command, and connections that
+        #: are not connected (new, or dropped after a failure). Each is taken
+        #: and put back by one thread at a time: list.pop / append are atomic.
         self._idle: list[t.Any] = []
+        self._cold: list[t.Any] = []
         _wires.add(self)
+
+    def forget_connections(self) -> None:
+        """Drop every connection held (in a forked child: not ours to use)."""
+        self._idle = []
+        self._cold = []
 
     def call(self, *args: Arg, idempotent: bool = True) -> t.Any:
         """Send one command; return its raw reply.
@@ -137,7 +154,7 @@ class Wire:
         """
         try:
             return self._send(args, idempotent)
-        except RedisError as exc:
+        except self._unavailable as exc:
             raise StoreUnavailable(f"redis: {exc}", original=exc) from exc
 
     def run(
@@ -149,16 +166,18 @@ class Wire:
                 return self._send(("EVALSHA", script.sha, 1, key, *args), idempotent)
             except NoScriptError:  # not run: the server lost or never had it
                 return self._send(("EVAL", script.source, 1, key, *args), idempotent)
-        except RedisError as exc:
+        except self._unavailable as exc:
             raise StoreUnavailable(f"redis: {exc}", original=exc) from exc
 
     def _send(self, args: tuple[Arg, ...], idempotent: bool) -> t.Any:
-        pool = self._pool
-        if pool is None:
-            self._on_send()
+        if self._pool is None:
+            self.on_send()
             return self.client.execute_command(*args)
         idle = self._idle
-        conn = self._checkout()
+        try:
+            conn = idle.pop()
+        except IndexError:  # none connected: a failure to connect is final
+            return self._first(args)
         try:
             reply = self._exchange(conn, args, idempotent)
         except ResponseError:
@@ -166,32 +185,55 @@ class Wire:
             raise
         except BaseException:
             conn.disconnect()  # never reuse a connection in an unknown state
-            idle.append(conn)  # (it reconnects on its next command)
+            self._cold.append(conn)  # (it reconnects on its next command)
             raise
         idle.append(conn)
         return reply
 
-    def _checkout(self) -> t.Any:
-        """An idle connection, or a new one from the pool (it connects on its
-        first command)."""
+    def _first(self, args: tuple[Arg, ...]) -> t.Any:
+        """Send on a connection that is not connected yet: connect, then send."""
         try:
-            return self._idle.pop()
+            conn = self._cold.pop()
         except IndexError:
-            return self._pool.make_connection()
+            conn = self._new()  # type: ignore[misc]
+        try:
+            self.on_send()
+            conn.connect()  # (what Sentinel's connections override to find
+            conn.send_command(*args)  # the master; send_command would not)
+            reply = conn.read_response()
+        except ResponseError:
+            self._idle.append(conn)
+            raise
+        except BaseException:
+            conn.disconnect()
+            self._cold.append(conn)
+            raise
+        self._idle.append(conn)
+        return reply
 
     @property
     def busy(self) -> int:
-        """Connections made for this wire and not back on its free list."""
-        made = getattr(self._pool, "_created_connections", 0)
-        return int(made) - len(self._idle) if self.direct else 0
+        """Connections made for this wire and not back on one of its lists."""
+        if not self.direct:
+            return 0
+        made = created_connections(self._pool)
+        return made - len(self._idle) - len(self._cold)
+
+    @property
+    def connected(self) -> int:
+        """Connections on the free list that are connected (a reply came last)."""
+        return len(self._idle)
+
+    def next_connection(self) -> t.Any:
+        """The connected connection the next command will use, or ``None``.
+
+        (For tests that make the server close it.)
+        """
+        return self._idle[-1] if self._idle else None
 
     def _exchange(self, conn: t.Any, args: tuple[Arg, ...], idempotent: bool) -> t.Any:
-        """Write ``args`` to ``conn`` and read the reply; once more if safe."""
-        self._on_send()
-        if conn._sock is None:  # new or dropped: a failure to connect is final
-            conn.connect()  # (what Sentinel's connections override to find
-            conn.send_command(*args)  # the master; send_command would not)
-            return conn.read_response()
+        """Write ``args`` to connected ``conn``, read the reply; once more if safe."""
+        self.on_send()
         sent = False
         try:
             conn.send_command(*args)  # runs the connection's health check too
@@ -201,7 +243,7 @@ class Wire:
             conn.disconnect()
             if sent and not idempotent:
                 raise
-        self._on_send()
+        self.on_send()
         conn.connect()  # a new socket
         conn.send_command(*args)
         return conn.read_response()

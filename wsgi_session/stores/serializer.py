@@ -22,6 +22,8 @@ from cachelib.base import BaseCache
 from cachelib.file import FileSystemCache
 from cachelib.serializers import BaseSerializer
 
+from .cachelib_compat import recount_files
+
 __all__ = ["RawSerializer", "prepare_store"]
 
 #: How an int is written to a file (FileSystemCache's item counter). Session
@@ -104,7 +106,7 @@ def prepare_store(cache: _Cache) -> _Cache:
     if isinstance(getattr(cache, "serializer", None), RawSerializer):
         return cache
     cache.serializer = RawSerializer()  # type: ignore[attr-defined]
-    if isinstance(cache, FileSystemCache) and cache._threshold:
+    if isinstance(cache, FileSystemCache):
         # The item counter was written with pickle; rewrite it in our format.
-        cache._update_count(value=len(list(cache._list_dir())))
+        recount_files(cache)
     return cache

@@ -1,0 +1,153 @@
+"""Every use of redis-py beyond its documented API, in one place.
+
+Supported: redis-py ``>=4.5,<9`` (:data:`SUPPORTED`, pinned in ``setup.cfg``;
+CI runs the store tests with the oldest and the newest). What the fast path
+needs from inside redis-py: whether a client can be driven through its pool
+(:func:`pool_of`), the pool's connection factory and counter, and a
+connection's socket (tests only). The errors a client raises when the store
+is unreachable or being reconfigured are :func:`unavailable_errors`:
+redis-py's own ``RedisError`` tree plus the cluster client's
+``RedisClusterException`` (``SlotNotCoveredError``, "Redis Cluster cannot be
+connected"), which does not derive from ``RedisError``, and the
+``IndexError`` of a cluster client that finds no primary::
+
+    >>> import redis
+    >>> from redis.exceptions import SlotNotCoveredError
+    >>> issubclass(SlotNotCoveredError, UNAVAILABLE)
+    True
+    >>> pool_of(redis.Redis()) is not None
+    True
+
+Everything here is looked up once, when a backend is built, never per
+command.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Callable
+
+import redis
+from redis.exceptions import (
+    ConnectionError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+)
+from redis.retry import Retry
+
+from .requirements import RANGES
+
+try:  # redis-py >= 5.0.1
+    from redis.backoff import ExponentialWithJitterBackoff as _Backoff
+except ImportError:  # older: the same doubling delay, jitter on its upper half
+    from redis.backoff import EqualJitterBackoff as _Backoff  # type: ignore[assignment]
+
+__all__ = [
+    "SUPPORTED",
+    "UNAVAILABLE",
+    "ConnectionError",
+    "NoScriptError",
+    "ResponseError",
+    "connection_factory",
+    "created_connections",
+    "is_cluster",
+    "make_client",
+    "pool_of",
+    "socket_of",
+    "unavailable_errors",
+]
+
+#: The redis-py versions this module is written and tested for.
+SUPPORTED = RANGES["redis"]
+
+#: Every exception a redis-py client raises for a store that cannot serve
+#: the command now (down, failing over, resharding, refusing): mapped to
+#: :class:`~wsgi_session.errors.StoreUnavailable`.
+UNAVAILABLE: tuple[type[Exception], ...] = (RedisError, RedisClusterException)
+
+
+def unavailable_errors(client: object) -> tuple[type[Exception], ...]:
+    """What ``client`` raises when the store cannot serve a command now.
+
+    :data:`UNAVAILABLE`, and for a cluster client also ``IndexError``: its
+    re-initialisation indexes the list of primaries, which is empty while no
+    node serves slots (redis-py 4.5 to 8 at least).
+
+    >>> unavailable_errors(redis.Redis()) == UNAVAILABLE
+    True
+    """
+    return (*UNAVAILABLE, IndexError) if is_cluster(client) else UNAVAILABLE
+
+
+def make_client(**kwargs: t.Any) -> redis.Redis:
+    """A ``redis.Redis`` that retries a connection error once, then fails.
+
+    >>> make_client(host="127.0.0.1").connection_pool.connection_kwargs["host"]
+    '127.0.0.1'
+    """
+    retry = Retry(
+        _Backoff(base=0.01, cap=0.1),
+        retries=1,
+        supported_errors=(ConnectionError,),
+    )
+    return redis.Redis(retry=retry, **kwargs)
+
+
+def is_cluster(client: object) -> bool:
+    """True for a ``redis.cluster.RedisCluster`` client.
+
+    >>> is_cluster(redis.Redis())
+    False
+    """
+    from redis.cluster import RedisCluster
+
+    return isinstance(client, RedisCluster)
+
+
+def pool_of(client: t.Any) -> t.Any:
+    """The pool to borrow connections from, or ``None``: use the client's API.
+
+    ``None`` for a cluster client (not a ``redis.Redis``), a subclass that
+    wraps ``execute_command``, a single-connection client and a client with
+    client-side caching.
+    """
+    if not isinstance(client, redis.Redis):  # RedisCluster is not a redis.Redis
+        return None
+    if type(client).execute_command is not redis.Redis.execute_command:
+        return None  # a subclass that wraps commands: let it see them
+    if getattr(client, "connection", None) is not None:  # single_connection_client
+        return None
+    pool = client.connection_pool
+    if getattr(pool, "cache", None) is not None:  # client-side caching (>= 5.1)
+        return None
+    return pool
+
+
+def connection_factory(pool: t.Any) -> Callable[[], t.Any]:
+    """The pool's "make a new connection" (counted against max_connections).
+
+    The connection is not connected yet; it connects on its first command.
+    """
+    return t.cast(Callable[[], t.Any], pool.make_connection)
+
+
+def created_connections(pool: t.Any) -> int:
+    """How many connections ``pool`` has made so far.
+
+    >>> created_connections(redis.Redis().connection_pool)
+    0
+    """
+    return int(getattr(pool, "_created_connections", 0))
+
+
+def socket_of(connection: t.Any) -> t.Any:
+    """The socket of a redis-py connection, ``None`` when it is not connected.
+
+    (For tests that inject faults on the connection a backend holds.)
+
+    >>> socket_of(redis.Redis().connection_pool.make_connection()) is None
+    True
+    """
+    return connection._sock
