@@ -74,7 +74,7 @@ def test_flask_session_and_flashing_tests_pass(flask_result: UpstreamResult) -> 
     print(result.summary())  # the counts and deselections, shown with -rA / -s
     assert result.returncode == 0, result.summary()
     assert result.failed == 0, result.summary()
-    assert result.passed >= 20, result.summary()
+    assert result.passed >= 20, result.summary()  # 23 with Flask 3.1.3
     assert not result.unmatched, result.summary()
     assert set(result.deselected) == set(DESELECT), result.summary()
 
