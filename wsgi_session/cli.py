@@ -14,7 +14,6 @@ store fails, 2 for a bad command line or configuration.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import secrets
 import socket
 import socketserver
@@ -28,7 +27,13 @@ from . import __version__
 from .errors import ConfigError, StoreUnavailable
 from .inifile import load_config
 from .session import SessionMeta
-from .stores import MissingClient, backend_for, is_in_memory, open_store
+from .stores import (
+    MissingClient,
+    backend_for,
+    close_store,
+    is_in_memory,
+    open_store,
+)
 
 __all__ = ["ThreadingWSGIServer", "main", "make_threaded_server", "redact_url"]
 
@@ -144,18 +149,6 @@ def _probe(store: t.Any) -> float:
     return time.perf_counter() - started
 
 
-def _close_store(store: t.Any) -> None:
-    """Close the connections a store client opened (best effort)."""
-    for name in ("_write_client", "_read_client", "_client"):
-        client = getattr(store, name, None)
-        for method in ("close", "disconnect_all"):
-            close = getattr(client, method, None)
-            if callable(close):
-                with contextlib.suppress(Exception):  # closing is best effort
-                    close()
-                break
-
-
 def _check(args: argparse.Namespace) -> int:
     try:
         options = load_config(args.config, args.section)
@@ -185,7 +178,7 @@ def _check(args: argparse.Namespace) -> int:
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return _fail("check", f"the store does not work: {detail}", EXIT_FAILED)
     finally:
-        _close_store(store)
+        close_store(store)
     print(
         "probe:   wrote, read back and deleted a test entry: "
         f"{elapsed * 1000:.1f} ms for the round trip"
