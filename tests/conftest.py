@@ -16,14 +16,21 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from servers import MemcachedServer, RedisServer, ServerError, ServerProcess
+from servers import (
+    MariaDBServer,
+    MemcachedServer,
+    PostgresServer,
+    RedisServer,
+    ServerError,
+    ServerProcess,
+)
 
 _counter = itertools.count()
 
 
-def _start(server: ServerProcess) -> ServerProcess:
+def _start(server: ServerProcess, timeout: float = 10.0) -> ServerProcess:
     try:
-        server.start()
+        server.start(timeout)
     except ServerError as exc:
         server.close()
         if os.environ.get("CI"):
@@ -71,7 +78,47 @@ def memcached_url(memcached_server: MemcachedServer) -> str:
     )
 
 
-@pytest.fixture(params=["memory", "file", "redis", "memcached"])
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL cluster for the whole test run."""
+    server = PostgresServer()
+    _start(server, 60)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MariaDBServer]:
+    """A private MariaDB server for the whole test run."""
+    server = MariaDBServer()
+    _start(server, 60)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """URL of a SQLite store in a file of the test's own."""
+    return "sqlite:///" + str(tmp_path / "sessions.db")
+
+
+@pytest.fixture
+def postgresql_url(postgres_server: PostgresServer) -> str:
+    """URL of the (running) test PostgreSQL with tables unique to the test."""
+    postgres_server.ensure_up()
+    return f"{postgres_server.url}?table_prefix=t{next(_counter)}_"
+
+
+@pytest.fixture
+def mariadb_url(mariadb_server: MariaDBServer) -> str:
+    """URL of the (running) test MariaDB with tables unique to the test."""
+    mariadb_server.ensure_up()
+    return f"{mariadb_server.url}?table_prefix=t{next(_counter)}_"
+
+
+@pytest.fixture(
+    params=["memory", "file", "redis", "memcached", "sqlite", "postgresql", "mariadb"]
+)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """One store URL per backend; the servers start only when needed."""
     if request.param == "memory":
@@ -80,3 +127,26 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return "file://" + quote(str(tmp_path / "sessions"))
     url: str = request.getfixturevalue(f"{request.param}_url")
     return url
+
+
+@pytest.fixture(autouse=True)
+def _dispose_sql_engines() -> Iterator[None]:
+    """Close the connection pools of the SQL engines a test opened."""
+    try:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+    except ImportError:  # pragma: no cover - SQLAlchemy is a test dependency
+        yield
+        return
+    engines: list[Engine] = []
+
+    def opened(conn: object) -> None:
+        engines.append(conn.engine)  # type: ignore[attr-defined]
+
+    event.listen(Engine, "engine_connect", opened)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "engine_connect", opened)
+        for engine in engines:
+            engine.dispose()
