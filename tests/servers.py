@@ -9,6 +9,7 @@ so test set-up never depends on the code under test.
 from __future__ import annotations
 
 import ctypes
+import glob
 import os
 import shutil
 import signal
@@ -272,7 +273,9 @@ def _run(argv: list[str], log: Path, **options: t.Any) -> None:
     with open(log, "ab") as out:
         done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, **options)
     if done.returncode:
-        raise ServerError(f"{argv[0]} failed: {log.read_text(errors='replace')[-2000:]}")
+        raise ServerError(
+            f"{argv[0]} failed: {log.read_text(errors='replace')[-2000:]}"
+        )
 
 
 class PostgresServer(ServerProcess):
@@ -287,6 +290,16 @@ class PostgresServer(ServerProcess):
     # An SSLRequest: any PostgreSQL answers one byte, "N" or "S".
     probe = (b"\x00\x00\x00\x08\x04\xd2\x16\x2f", b"N")
     stop_signal = signal.SIGINT  # "fast" shutdown: do not wait for clients
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Debian keeps initdb / postgres in /usr/lib/postgresql/N/bin.
+        found = shutil.which("initdb") or next(
+            iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)),
+            None,
+        )
+        if found:
+            self.binary = found
 
     @property
     def url(self) -> str:

@@ -36,6 +36,7 @@ deletes them all::
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import secrets
 import threading
@@ -112,7 +113,7 @@ class SqlBackend:
         self._ready_lock = threading.Lock()
         self._creates = itertools.count(1)
         s, f, locks = schema.sessions, schema.fields, schema.locks
-        key = sa.bindparam("k")
+        key: t.Any = sa.bindparam("k")
         alive = sa.or_(s.c.expires_at.is_(None), s.c.expires_at > sa.bindparam("now"))
         self._load = (
             sa.select(s.c.meta, f.c.name, f.c.value)
@@ -264,7 +265,7 @@ class SqlBackend:
         return Record(meta, fields) if fields else None
 
     def create(self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int) -> bool:
-        """Store a new record if ``key`` is absent (or expired); ``False`` if it exists."""
+        """Store a new record if ``key`` is absent or expired; else ``False``."""
         if not fields:
             raise ValueError("a new record needs at least one field")
         now = _now_ms()
@@ -441,8 +442,8 @@ class SqlBackend:
         sessions were deleted.
 
         >>> import tempfile
-        >>> backend = open_sql_store("sqlite:///" + tempfile.mkdtemp() + "/s.db").backend
-        >>> backend.sweep()
+        >>> url = "sqlite:///" + tempfile.mkdtemp() + "/s.db"
+        >>> open_sql_store(url).backend.sweep()
         0
         """
         total = 0
@@ -506,7 +507,7 @@ class SqlCache(BaseCache):
         self.backend = SqlBackend(engine, SqlSchema(table_prefix))
         prepare_store(self)
 
-    def _ttl(self, timeout: int | None) -> int:
+    def _ttl(self, timeout: int | datetime.timedelta | None) -> int:
         return int(self._normalize_timeout(timeout))
 
     def get(self, key: str) -> t.Any:
@@ -514,7 +515,9 @@ class SqlCache(BaseCache):
         record = self.backend.load(key)
         return None if record is None else record.fields.get(self._FIELD)
 
-    def set(self, key: str, value: t.Any, timeout: int | None = None) -> bool:
+    def set(
+        self, key: str, value: t.Any, timeout: int | datetime.timedelta | None = None
+    ) -> bool:
         """Store ``value`` (bytes) under ``key``, replacing any value."""
         fields = {self._FIELD: self.serializer.dumps(value)}  # type: ignore[attr-defined]
         ttl = self._ttl(timeout)
@@ -522,7 +525,9 @@ class SqlCache(BaseCache):
             self.backend.create(key, b"", fields, ttl)
         return True
 
-    def add(self, key: str, value: t.Any, timeout: int | None = None) -> bool:
+    def add(
+        self, key: str, value: t.Any, timeout: int | datetime.timedelta | None = None
+    ) -> bool:
         """Store ``value`` only if ``key`` holds nothing; ``False`` otherwise."""
         fields = {self._FIELD: self.serializer.dumps(value)}  # type: ignore[attr-defined]
         return self.backend.create(key, b"", fields, self._ttl(timeout))

@@ -183,7 +183,7 @@ _RETRY_CODES = {
 _MISSING = ("does not exist", "doesn't exist", "no such table")
 
 
-def _code(error: BaseException) -> object:
+def _code(error: BaseException | None) -> object:
     sqlstate = getattr(error, "sqlstate", None)
     if sqlstate:
         return sqlstate
