@@ -252,7 +252,7 @@ def test_corrupt_row_is_a_value_error(store: SqlCache) -> None:
 def test_dropped_tables_are_logged_unavailable_and_recreated(
     store: SqlCache, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Tables dropped while running: a logged error and StoreUnavailable, then recreated."""
+    """Dropped tables: a logged error and StoreUnavailable, then they are recreated."""
     backend = store.backend
     backend.create(new_key(), b"m", {"a": b"1"}, 60)
     with store.engine.connect() as conn:
