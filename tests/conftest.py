@@ -22,16 +22,23 @@ from urllib.parse import quote
 
 import pytest
 from cachelib import BaseCache, SimpleCache
-from servers import MemcachedServer, RedisServer, ServerError, ServerProcess
+from servers import (
+    MariaDBServer,
+    MemcachedServer,
+    PostgresServer,
+    RedisServer,
+    ServerError,
+    ServerProcess,
+)
 
 from wsgi_session.stores import open_store
 
 _counter = itertools.count()
 
 
-def _start(server: ServerProcess) -> ServerProcess:
+def _start(server: ServerProcess, timeout: float = 10.0) -> ServerProcess:
     try:
-        server.start()
+        server.start(timeout)
     except ServerError as exc:
         server.close()
         if os.environ.get("CI"):
@@ -81,7 +88,15 @@ def memcached_url(memcached_server: MemcachedServer) -> str:
 
 #: The kinds of store URL ``store_url`` runs a test over (add new ones here
 #: and in ``_store_url``).
-STORE_URL_KINDS = ["memory", "file", "redis", "memcached"]
+STORE_URL_KINDS = [
+    "memory",
+    "file",
+    "redis",
+    "memcached",
+    "sqlite",
+    "postgresql",
+    "mariadb",
+]
 
 #: The stores the contract suite (``open_cache``) runs over: every store URL
 #: kind, plus caches given to the middleware as instances.
@@ -157,3 +172,64 @@ def open_cache(
         return SimpleCache  # a plain cachelib SimpleCache passed in
     url = _store_url(request, kind, tmp_path)
     return lambda: open_store(url)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL cluster for the whole test run."""
+    server = PostgresServer()
+    _start(server, 60)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MariaDBServer]:
+    """A private MariaDB server for the whole test run."""
+    server = MariaDBServer()
+    _start(server, 60)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """URL of a SQLite store in a file of the test's own."""
+    return "sqlite:///" + str(tmp_path / "sessions.db")
+
+
+@pytest.fixture
+def postgresql_url(postgres_server: PostgresServer) -> str:
+    """URL of the (running) test PostgreSQL with tables unique to the test."""
+    postgres_server.ensure_up()
+    return f"{postgres_server.url}?table_prefix=t{next(_counter)}_"
+
+
+@pytest.fixture
+def mariadb_url(mariadb_server: MariaDBServer) -> str:
+    """URL of the (running) test MariaDB with tables unique to the test."""
+    mariadb_server.ensure_up()
+    return f"{mariadb_server.url}?table_prefix=t{next(_counter)}_"
+
+
+@pytest.fixture(autouse=True)
+def _dispose_sql_engines() -> Iterator[None]:
+    """Close the connection pools of the SQL engines a test opened."""
+    try:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+    except ImportError:  # pragma: no cover - SQLAlchemy is a test dependency
+        yield
+        return
+    engines: list[Engine] = []
+
+    def opened(conn: object) -> None:
+        engines.append(conn.engine)  # type: ignore[attr-defined]
+
+    event.listen(Engine, "engine_connect", opened)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "engine_connect", opened)
+        for engine in engines:
+            engine.dispose()

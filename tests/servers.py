@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import glob
 import os
 import shutil
 import signal
@@ -19,11 +20,14 @@ import sys
 import tempfile
 import threading
 import time
+import typing as t
 from pathlib import Path
 
 __all__ = [
     "DroppingProxy",
+    "MariaDBServer",
     "MemcachedServer",
+    "PostgresServer",
     "RedisClusterServer",
     "RedisServer",
     "ServerError",
@@ -73,6 +77,8 @@ class ServerProcess:
     scheme = ""
     #: Sent to check readiness, and the reply that proves it.
     probe = (b"", b"")
+    #: The signal that stops the server.
+    stop_signal = signal.SIGTERM
 
     def __init__(self) -> None:
         self.host = HOST
@@ -95,12 +101,20 @@ class ServerProcess:
         """The command line starting the server."""
         raise NotImplementedError
 
+    def popen_options(self) -> dict[str, t.Any]:
+        """Extra keyword arguments of the server's ``subprocess.Popen``."""
+        return {}
+
+    def prepare(self) -> None:
+        """Set up what the server needs before its first start (a data dir)."""
+
     def start(self, timeout: float = 10.0) -> None:
         """Start the server (again, on the same port) and wait until it answers."""
         if self.running:
             return
         if shutil.which(self.binary) is None:
             raise ServerError(f"{self.binary} is not installed")
+        self.prepare()
         log = open(self.dir / "server.log", "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             self.argv(),
@@ -108,6 +122,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             cwd=self.dir,
             preexec_fn=_die_with_parent,
+            **self.popen_options(),
         )
         self._log = log
         deadline = time.monotonic() + timeout
@@ -131,7 +146,7 @@ class ServerProcess:
             return
         if self.paused:
             self.resume(process)
-        process.terminate()
+        process.send_signal(self.stop_signal)
         try:
             process.wait(5)
         except subprocess.TimeoutExpired:
@@ -345,3 +360,135 @@ def _shut(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     sock.close()
+
+
+def _as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _run(argv: list[str], log: Path, **options: t.Any) -> None:
+    with open(log, "ab") as out:
+        done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, **options)
+    if done.returncode:
+        raise ServerError(
+            f"{argv[0]} failed: {log.read_text(errors='replace')[-2000:]}"
+        )
+
+
+class PostgresServer(ServerProcess):
+    """A private PostgreSQL cluster (initdb + postgres), durability off.
+
+    PostgreSQL refuses to run as root: as root, the cluster belongs to
+    ``nobody`` and the server runs as that user.
+    """
+
+    binary = "initdb"
+    scheme = "postgresql"
+    # An SSLRequest: any PostgreSQL answers one byte, "N" or "S".
+    probe = (b"\x00\x00\x00\x08\x04\xd2\x16\x2f", b"N")
+    stop_signal = signal.SIGINT  # "fast" shutdown: do not wait for clients
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Debian keeps initdb / postgres in /usr/lib/postgresql/N/bin.
+        found = shutil.which("initdb") or next(
+            iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)),
+            None,
+        )
+        if found:
+            self.binary = found
+
+    @property
+    def url(self) -> str:
+        """``postgresql://postgres@127.0.0.1:PORT/postgres``."""
+        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
+
+    def _user(self) -> dict[str, t.Any]:
+        return {"user": "nobody"} if _as_root() else {}
+
+    def popen_options(self) -> dict[str, t.Any]:
+        """Run as ``nobody`` when the tests run as root."""
+        return self._user()
+
+    def prepare(self) -> None:
+        """initdb into the server's directory (once)."""
+        data = self.dir / "data"
+        if data.exists():
+            return
+        if _as_root():
+            os.chown(self.dir, 65534, -1)
+        argv = [self.binary, "-D", str(data), "-U", "postgres", "-A", "trust"]
+        argv += ["--no-sync", "-E", "UTF8", "--locale=C"]
+        _run(argv, self.dir / "initdb.log", cwd=self.dir, **self._user())
+
+    def argv(self) -> list[str]:
+        """postgres on loopback with its socket in the server's directory."""
+        initdb = shutil.which(self.binary)
+        assert initdb is not None
+        postgres = Path(os.path.realpath(initdb)).parent / "postgres"
+        return [
+            str(postgres),
+            "-D",
+            str(self.dir / "data"),
+            "-p",
+            str(self.port),
+            "-h",
+            self.host,
+            "-k",
+            str(self.dir),
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]
+
+
+class MariaDBServer(ServerProcess):
+    """A private MariaDB (mariadb-install-db + mariadbd), no grant checks."""
+
+    binary = "mariadbd"
+    scheme = "mysql"
+    # The server greets first; its greeting names it.
+    probe = (b"", b"MariaDB")
+
+    @property
+    def url(self) -> str:
+        """``mysql://root@127.0.0.1:PORT/test``."""
+        return f"mysql://root@{self.host}:{self.port}/test"
+
+    def prepare(self) -> None:
+        """mariadb-install-db into the server's directory (once)."""
+        data = self.dir / "data"
+        if data.exists():
+            return
+        argv = ["mariadb-install-db", "--no-defaults", f"--datadir={data}"]
+        argv += ["--auth-root-authentication-method=normal", "--skip-name-resolve"]
+        if _as_root():
+            argv.append("--user=root")
+        _run(argv, self.dir / "install.log", cwd=self.dir)
+        (data / "test").mkdir(exist_ok=True)  # the test database
+
+    def argv(self) -> list[str]:
+        """mariadbd on loopback, durability off, 4 MiB packets at most."""
+        binary = shutil.which(self.binary) or self.binary
+        argv = [
+            binary,
+            "--no-defaults",
+            f"--datadir={self.dir / 'data'}",
+            f"--socket={self.dir / 'mysqld.sock'}",
+            f"--pid-file={self.dir / 'mysqld.pid'}",
+            f"--port={self.port}",
+            f"--bind-address={self.host}",
+            "--skip-grant-tables",
+            "--skip-name-resolve",
+            "--skip-log-bin",
+            "--innodb-flush-log-at-trx-commit=0",
+            "--innodb-buffer-pool-size=32M",
+            "--max-allowed-packet=4M",
+            "--max-connections=200",
+        ]
+        if _as_root():
+            argv.append("--user=root")
+        return argv

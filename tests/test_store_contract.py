@@ -332,6 +332,8 @@ def test_round_trips_per_operation(
     backend: Backend, request: pytest.FixtureRequest
 ) -> None:
     """load, merge and touch cost the documented number of store round trips."""
+    if request.node.callspec.id not in EXPECTED_ROUND_TRIPS:
+        pytest.skip("SQL stores count statements: tests/test_sql_store.py")
     expected = EXPECTED_ROUND_TRIPS[request.node.callspec.id]
     backend = CountingBackend(backend)
     key = new_key()

@@ -183,12 +183,44 @@ def _check(args: argparse.Namespace) -> int:
         "probe:   wrote, read back and deleted a test entry: "
         f"{elapsed * 1000:.1f} ms for the round trip"
     )
+    ddl = getattr(store, "ddl", None)
+    if callable(ddl):  # SQL stores: the schema they created (if missing)
+        print("schema:  (created when missing)")
+        for statement in ddl():
+            print(statement + ";")
     if is_in_memory(store):
         print(
             "note:    memory:// keeps sessions inside one process: they are not "
             "shared between workers and end when the process stops"
         )
     print("OK")
+    return EXIT_OK
+
+
+# -- sweep ----------------------------------------------------------------------------
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    try:
+        options = load_config(args.config, args.section)
+        url = options.get("store") or "memory://"
+        store = open_store(url)
+    except ConfigError as exc:
+        return _fail("sweep", str(exc), EXIT_USAGE)
+    except Exception as exc:  # mongodb:// and dynamodb:// connect at once
+        return _fail("sweep", f"cannot reach the store: {exc}", EXIT_FAILED)
+    try:
+        sweep = getattr(backend_for(store), "sweep", None)
+        if sweep is None:
+            print(f"nothing to sweep: {redact_url(url)} expires sessions itself (TTLs)")
+            return EXIT_OK
+        try:
+            count = sweep()
+        except StoreUnavailable as exc:
+            return _fail("sweep", f"cannot reach the store: {exc}", EXIT_FAILED)
+    finally:
+        close_store(store)
+    print(f"deleted {count} expired session{'' if count == 1 else 's'}")
     return EXIT_OK
 
 
@@ -235,6 +267,20 @@ def _parser() -> argparse.ArgumentParser:
         help="the ini section holding the settings (default: %(default)s)",
     )
     check.set_defaults(run=_check)
+    sweep = commands.add_parser(
+        "sweep",
+        help="delete expired sessions from a store without TTLs (SQL)",
+        description="Delete the expired sessions of the configured store and print "
+        "how many; stores with TTLs expire sessions themselves (a no-op).",
+    )
+    sweep.add_argument("config", metavar="CONFIG.ini", help="the ini file")
+    sweep.add_argument(
+        "--section",
+        default="wsgi_session",
+        metavar="S",
+        help="the ini section holding the settings (default: %(default)s)",
+    )
+    sweep.set_defaults(run=_sweep)
     return parser
 
 

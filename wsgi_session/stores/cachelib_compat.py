@@ -107,8 +107,16 @@ def recount_files(cache: FileSystemCache) -> None:
 def close(cache: object) -> None:
     """Close the connections a cache's client opened (best effort).
 
+    A cache with a public ``close()`` method of its own (the SQL store)
+    is closed by it.
+
     >>> close(SimpleCache())  # nothing to close
     """
+    own = getattr(cache, "close", None)
+    if callable(own):
+        with suppress(Exception):  # closing is best effort
+            own()
+        return
     for name in ("_write_client", "_read_client", "_client"):
         client = getattr(cache, name, None)
         for method in ("close", "disconnect_all"):

@@ -22,6 +22,7 @@ from cachelib.simple import SimpleCache
 
 from .base import Backend
 from .cachelib_compat import client_context
+from .sql_ref import sql_backend
 
 __all__ = ["backend_for", "is_in_memory"]
 
@@ -30,6 +31,9 @@ _lock = threading.Lock()
 
 
 def _build(cache: BaseCache) -> Backend:
+    sql = sql_backend(cache)
+    if sql is not None:
+        return sql
     if isinstance(cache, RedisCache):
         from .redis import RedisBackend
 

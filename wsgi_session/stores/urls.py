@@ -38,7 +38,15 @@ SCHEMES = (
     "mongodb",
     "mongodb+srv",
     "dynamodb",
+    "sqlite",
+    "postgresql",
+    "mysql",
+    "mariadb",
 )
+
+#: SQL schemes (optionally ``+driver``); see :mod:`wsgi_session.stores.sql`.
+_SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
+_SQL_OPTIONS = ("table_prefix", "pre_ping", "pool_size")
 
 _Options = dict[str, str]
 
@@ -263,6 +271,33 @@ def _dynamodb(parts: t.Any) -> dict[str, t.Any]:
     }
 
 
+def _sql(url: str) -> dict[str, t.Any]:
+    """Our options (table_prefix, pre_ping, pool_size); the rest of the query
+    goes to SQLAlchemy and the driver."""
+    base, _, query_string = url.partition("?")
+    scheme = base.split("://", 1)[0]
+    query = parse_qsl(query_string, keep_blank_values=True)
+    ours = dict(
+        _query(
+            scheme,
+            urlencode([(name, value) for name, value in query if name in _SQL_OPTIONS]),
+            _SQL_OPTIONS,
+        )
+    )
+    rest = [(name, value) for name, value in query if name not in _SQL_OPTIONS]
+    result: dict[str, t.Any] = {"url": base + ("?" + urlencode(rest) if rest else "")}
+    if "table_prefix" in ours:
+        result["table_prefix"] = ours["table_prefix"]
+    if "pre_ping" in ours:
+        flag = ours["pre_ping"].lower()
+        if flag not in ("true", "false", "1", "0", "yes", "no"):
+            _fail("store URL option 'pre_ping' must be true or false")
+        result["pre_ping"] = flag in ("true", "1", "yes")
+    if "pool_size" in ours:
+        result["pool_size"] = _int("pool_size", ours["pool_size"], 1)
+    return result
+
+
 _PARSERS: dict[str, t.Callable[[t.Any], dict[str, t.Any]]] = {
     "memory": _memory,
     "file": _file,
@@ -288,6 +323,10 @@ def parse_store_url(url: str) -> StoreSpec:
         _fail(f"store must be a cache or a URL string, not {type(url).__name__}")
     url = url.strip()
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme.split("+", 1)[0] in _SQL_SCHEMES:
+        if "#" in url:
+            _fail(f"{scheme}:// store URL must not have a #fragment")
+        return StoreSpec("sql", _sql(url))
     if scheme not in _PARSERS:
         accepted = ", ".join(f"{name}://" for name in SCHEMES)
         shown = f" {scheme!r}" if scheme and len(scheme) < 20 else ""
@@ -298,7 +337,7 @@ def parse_store_url(url: str) -> StoreSpec:
     return StoreSpec(scheme, _PARSERS[scheme](parts))
 
 
-def open_store(url: str) -> BaseCache:
+def open_store(url: t.Any) -> BaseCache:
     """Open the cachelib store a URL names, ready for sessions (no pickle).
 
     Client libraries are imported here, not before; a missing one is a
@@ -309,8 +348,18 @@ def open_store(url: str) -> BaseCache:
     >>> type(cache).__name__, cache._threshold
     ('MemoryCache', 10000)
     """
+    from .sql_ref import is_sql_engine
+
+    if is_sql_engine(url):  # a SQLAlchemy Engine
+        from .sql import wrap_engine
+
+        return wrap_engine(url)
     spec = parse_store_url(url)
     options = spec.options
+    if spec.scheme == "sql":
+        from .sql import open_sql_store
+
+        return open_sql_store(**options)
     if spec.scheme == "memory":
         from .memory import MemoryCache
 

@@ -1,0 +1,356 @@
+"""The SQL store on real SQLite, PostgreSQL and MariaDB: what the contract suite
+does not cover (statements per operation, locks under load, cleaning,
+outages, corrupt rows, dropped tables, sizes, URLs, the command line)."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+from werkzeug.test import Client
+
+from wsgi_session import SessionMiddleware
+from wsgi_session.cli import main
+from wsgi_session.errors import ConfigError, StoreUnavailable
+from wsgi_session.stores import SaveResult, backend_for, open_store, parse_store_url
+from wsgi_session.stores.sql import SqlBackend, SqlCache, wrap_engine
+
+
+def new_key() -> str:
+    """A fresh store key shaped like the session layer's."""
+    return f"wss:{{{secrets.token_hex(16)}}}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def sql_url(request: pytest.FixtureRequest) -> str:
+    """One store URL per SQL database."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+@pytest.fixture
+def store(sql_url: str) -> SqlCache:
+    """A SQL store with its tables created."""
+    cache = open_store(sql_url)
+    assert isinstance(cache, SqlCache)
+    cache.backend.ensure_schema()
+    return cache
+
+
+@pytest.fixture
+def backend(store: SqlCache) -> SqlBackend:
+    """The backend of the store."""
+    return store.backend
+
+
+class Statements:
+    """Counts the statements sent through an engine (cursor events)."""
+
+    def __init__(self, engine: sa.engine.Engine) -> None:
+        self.sent: list[str] = []
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(
+        self, conn: object, cursor: object, statement: str, *rest: object
+    ) -> None:
+        self.sent.append(statement.split(None, 1)[0].upper())
+
+    def data(self) -> list[str]:
+        """The statements other than transaction control, then forget them all."""
+        sent, self.sent = self.sent, []
+        return [word for word in sent if word not in ("BEGIN", "COMMIT")]
+
+
+def test_statements_per_operation(store: SqlCache) -> None:
+    """A read is one statement; a merge two (plus BEGIN/COMMIT); touch one."""
+    backend = store.backend
+    key = new_key()
+    backend.create(key, b"m", {"a": b"1", "b": b"2"}, 60)
+    counter = Statements(store.engine)
+    assert backend.load(key) is not None
+    assert counter.data() == ["SELECT"]
+    assert backend.merge(key, b"m", {"c": b"3"}, ["a"], 60) is SaveResult.SAVED
+    sent = counter.sent[:]
+    assert counter.data() == ["UPDATE", "INSERT"]
+    assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
+    assert backend.touch(key, b"m", 60)
+    assert counter.data() == ["UPDATE"]
+    backend.delete(key)
+    assert counter.data() == ["DELETE"]
+
+
+def test_merge_writes_only_changed_fields(store: SqlCache) -> None:
+    """A merge's INSERT carries only the fields it set or deleted."""
+    backend = store.backend
+    key = new_key()
+    backend.create(key, b"m", {f"f{n}": b"x" * 100 for n in range(20)}, 60)
+    params: list[object] = []
+    event.listen(
+        store.engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, parameters, *rest: params.append(parameters),
+    )
+    backend.merge(key, b"m", {"f1": b"new"}, ["f2"], 60)
+    sizes = [len(p) for p in params if isinstance(p, (dict, tuple, list))]
+    assert max(sizes) <= 6  # key/name/value of two rows at most
+    record = backend.load(key)
+    assert record is not None and record.fields["f1"] == b"new"
+    assert "f2" not in record.fields and len(record.fields) == 19
+
+
+def test_lock_mode_counter_ends_at_n(backend: SqlBackend) -> None:
+    """N threads incrementing one counter under the session lock end at exactly N."""
+    key = new_key()
+    backend.create(key, b"m", {"n": b"0"}, 60)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(5):
+                with backend.lock(key, timeout=20, ttl=10):
+                    record = backend.load(key)
+                    assert record is not None
+                    value = str(int(record.fields["n"]) + 1).encode()
+                    backend.merge(key, b"m", {"n": value}, [], 60)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    record = backend.load(key)
+    assert record is not None and record.fields["n"] == b"30"
+
+
+def test_concurrent_merges_and_deletes_do_not_deadlock(backend: SqlBackend) -> None:
+    """Threads setting and deleting overlapping fields of a few sessions all succeed."""
+    keys = [new_key() for _ in range(3)]
+    for key in keys:
+        backend.create(key, b"m", {"base": b"0"}, 60)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(10):
+                key = keys[(n + i) % 3]
+                names = {f"f{(n + j) % 7}": b"v" for j in range(3)}
+                backend.merge(key, b"m", names, [f"f{(n + 5) % 7}"], 60)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for key in keys:
+        record = backend.load(key)
+        assert record is not None and record.fields["base"] == b"0"
+
+
+def _increment(url: str, key: str, times: int) -> None:
+    backend = backend_for(open_store(url))
+    for _ in range(times):
+        with backend.lock(key, timeout=30, ttl=10):
+            record = backend.load(key)
+            assert record is not None
+            value = str(int(record.fields["n"]) + 1).encode()
+            backend.merge(key, b"m", {"n": value}, [], 60)
+
+
+def test_two_processes_share_one_sqlite_file(sqlite_url: str) -> None:
+    """Two OS processes incrementing under the lock on one SQLite file lose nothing."""
+    backend = backend_for(open_store(sqlite_url))
+    key = new_key()
+    backend.create(key, b"m", {"n": b"0"}, 60)
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_increment, args=(sqlite_url, key, 20)) for _ in range(2)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+        assert process.exitcode == 0
+    record = backend.load(key)
+    assert record is not None and record.fields["n"] == b"40"
+
+
+def test_expired_sessions_are_not_served_and_are_cleaned(backend: SqlBackend) -> None:
+    """Expired rows are never loaded; creates delete them in batches; sweep the rest."""
+    expired = [new_key() for _ in range(5)]
+    for key in expired:
+        backend.create(key, b"m", {"a": b"1"}, 1)
+    time.sleep(1.1)
+    assert all(backend.load(key) is None for key in expired)
+    assert backend.merge(expired[0], b"m", {"b": b"2"}, [], 60) is SaveResult.GONE
+    kept = new_key()
+    backend.create(kept, b"m", {"a": b"1"}, 0)
+    for _ in range(backend.cleanup_every):
+        backend.create(new_key(), b"m", {"a": b"1"}, 60)
+    with backend.engine.connect() as conn:
+        table = backend.schema.sessions
+        rows = conn.execute(sa.select(table.c.key)).scalars().all()
+    assert not set(expired) & set(rows)
+    assert kept in rows
+    backend.create(new_key(), b"m", {"a": b"1"}, 1)
+    time.sleep(1.1)
+    assert backend.sweep() == 1
+    assert backend.sweep() == 0
+
+
+def test_one_mebibyte_round_trips(backend: SqlBackend) -> None:
+    """A 1 MiB value and non-ASCII names round-trip exactly."""
+    key = new_key()
+    big = secrets.token_bytes(1 << 20)
+    assert backend.create(
+        key, b"m", {"gro\u00dfe \u2603": big, "A": b"1", "a": b"2"}, 60
+    )
+    record = backend.load(key)
+    assert record is not None
+    assert record.fields == {"gro\u00dfe \u2603": big, "A": b"1", "a": b"2"}
+
+
+def test_a_value_past_the_database_limit_is_store_unavailable(mariadb_url: str) -> None:
+    """Past MariaDB's max_allowed_packet (4 MiB here) the save is StoreUnavailable."""
+    backend = backend_for(open_store(mariadb_url))
+    key = new_key()
+    backend.create(key, b"m", {"a": b"1"}, 60)
+    with pytest.raises(StoreUnavailable):
+        backend.merge(key, b"m", {"a": b"x" * (5 << 20)}, [], 60)
+    record = backend.load(key)
+    assert record is not None and record.fields == {"a": b"1"}
+
+
+def test_corrupt_row_is_a_value_error(store: SqlCache) -> None:
+    """A planted row with a non-UTF-8 field name makes load() raise ValueError."""
+    backend = store.backend
+    key = new_key()
+    backend.create(key, b"m", {"a": b"1"}, 60)
+    with store.engine.connect() as conn:
+        conn.execute(
+            sa.insert(backend.schema.fields).values(
+                key=key, name=b"\xff\xfe", value=b"x"
+            )
+        )
+    with pytest.raises(ValueError):
+        backend.load(key)
+
+
+def test_dropped_tables_are_logged_unavailable_and_recreated(
+    store: SqlCache, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Dropped tables: a logged error and StoreUnavailable, then they are recreated."""
+    backend = store.backend
+    backend.create(new_key(), b"m", {"a": b"1"}, 60)
+    with store.engine.connect() as conn:
+        backend.schema.metadata.drop_all(conn)
+    with caplog.at_level(logging.ERROR), pytest.raises(StoreUnavailable):
+        backend.load(new_key())
+    assert "missing" in caplog.text
+    key = new_key()
+    assert backend.create(key, b"m", {"a": b"1"}, 60)
+    assert backend.load(key) is not None
+
+
+def _app(environ: dict[str, object], start_response: object) -> list[bytes]:
+    session = environ["wsgi_session"]
+    session["n"] = session.get("n", 0) + 1  # type: ignore[attr-defined]
+    start_response("200 OK", [("Content-Type", "text/plain")])  # type: ignore[operator]
+    return [str(session["n"]).encode()]  # type: ignore[index]
+
+
+def test_postgres_outage_is_503_and_data_survives(
+    postgresql_url: str, postgres_server: object
+) -> None:
+    """PostgreSQL stopped mid-run: 503s, no new id; restarted: the session goes on."""
+    app = Client(SessionMiddleware(_app, secret_key="k", store=postgresql_url))
+    assert app.get("/").text == "1"
+    assert app.get("/").text == "2"
+    postgres_server.stop()  # type: ignore[attr-defined]
+    try:
+        response = app.get("/")
+        assert response.status_code == 503
+        assert "Set-Cookie" not in response.headers
+    finally:
+        postgres_server.start()  # type: ignore[attr-defined]
+    assert app.get("/").text == "3"
+
+
+def test_an_engine_works_as_the_store(tmp_path: Path) -> None:
+    """A SQLAlchemy Engine wrapped by wrap_engine() (or open_store) holds sessions."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
+    try:
+        app = Client(SessionMiddleware(_app, secret_key="k", store=wrap_engine(engine)))
+        assert [app.get("/").text for _ in range(3)] == ["1", "2", "3"]
+        assert isinstance(open_store(engine), SqlCache)
+    finally:
+        engine.dispose()
+
+
+def test_store_urls() -> None:
+    """SQL URLs: our options are taken out, plain mysql:// gets PyMySQL."""
+    spec = parse_store_url("postgresql://u:p@db/app?table_prefix=s_&sslmode=require")
+    assert spec.scheme == "sql"
+    assert spec.options == {
+        "url": "postgresql://u:p@db/app?sslmode=require",
+        "table_prefix": "s_",
+    }
+    cache = open_store("mysql://u@db/app?pool_size=3")
+    assert isinstance(cache, SqlCache)
+    assert cache.engine.url.drivername == "mysql+pymysql"
+    cache.engine.dispose()
+    for bad in (
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite:////no/such/dir/s.db",
+        "postgresql://db/app?table_prefix=a-b",
+        "postgresql://db/app?pre_ping=maybe",
+    ):
+        with pytest.raises(ConfigError):
+            open_store(bad)
+
+
+@pytest.fixture
+def ini(tmp_path: Path, sqlite_url: str) -> Iterator[Path]:
+    """An ini file whose store is a SQLite file."""
+    path = tmp_path / "app.ini"
+    path.write_text(f"[wsgi_session]\nsecret_key = k\nstore = {sqlite_url}\n")
+    yield path
+
+
+def test_check_prints_the_schema_and_sweep_counts(
+    ini: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check prints the DDL; sweep deletes expired sessions and says how many."""
+    assert main(["check", str(ini)]) == 0
+    out = capsys.readouterr().out
+    assert "CREATE TABLE IF NOT EXISTS wsgi_session_sessions" in out
+    backend = backend_for(open_store(sqlite_url))
+    for _ in range(2):
+        backend.create(new_key(), b"m", {"a": b"1"}, 1)
+    time.sleep(1.1)
+    assert main(["sweep", str(ini)]) == 0
+    assert "deleted 2 expired sessions" in capsys.readouterr().out
+
+
+def test_sweep_is_a_no_op_on_ttl_stores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sweep on a store with TTLs changes nothing and says so."""
+    path = tmp_path / "app.ini"
+    path.write_text("[wsgi_session]\nsecret_key = k\nstore = memory://\n")
+    assert main(["sweep", str(path)]) == 0
+    assert "nothing to sweep" in capsys.readouterr().out
