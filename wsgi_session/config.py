@@ -160,7 +160,7 @@ def _cookie_domain(key: str, value: t.Any) -> str | None:
             f"cookie_domain: expected a host name or None, got {value!r}",
             key="cookie_domain",
         )
-    return t.cast("str | None", value)
+    return value
 
 
 def _samesite(key: str, value: t.Any) -> str | None:
