@@ -4,8 +4,10 @@ Build with warnings as errors, as CI does::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-Only extensions that ship with Sphinx are used, and nothing is fetched from
-the network (no intersphinx).
+Only extensions that ship with Sphinx are used, plus the local
+``settings_reference`` (the settings reference, generated from
+``wsgi_session.config.SETTINGS``); nothing is fetched from the network (no
+intersphinx).
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ from __future__ import annotations
 import os
 import sys
 
-from sphinx.util import logging
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)  # the local extension settings_reference.py
 
 import wsgi_session  # noqa: E402  (after the path is set)
 
@@ -29,6 +30,7 @@ version = ".".join(release.split(".")[:2])
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.viewcode",
+    "settings_reference",
 ]
 
 root_doc = "index"
@@ -63,34 +65,9 @@ html_sidebars = {
     "**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]
 }
 
-# -- the ``setting`` object type ---------------------------------------------
+# -- the settings reference ----------------------------------------------------
 #
-# configuration.rst documents every setting with ``.. setting:: name``; other
-# pages link to one with :setting:`name`. A link to a setting that is not
-# documented is a warning (so, with -W, a build error), and
-# tests/test_docs.py checks that the documented settings are exactly the keys
-# of wsgi_session.config.DEFAULTS.
-
-_log = logging.getLogger(__name__)
-
-
-def _missing_setting(app, env, node, contnode):  # type: ignore[no-untyped-def]
-    if node.get("refdomain") == "std" and node.get("reftype") == "setting":
-        _log.warning(
-            "unknown setting %r (not documented with '.. setting::')",
-            node.get("reftarget"),
-            location=node,
-            type="ref",
-        )
-    return None
-
-
-def setup(app):  # type: ignore[no-untyped-def]
-    app.add_object_type(
-        "setting",
-        "setting",
-        objname="setting",
-        indextemplate="pair: %s; setting",
-    )
-    app.connect("missing-reference", _missing_setting)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
+# configuration.rst documents every setting with ``.. setting:: name``, whose
+# Type / Default / In-ini-files fields are generated from
+# wsgi_session.config.SETTINGS by the local extension settings_reference.py
+# (next to this file); other pages link to one with :setting:`name`.

@@ -283,3 +283,29 @@ def test_demo_on_a_busy_port_exits_1(capsys: pytest.CaptureFixture[str]):
         assert main(["demo", "--port", str(port)]) == 1
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_check_reports_three_mistakes_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """A file with three mistakes: exit 2 and one line per mistake, in one run."""
+    ini = write_ini(
+        tmp_path,
+        "secret_key = k\nidle_timout = 15m\ncookie_secure = maybe\n"
+        "tracking = sometimes\n",
+    )
+    status, out, err = run_check(capsys, ini)
+    assert status == 2 and out == ""
+    lines = err.splitlines()
+    assert len(lines) == 3, err
+    assert lines[0] == (
+        f"wsgi-session check: unknown setting 'idle_timout' in [wsgi_session] of "
+        f"{ini}; did you mean 'idle_timeout'?"
+    )
+    assert lines[1].startswith(
+        f"cookie_secure: invalid value 'maybe' in [wsgi_session] of {ini}; "
+    )
+    assert lines[2] == (
+        "tracking: expected one of 'auto', 'cookie', 'url', got 'sometimes' "
+        f"(in [wsgi_session] of {ini})"
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from browser import Page, submit
+from browser import HttpClient, Page, script_command, serve_script, submit
 from werkzeug.test import Client, TestResponse
 
 from wsgi_session import open_store
@@ -230,6 +230,86 @@ def test_login_errors_without_cookies_keep_the_old_input():
     text = browser.get(location).text
     assert 'value="ann!"' in text and "Enter the password." in text
     assert Page(text).tracking == "url"
+
+
+# -- a URL id opened in another browser ------------------------------------------------
+
+NOTICE = "was issued to another browser or tool"
+
+
+def url_login(browser: Client) -> str:
+    """Log in with cookies refused; return the profile URL (with its ``sid``)."""
+    response = browser.post("/login", data={"username": "ann", "password": "demo"})
+    location = response.headers["Location"]
+    assert sid_of(location) is not None
+    return t.cast(str, location)
+
+
+def test_url_id_from_another_browser_explains_the_new_session():
+    """A URL id refused for its User-Agent lands on a page that says why."""
+    app = make_demo_app()
+    owner = Client(app, use_cookies=False)
+    profile_url = url_login(owner)
+    mine = owner.get(profile_url)
+    assert "Signed in as" in mine.text and NOTICE not in mine.text
+    other = Client(app, use_cookies=False)
+    refused = other.get(profile_url, headers={"User-Agent": "OtherBrowser/2.0"})
+    assert refused.status_code == 303  # not ann's session: back to the login page
+    page = other.get(
+        refused.headers["Location"], headers={"User-Agent": "OtherBrowser/2.0"}
+    )
+    assert 'id="notice"' in page.text and NOTICE in page.text
+    assert "Please log in first." in page.text
+    assert "Signed in as" not in page.text
+    assert NOTICE not in owner.get(profile_url).text  # the owner sees no notice
+
+
+def test_binding_notice_on_a_page_served_at_once():
+    """A refused URL id on a page that does not redirect shows the notice there."""
+    app = make_demo_app()
+    profile_url = url_login(Client(app, use_cookies=False))
+    home = f"/?sid={quote(t.cast(str, sid_of(profile_url)))}"
+    other = Client(app, use_cookies=False)
+    page = other.get(home, headers={"User-Agent": "OtherBrowser/2.0"})
+    assert page.status_code == 200 and NOTICE in page.text
+
+
+def test_other_refused_ids_show_no_binding_notice():
+    """A forged or unknown URL id gets a new session without the User-Agent notice."""
+    app = make_demo_app()
+    browser = Client(app, use_cookies=False)
+    assert NOTICE not in browser.get("/?sid=forged.value").text
+    profile_url = url_login(browser)
+    browser.post(f"/logout?sid={quote(t.cast(str, sid_of(profile_url)))}")
+    stale = browser.get(profile_url)
+    assert stale.status_code == 303
+    assert NOTICE not in browser.get(stale.headers["Location"]).text
+
+
+# -- the access log of ``wsgi-session demo`` -------------------------------------------
+
+
+def test_demo_server_log_never_shows_a_session_id(tmp_path: Path):
+    """Request lines of ids in URLs (even percent-encoded names) log ``<redacted>``."""
+    argv = [*script_command("wsgi-session"), "demo", "--port", "0"]
+    with serve_script(argv, tmp_path) as served:
+        browser = HttpClient(served.url, use_cookies=False)
+        reply = browser.post("/login", {"username": "ann", "password": DEMO_PASSWORD})
+        location = reply.headers["Location"]
+        signed = t.cast(str, sid_of(location))
+        page = browser.get(location)
+        assert "Signed in as" in page.text
+        encoded = location.replace("sid=", "s%69d=")
+        assert "Signed in as" in browser.get(encoded).text  # read as the id
+        browser.get(f"/?q=1&sid={quote(signed)}&x=2")
+        served.wait_for_access_log(4)
+        log = served.stderr()
+        assert served.interrupt() == 0
+    assert signed not in log and quote(signed) not in log
+    assert signed.split(".")[0] not in log  # not even the unsigned id
+    assert '"GET /profile?sid=<redacted> HTTP/1.1" 200' in log
+    assert '"GET /profile?s%69d=<redacted> HTTP/1.1" 200' in log
+    assert '"GET /?q=1&sid=<redacted>&x=2 HTTP/1.1"' in log
 
 
 # -- the factory -----------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """The documentation under docs/: complete, in step with the code, and building.
 
 configuration.rst documents every setting with a ``.. setting:: name``
-directive (a Sphinx object type defined in docs/conf.py) followed by
-``:Type:``, ``:Default:`` and ``:In ini files:`` fields; these tests hold that
-list to :data:`wsgi_session.config.DEFAULTS`. Other pages link to settings
-with ``:setting:`name```. Every ``>>>`` example in the pages runs here, and
+directive (docs/settings_reference.py, a local Sphinx extension), which opens
+the entry with ``:Type:``, ``:Default:`` and ``:In ini files:`` fields
+generated from :data:`wsgi_session.config.SETTINGS`; these tests hold the
+entries, as Sphinx sees them, to that table and to
+:data:`wsgi_session.config.DEFAULTS`. Other pages link to settings with
+``:setting:`name```. Every ``>>>`` example in the pages runs here, and
 the Sphinx build runs with warnings as errors.
 """
 
@@ -12,14 +14,16 @@ from __future__ import annotations
 
 import ast
 import doctest
+import importlib.util
 import re
 import subprocess
 import sys
+import typing as t
 from pathlib import Path
 
 import pytest
 
-from wsgi_session.config import DEFAULTS
+from wsgi_session.config import DEFAULTS, SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -32,8 +36,32 @@ TEST_NAME_RE = re.compile(r"``(test_[A-Za-z0-9_]+)``")
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
+def _load_extension() -> t.Any:
+    """docs/settings_reference.py, imported from its path (docs/ is no package)."""
+    spec = importlib.util.spec_from_file_location(
+        "settings_reference", DOCS / "settings_reference.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+EXTENSION = _load_extension()
+
+
+def setting_names() -> list[str]:
+    """The ``.. setting::`` names of configuration.rst, in page order."""
+    return SETTING_RE.findall(CONFIGURATION.read_text(encoding="utf-8"))
+
+
 def setting_blocks() -> dict[str, str]:
-    """Each ``.. setting::`` name of configuration.rst with the text of its block."""
+    """Each ``.. setting::`` entry of configuration.rst as Sphinx reads it.
+
+    That is the fields the directive generates from the table, then the text
+    written under the directive.
+    """
+    by_name = {setting.name: setting for setting in SETTINGS}
     text = CONFIGURATION.read_text(encoding="utf-8")
     matches = list(SETTING_RE.finditer(text))
     blocks: dict[str, str] = {}
@@ -41,7 +69,11 @@ def setting_blocks() -> dict[str, str]:
         end = following.start() if following else len(text)
         name = match[1]
         assert name not in blocks, f"setting {name!r} is documented twice"
-        blocks[name] = text[match.end() : end]
+        generated = ""
+        if name in by_name:
+            lines = EXTENSION.field_lines(by_name[name])
+            generated = "\n" + "".join(f"   {line}\n" for line in lines)
+        blocks[name] = generated + text[match.end() : end]
     return blocks
 
 
@@ -82,6 +114,27 @@ def test_documented_defaults_are_the_real_defaults() -> None:
         if name in DEFAULTS and shown != repr(DEFAULTS[name]):
             wrong[name] = (shown, repr(DEFAULTS[name]))
     assert not wrong, f"documented default != DEFAULTS (doc, code): {wrong}"
+
+
+def test_configuration_lists_exactly_the_settings_of_the_table() -> None:
+    """The page has one ``.. setting::`` entry per entry of SETTINGS, no other."""
+    names = setting_names()
+    assert len(names) == len(set(names)), "a setting is documented twice"
+    assert sorted(names) == sorted(s.name for s in SETTINGS)
+
+
+def test_configuration_does_not_repeat_the_generated_fields() -> None:
+    """Type, default and ini form are written only in the table, not on the page."""
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    repeated = re.findall(r"^ +:(Type|Default|In ini files):", text, re.MULTILINE)
+    assert not repeated, f"configuration.rst repeats generated fields: {repeated}"
+    assert ".. settings-table::" in text
+
+
+def test_overview_table_has_one_row_per_setting() -> None:
+    """The generated overview table links every setting of SETTINGS, in order."""
+    rows = SETTING_ROLE_RE.findall("\n".join(EXTENSION.table_lines()))
+    assert rows == [s.name for s in SETTINGS]
 
 
 def test_setting_links_name_real_settings() -> None:

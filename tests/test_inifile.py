@@ -724,3 +724,168 @@ def test_from_config_reports_unknown_keys() -> None:
 
     with pytest.raises(ConfigError, match=r"^unknown setting 'idle' in mapping; "):
         SessionMiddleware.from_config(session_app, {"secret_key": "k", "idle": "1"})
+
+
+# -- every mistake at once -------------------------------------------------------------
+
+#: Three mistakes of three sorts: an unknown key, a value of the wrong form and
+#: a value that fails validation.
+THREE_MISTAKES = ("idle_timout = 15m", "cookie_secure = maybe", "tracking = sometimes")
+
+
+def single_mistake_message(tmp_path: pathlib.Path, line: str) -> str:
+    """The message load_config gives for a file whose only mistake is ``line``."""
+    path = write_ini(tmp_path, f"[wsgi_session]\nsecret_key = k\n{line}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return str(info.value)
+
+
+def test_file_with_three_mistakes_reports_all_in_one_error(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Three mistakes of a section: one ConfigError, one line each, as if alone."""
+    alone = [single_mistake_message(tmp_path, line) for line in THREE_MISTAKES]
+    assert all("\n" not in message for message in alone)
+    path = write_ini(
+        tmp_path, "[wsgi_session]\nsecret_key = k\n" + "\n".join(THREE_MISTAKES) + "\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).splitlines() == alone
+    assert alone[0] == (
+        f"unknown setting 'idle_timout' in [wsgi_session] of {path}; "
+        "did you mean 'idle_timeout'?"
+    )
+    assert info.value.key == "idle_timout"
+
+
+def test_from_ini_reports_every_mistake(tmp_path: pathlib.Path) -> None:
+    """from_ini raises one ConfigError naming each of the three mistakes."""
+    from wsgi_session import SessionMiddleware
+
+    path = write_ini(tmp_path, "[wsgi_session]\n" + "\n".join(THREE_MISTAKES) + "\n")
+    with pytest.raises(ConfigError) as info:
+        SessionMiddleware.from_ini(session_app, str(path))
+    lines = str(info.value).splitlines()
+    assert [line.split(" ")[0:3] for line in lines[:2]] == [
+        ["unknown", "setting", "'idle_timout'"],
+        ["cookie_secure:", "invalid", "value"],
+    ]
+    assert lines[2].startswith("secret_key: a secret key is required")
+    assert lines[3].startswith("tracking: expected one of 'auto', 'cookie', 'url'")
+    assert all(line.endswith(f"(in [wsgi_session] of {path})") for line in lines[2:])
+    assert len(lines) == 4
+
+
+def test_from_config_reports_every_mistake() -> None:
+    """from_config names every bad key and value of the mapping, in one error."""
+    from wsgi_session import SessionMiddleware
+
+    mapping = {"secret_key": "k", "idle": "1", "rewrite_html": "yep", "url_param": "?"}
+    with pytest.raises(ConfigError) as info:
+        SessionMiddleware.from_config(session_app, mapping)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("unknown setting 'idle' in mapping; ")
+    assert lines[1].startswith("rewrite_html: invalid value 'yep' in mapping; ")
+    assert lines[2].startswith("url_param: expected a non-empty name of letters")
+    assert lines[2].endswith("(in mapping)")
+
+
+def test_settings_build_reports_every_mistake() -> None:
+    """Settings.build lists unknown names first, then each bad value, one per line."""
+    with pytest.raises(ConfigError) as info:
+        Settings.build(colour="blue", idle_timeout="15m", cookie_path="x")
+    assert str(info.value).splitlines() == [
+        "colour: unknown setting",
+        "secret_key: a secret key is required (a str, bytes, or a list of them, "
+        "newest last); generate one with "
+        "python -c 'import secrets; print(secrets.token_hex(32))'",
+        "cookie_path: expected a path starting with '/', got 'x'",
+        "idle_timeout: expected a number of seconds, a timedelta or None, got '15m'",
+    ]
+    assert info.value.key == "colour"
+
+
+def test_one_mistake_keeps_its_key_and_message() -> None:
+    """A single mistake is the same error as before: its message and its key."""
+    with pytest.raises(ConfigError) as info:
+        Settings.build(secret_key="k", lock_timeout=None)
+    assert str(info.value) == (
+        "lock_timeout: expected a number of seconds, a timedelta, got None"
+    )
+    assert info.value.key == "lock_timeout"
+
+
+def test_value_that_cannot_be_coerced_is_reported_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A secret from a missing variable is one line, not also "key required"."""
+    monkeypatch.delenv("NO_SUCH_SECRET", raising=False)
+    error = coerce_error(secret_key="${NO_SUCH_SECRET}", cookie_path="x")
+    lines = str(error).splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("secret_key: environment variable 'NO_SUCH_SECRET'")
+    assert lines[1].startswith("cookie_path: expected a path starting with '/'")
+
+
+def test_mistakes_of_default_section_and_own_section_come_together(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A bad [DEFAULT] value and a bad section value are both reported."""
+    path = write_ini(
+        tmp_path,
+        "[DEFAULT]\nidle_timeout = soon\n\n"
+        "[wsgi_session]\nsecret_key = k\ncookie_httponly = maybe\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(
+        f"idle_timeout: invalid value 'soon' in [DEFAULT] of {path}; "
+    )
+    assert lines[1].startswith(
+        f"cookie_httponly: invalid value 'maybe' in [wsgi_session] of {path}; "
+    )
+
+
+def test_section_value_overrides_a_bad_default_but_the_mistake_is_shown(
+    tmp_path: pathlib.Path,
+) -> None:
+    """A bad [DEFAULT] value stays an error even when the section sets the key."""
+    bad = write_ini(
+        tmp_path,
+        "[DEFAULT]\nidle_timeout = soon\n\n[wsgi_session]\nsecret_key = k\n"
+        "idle_timeout = 1h\n",
+    )
+    with pytest.raises(ConfigError, match=r"^idle_timeout: invalid value 'soon' in "):
+        load_config(bad)
+
+
+# -- the table of settings -------------------------------------------------------------
+
+
+def test_defaults_kinds_and_settings_fields_all_come_from_the_table() -> None:
+    """DEFAULTS, KINDS and the Settings fields list the table's names, in order."""
+    import dataclasses
+
+    from wsgi_session.config import SETTINGS
+    from wsgi_session.inifile import COERCERS
+
+    names = [s.name for s in SETTINGS]
+    assert list(DEFAULTS) == names
+    assert list(KINDS) == names
+    assert [f.name for f in dataclasses.fields(Settings)] == names
+    assert all(KINDS[s.name] is COERCERS[s.kind] for s in SETTINGS)
+    assert {s.name: s.default for s in SETTINGS} == DEFAULTS
+
+
+def test_every_default_passes_its_own_validator() -> None:
+    """Each setting's default is accepted by its validator (secret_key aside)."""
+    from wsgi_session.config import SETTINGS
+
+    for setting in SETTINGS:
+        if setting.name != "secret_key":
+            setting.check(setting.name, setting.default)

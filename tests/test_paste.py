@@ -238,3 +238,27 @@ def test_local_conf_overrides_global_conf() -> None:
     wrapped = filter_app_factory(plain_app, conf, secret_key="local")
     assert wrapped.settings.secret_key == ("local",)
     assert wrapped.settings.tracking == "url"
+
+
+def test_three_mistakes_of_a_filter_come_in_one_error(tmp_path: pathlib.Path) -> None:
+    """An unknown key, a bad value and an invalid one: one error, three lines."""
+    path = write_ini(
+        tmp_path,
+        "secret_key = k\nidle_timout = 15m\ncookie_httponly = maybe\n"
+        "tracking = sometimes\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    lines = str(info.value).splitlines()
+    assert lines[0] == (
+        f"unknown setting 'idle_timout' in PasteDeploy config {path}; "
+        "did you mean 'idle_timeout'?"
+    )
+    assert lines[1].startswith(
+        f"cookie_httponly: invalid value 'maybe' in PasteDeploy config {path}; "
+    )
+    assert lines[2] == (
+        "tracking: expected one of 'auto', 'cookie', 'url', got 'sometimes' "
+        f"(in PasteDeploy config {path})"
+    )
+    assert len(lines) == 3 and info.value.key == "idle_timout"

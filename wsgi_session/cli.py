@@ -100,14 +100,16 @@ def _fail(command: str, message: str, status: int) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import make_demo_app
+    from .demo import DemoRequestHandler, make_demo_app
 
     try:
         app = make_demo_app(store=args.store)
     except ConfigError as exc:
         return _fail("demo", str(exc), EXIT_USAGE)
     try:
-        server = make_threaded_server(args.host, args.port, app)
+        server = make_threaded_server(
+            args.host, args.port, app, handler_class=DemoRequestHandler
+        )
     except OSError as exc:
         return _fail("demo", f"cannot listen on {args.host}:{args.port}: {exc}", 1)
     with server:

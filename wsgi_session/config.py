@@ -1,8 +1,17 @@
-"""One frozen settings object, strictly validated; shared by every entry point.
+"""The settings of the middleware: one table, and the frozen object built from it.
 
-:class:`Settings` holds the arguments of :class:`~wsgi_session.SessionMiddleware`
-after validation. Every mistake is a :class:`~wsgi_session.ConfigError` naming
-the argument and the accepted values, raised at construction.
+:data:`SETTINGS` lists every setting once, in the order of the
+:class:`~wsgi_session.SessionMiddleware` signature: its name, default, the
+form it takes in ini files (a *kind*, which :mod:`wsgi_session.inifile` turns
+into a coercer), its validator and the facts the configuration reference
+shows. :data:`DEFAULTS`, :class:`Settings`, ini coercion and the reference
+page (docs/configuration.rst, through a Sphinx extension in docs/) are all
+derived from it; adding a setting is one entry here plus a field of
+:class:`Settings` (kept in step by a check at import).
+
+Every mistake is a :class:`~wsgi_session.ConfigError` naming the argument and
+the accepted values, raised at construction; all the mistakes of one call are
+reported together, one line each.
 
 >>> s = Settings.build(secret_key="s3cret", idle_timeout="15m")
 Traceback (most recent call last):
@@ -23,42 +32,52 @@ from .errors import ConfigError
 from .events import SessionEvents
 from .serializers import Serializer, check_serializer
 
-__all__ = ["DEFAULTS", "Settings"]
+__all__ = [
+    "DEFAULTS",
+    "SETTINGS",
+    "Kind",
+    "Setting",
+    "Settings",
+    "combine_errors",
+    "validate",
+]
 
 _COOKIE_NAME_RE = re.compile(r"\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _PARAM_RE = re.compile(r"\A[A-Za-z0-9_.\-]+\Z")
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
-#: The default value of every setting, by name (the middleware signature).
-DEFAULTS: dict[str, t.Any] = {
-    "secret_key": None,
-    "store": None,
-    "cookie_name": "session",
-    "cookie_path": "/",
-    "cookie_domain": None,
-    "cookie_secure": "auto",
-    "cookie_httponly": True,
-    "cookie_samesite": "Lax",
-    "cookie_max_age": None,
-    "idle_timeout": 1800,
-    "absolute_timeout": None,
-    "tracking": "auto",
-    "url_param": "sid",
-    "environ_key": "wsgi_session",
-    "serializer": "json",
-    "concurrency": "merge",
-    "rewrite_html": False,
-    "events": None,
-    "lock_timeout": 10,
-    "url_body_limit": 1024 * 1024,
-}
+#: The string forms of ini files (see :data:`wsgi_session.inifile.COERCERS`).
+Kind = t.Literal[
+    "text",
+    "optional_text",
+    "boolean",
+    "boolean_or_auto",
+    "duration",
+    "optional_duration",
+    "byte_size",
+    "secret_keys",
+    "samesite",
+    "serializer",
+    "events",
+]
+#: A validator: ``check(name, value)`` returns the value to use or raises.
+Check = t.Callable[[str, t.Any], t.Any]
 
 
-def _choice(key: str, value: t.Any, choices: tuple[t.Any, ...]) -> t.Any:
-    if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
-        shown = ", ".join(repr(c) for c in choices)
-        raise ConfigError(f"{key}: expected one of {shown}, got {value!r}", key=key)
-    return value
+# -- validators: one per kind of value ----------------------------------------
+
+
+def _one_of(*choices: t.Any) -> Check:
+    shown = ", ".join(repr(c) for c in choices)
+
+    def check(key: str, value: t.Any) -> t.Any:
+        if not any(
+            value is c or (type(value) is type(c) and value == c) for c in choices
+        ):
+            raise ConfigError(f"{key}: expected one of {shown}, got {value!r}", key=key)
+        return value
+
+    return check
 
 
 def _bool(key: str, value: t.Any) -> bool:
@@ -85,7 +104,11 @@ def _seconds(key: str, value: t.Any, *, optional: bool = True) -> int | None:
     )
 
 
-def _secret_keys(value: t.Any) -> tuple[str | bytes, ...]:
+def _required_seconds(key: str, value: t.Any) -> int:
+    return t.cast(int, _seconds(key, value, optional=False))
+
+
+def _secret_keys(key: str, value: t.Any) -> tuple[str | bytes, ...]:
     keys = [value] if isinstance(value, (str, bytes)) else value
     if value is None or not isinstance(keys, (list, tuple)):
         raise ConfigError(
@@ -101,12 +124,349 @@ def _secret_keys(value: t.Any) -> tuple[str | bytes, ...]:
     return tuple(keys)
 
 
+def _store(key: str, value: t.Any) -> t.Any:
+    if not isinstance(value, (str, type(None))) and not all(
+        hasattr(value, m) for m in ("get", "set", "add", "delete")
+    ):
+        raise ConfigError(
+            "store: expected a cachelib.BaseCache instance, a store URL "
+            f"or None, got {value!r}",
+            key="store",
+        )
+    return value
+
+
+def _cookie_name(key: str, value: t.Any) -> str:
+    if not isinstance(value, str) or not _COOKIE_NAME_RE.match(value):
+        raise ConfigError(
+            f"cookie_name: expected a non-empty cookie token, got {value!r}",
+            key="cookie_name",
+        )
+    return value
+
+
+def _cookie_path(key: str, value: t.Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or ";" in value:
+        raise ConfigError(
+            f"cookie_path: expected a path starting with '/', got {value!r}",
+            key="cookie_path",
+        )
+    return value
+
+
+def _cookie_domain(key: str, value: t.Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value or ";" in value):
+        raise ConfigError(
+            f"cookie_domain: expected a host name or None, got {value!r}",
+            key="cookie_domain",
+        )
+    return value
+
+
+def _samesite(key: str, value: t.Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in _SAMESITE:
+        raise ConfigError(
+            "cookie_samesite: expected one of 'Strict', 'Lax', 'None', "
+            f"None, got {value!r}",
+            key="cookie_samesite",
+        )
+    return _SAMESITE[value.lower()]
+
+
+def _url_param(key: str, value: t.Any) -> str:
+    if not isinstance(value, str) or not _PARAM_RE.match(value):
+        raise ConfigError(
+            "url_param: expected a non-empty name of letters, digits, '_', "
+            f"'.', '-', got {value!r}",
+            key="url_param",
+        )
+    return value
+
+
+def _nonempty_str(key: str, value: t.Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}: expected a non-empty str, got {value!r}", key=key)
+    return value
+
+
+def _serializer(key: str, value: t.Any) -> Serializer:
+    return check_serializer(value)
+
+
+def _events(key: str, value: t.Any) -> SessionEvents | None:
+    if value is not None and not isinstance(value, SessionEvents):
+        raise ConfigError(
+            "events: expected an instance of a wsgi_session.SessionEvents "
+            f"subclass or None, got {value!r}",
+            key="events",
+        )
+    return value
+
+
+def _byte_count(key: str, value: t.Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(
+            f"{key}: expected a number of bytes >= 0, got {value!r}", key=key
+        )
+    return value
+
+
+# -- the table ----------------------------------------------------------------
+
+
+class Setting(t.NamedTuple):
+    """One setting: its name, default, ini form, validator and reference facts.
+
+    ``type_doc``, ``default_doc`` and ``ini_doc`` are reStructuredText for the
+    ``:Type:``, ``:Default:`` (after the default's repr) and ``:In ini files:``
+    fields of the configuration reference; ``summary`` is its one-line gist.
+
+    >>> SETTINGS[0].name, SETTINGS[0].kind
+    ('secret_key', 'secret_keys')
+    >>> SETTINGS[0].check("secret_key", "k")
+    ('k',)
+    """
+
+    name: str
+    default: t.Any
+    kind: Kind
+    check: Check
+    type_doc: str
+    default_doc: str
+    ini_doc: str
+    summary: str
+
+
+_DURATION = "``int`` seconds | ``timedelta``"
+
+#: Every setting, in the order of the middleware signature.
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "secret_key", None, "secret_keys", _secret_keys,
+        "``str`` | ``bytes`` | a list or tuple of them",
+        "required: building the middleware without a non-empty key is a "
+        ":class:`~wsgi_session.ConfigError`",
+        "one key, or several: one per line, or comma-separated",
+        "the keys that sign the session id, newest last",
+    ),
+    Setting(
+        "store", None, "optional_text", _store,
+        "a store URL (``str``) | a ``cachelib.BaseCache`` instance | ``None``",
+        "the in-process ``memory://`` store",
+        "a store URL; ``None`` or empty for ``memory://``",
+        "where the session data lives",
+    ),
+    Setting(
+        "cookie_name", "session", "text", _cookie_name,
+        "``str`` (a cookie token)", "", "the name",
+        "name of the session cookie",
+    ),
+    Setting(
+        "cookie_path", "/", "text", _cookie_path,
+        "``str`` starting with ``/``", "", "the path",
+        "``Path`` attribute of the cookie",
+    ),
+    Setting(
+        "cookie_domain", None, "optional_text", _cookie_domain,
+        "``str`` | ``None``", "a host-only cookie",
+        "the domain; ``None`` or empty for a host-only cookie",
+        "``Domain`` attribute of the cookie",
+    ),
+    Setting(
+        "cookie_secure", "auto", "boolean_or_auto", _one_of(True, False, "auto"),
+        "``True`` | ``False`` | ``'auto'``", "", "``auto`` or a boolean",
+        "``Secure`` attribute; ``'auto'``: on HTTPS requests",
+    ),
+    Setting(
+        "cookie_httponly", True, "boolean", _bool,
+        "``bool``", "", "a boolean",
+        "``HttpOnly`` attribute of the cookie",
+    ),
+    Setting(
+        "cookie_samesite", "Lax", "samesite", _samesite,
+        "``'Strict'`` | ``'Lax'`` | ``'None'`` | ``None`` (any case)", "",
+        "``Strict``, ``Lax``, ``None`` (the attribute value ``SameSite=None``) "
+        "— or an empty value to omit the attribute",
+        "``SameSite`` attribute of the cookie",
+    ),
+    Setting(
+        "cookie_max_age", None, "optional_duration", _seconds,
+        f"{_DURATION} | ``None``",
+        "a browser-session cookie, gone when the browser closes",
+        "a duration; ``None`` or empty for a browser-session cookie",
+        "makes the cookie persistent (“remember me”)",
+    ),
+    Setting(
+        "idle_timeout", 1800, "optional_duration", _seconds,
+        f"{_DURATION} | ``None``", "(30 minutes)",
+        "a duration; ``None`` or empty for no idle limit",
+        "a session unused for this long is over",
+    ),
+    Setting(
+        "absolute_timeout", None, "optional_duration", _seconds,
+        f"{_DURATION} | ``None``", "no limit",
+        "a duration; ``None`` or empty for no limit",
+        "maximum age of a session, however active",
+    ),
+    Setting(
+        "tracking", "auto", "text", _one_of("auto", "cookie", "url"),
+        "``'auto'`` | ``'cookie'`` | ``'url'``", "",
+        "``auto``, ``cookie`` or ``url``",
+        "how the id travels: cookie, URL, or chosen per client",
+    ),
+    Setting(
+        "url_param", "sid", "text", _url_param,
+        "``str`` (letters, digits, ``_``, ``.``, ``-``)", "", "the name",
+        "query parameter and form field of the id in URL mode",
+    ),
+    Setting(
+        "environ_key", "wsgi_session", "text", _nonempty_str,
+        "``str``", "", "the key",
+        "environ key under which the application finds the session",
+    ),
+    Setting(
+        "serializer", "json", "serializer", _serializer,
+        "``'json'`` | an object with ``dumps(obj) -> bytes`` and "
+        "``loads(bytes) -> obj``", "",
+        "``json``, or an import path such as "
+        "``wsgi_session.serializers:PickleSerializer``",
+        "how session values become bytes",
+    ),
+    Setting(
+        "concurrency", "merge", "text", _one_of("merge", "lock", "none"),
+        "``'merge'`` | ``'lock'`` | ``'none'``", "",
+        "``merge``, ``lock`` or ``none``",
+        "what happens when two requests of one session run at once",
+    ),
+    Setting(
+        "rewrite_html", False, "boolean", _bool,
+        "``bool``", "", "a boolean",
+        "rewrite links and forms of HTML responses in URL mode",
+    ),
+    Setting(
+        "events", None, "events", _events,
+        "an instance of a :class:`~wsgi_session.SessionEvents` subclass | ``None``",
+        "",
+        "the import path of a ``SessionEvents`` subclass (instantiated without "
+        "arguments) or instance; ``None`` or empty for none",
+        "lifecycle hooks",
+    ),
+    Setting(
+        "lock_timeout", 10, "duration", _required_seconds,
+        _DURATION, "", "a duration (required: ``None`` is refused)",
+        "how long a request waits for the session lock",
+    ),
+    Setting(
+        "url_body_limit", 1024 * 1024, "byte_size", _byte_count,
+        "``int`` bytes (``>= 0``)", "(1 MiB)",
+        "a size: ``1048576``, ``512KiB``, ``1MiB``",
+        "largest POST body inspected for an id field",
+    ),
+)  # fmt: skip
+
+#: The default value of every setting, by name (the middleware signature).
+DEFAULTS: dict[str, t.Any] = {s.name: s.default for s in SETTINGS}
+
+
+# -- validation ---------------------------------------------------------------
+
+
+def _check_together(values: dict[str, t.Any]) -> list[ConfigError]:
+    """The rules that involve several settings, over those found valid."""
+    errors = []
+    secure = values.get("cookie_secure")
+    if secure is False and values.get("cookie_samesite") == "None":
+        errors.append(
+            ConfigError(
+                "cookie_samesite: 'None' requires cookie_secure=True or 'auto' "
+                "(browsers drop SameSite=None cookies without Secure)",
+                key="cookie_samesite",
+            )
+        )
+    names = ("cookie_name", "cookie_secure", "cookie_path", "cookie_domain")
+    if not all(n in values for n in names):
+        return errors
+    name = values["cookie_name"]
+    if name.startswith("__Host-"):
+        if secure is False or values["cookie_path"] != "/" or values["cookie_domain"]:
+            errors.append(
+                ConfigError(
+                    "cookie_name: a '__Host-' cookie requires cookie_secure=True, "
+                    "cookie_path='/' and cookie_domain=None",
+                    key="cookie_name",
+                )
+            )
+        values["cookie_secure"] = True
+    elif name.startswith("__Secure-"):
+        if secure is False:
+            errors.append(
+                ConfigError(
+                    "cookie_name: a '__Secure-' cookie requires cookie_secure=True",
+                    key="cookie_name",
+                )
+            )
+        values["cookie_secure"] = True
+    return errors
+
+
+def validate(
+    options: t.Mapping[str, t.Any], *, skip: t.Collection[str] = ()
+) -> tuple[dict[str, t.Any], list[ConfigError]]:
+    """Check keyword options; return the values to use and every mistake found.
+
+    Missing settings take their default. Settings named in ``skip`` (already
+    reported as wrong by the caller) are neither checked nor returned, nor
+    are the rules that involve them. Mistakes come in this order: unknown
+    names, then each setting in table order, then rules across settings.
+
+    >>> values, errors = validate({"secret_key": "k", "tracking": "sometimes"})
+    >>> values["secret_key"], [str(e) for e in errors]
+    (('k',), ["tracking: expected one of 'auto', 'cookie', 'url', got 'sometimes'"])
+    """
+    errors = [
+        ConfigError(f"{key}: unknown setting", key=key)
+        for key in options
+        if key not in DEFAULTS
+    ]
+    values: dict[str, t.Any] = {}
+    for setting in SETTINGS:
+        name = setting.name
+        if name in skip:
+            continue
+        try:
+            values[name] = setting.check(name, options.get(name, setting.default))
+        except ConfigError as exc:
+            errors.append(exc)
+    errors += _check_together(values)
+    return values, errors
+
+
+def combine_errors(errors: t.Sequence[ConfigError]) -> ConfigError:
+    """One ConfigError for several: one line each; ``key`` is the first one's.
+
+    A single error is returned unchanged.
+
+    >>> both = combine_errors([ConfigError("a: bad", key="a"), ConfigError("b: bad")])
+    >>> print(both)
+    a: bad
+    b: bad
+    >>> both.key
+    'a'
+    """
+    if len(errors) == 1:
+        return errors[0]
+    return ConfigError("\n".join(str(e) for e in errors), key=errors[0].key)
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """The validated settings of one middleware (see :meth:`build`).
 
     Durations are whole seconds; ``cookie_samesite`` is normalised to
-    ``"Strict"``, ``"Lax"``, ``"None"`` or None.
+    ``"Strict"``, ``"Lax"``, ``"None"`` or None. The fields are the names of
+    :data:`SETTINGS`, in its order.
 
     >>> Settings.build(secret_key="k", cookie_samesite="strict").cookie_samesite
     'Strict'
@@ -137,129 +497,18 @@ class Settings:
     def build(cls, **options: t.Any) -> Settings:
         """Validate keyword options (missing ones take :data:`DEFAULTS`).
 
+        Every mistake is reported, one line each, in one ConfigError.
+
         >>> Settings.build(secret_key="k", colour="blue")
         Traceback (most recent call last):
         ...
         wsgi_session.errors.ConfigError: colour: unknown setting
         """
-        for key in options:
-            if key not in DEFAULTS:
-                raise ConfigError(f"{key}: unknown setting", key=key)
-        o = {**DEFAULTS, **options}
-        name = o["cookie_name"]
-        if not isinstance(name, str) or not _COOKIE_NAME_RE.match(name):
-            raise ConfigError(
-                f"cookie_name: expected a non-empty cookie token, got {name!r}",
-                key="cookie_name",
-            )
-        path = o["cookie_path"]
-        if not isinstance(path, str) or not path.startswith("/") or ";" in path:
-            raise ConfigError(
-                f"cookie_path: expected a path starting with '/', got {path!r}",
-                key="cookie_path",
-            )
-        domain = o["cookie_domain"]
-        if domain is not None and (
-            not isinstance(domain, str) or not domain or ";" in domain
-        ):
-            raise ConfigError(
-                f"cookie_domain: expected a host name or None, got {domain!r}",
-                key="cookie_domain",
-            )
-        secure = _choice("cookie_secure", o["cookie_secure"], (True, False, "auto"))
-        samesite = o["cookie_samesite"]
-        if samesite is not None:
-            if not isinstance(samesite, str) or samesite.lower() not in _SAMESITE:
-                raise ConfigError(
-                    "cookie_samesite: expected one of 'Strict', 'Lax', 'None', "
-                    f"None, got {samesite!r}",
-                    key="cookie_samesite",
-                )
-            samesite = _SAMESITE[samesite.lower()]
-        if samesite == "None" and secure is False:
-            raise ConfigError(
-                "cookie_samesite: 'None' requires cookie_secure=True or 'auto' "
-                "(browsers drop SameSite=None cookies without Secure)",
-                key="cookie_samesite",
-            )
-        if name.startswith("__Host-"):
-            if secure is False or path != "/" or domain is not None:
-                raise ConfigError(
-                    "cookie_name: a '__Host-' cookie requires cookie_secure=True, "
-                    "cookie_path='/' and cookie_domain=None",
-                    key="cookie_name",
-                )
-            secure = True
-        elif name.startswith("__Secure-"):
-            if secure is False:
-                raise ConfigError(
-                    "cookie_name: a '__Secure-' cookie requires cookie_secure=True",
-                    key="cookie_name",
-                )
-            secure = True
-        url_param = o["url_param"]
-        if not isinstance(url_param, str) or not _PARAM_RE.match(url_param):
-            raise ConfigError(
-                "url_param: expected a non-empty name of letters, digits, '_', "
-                f"'.', '-', got {url_param!r}",
-                key="url_param",
-            )
-        environ_key = o["environ_key"]
-        if not isinstance(environ_key, str) or not environ_key:
-            raise ConfigError(
-                f"environ_key: expected a non-empty str, got {environ_key!r}",
-                key="environ_key",
-            )
-        events = o["events"]
-        if events is not None and not isinstance(events, SessionEvents):
-            raise ConfigError(
-                "events: expected an instance of a wsgi_session.SessionEvents "
-                f"subclass or None, got {events!r}",
-                key="events",
-            )
-        body_limit = o["url_body_limit"]
-        if (
-            not isinstance(body_limit, int)
-            or isinstance(body_limit, bool)
-            or body_limit < 0
-        ):
-            raise ConfigError(
-                f"url_body_limit: expected a number of bytes >= 0, got {body_limit!r}",
-                key="url_body_limit",
-            )
-        lock_timeout = _seconds("lock_timeout", o["lock_timeout"], optional=False)
-        assert lock_timeout is not None
-        store = o["store"]
-        methods = ("get", "set", "add", "delete")
-        if not isinstance(store, (str, type(None))) and not all(
-            hasattr(store, m) for m in methods
-        ):
-            raise ConfigError(
-                "store: expected a cachelib.BaseCache instance, a store URL "
-                f"or None, got {store!r}",
-                key="store",
-            )
-        return cls(
-            secret_key=_secret_keys(o["secret_key"]),
-            store=store,
-            cookie_name=name,
-            cookie_path=path,
-            cookie_domain=domain,
-            cookie_secure=secure,
-            cookie_httponly=_bool("cookie_httponly", o["cookie_httponly"]),
-            cookie_samesite=samesite,
-            cookie_max_age=_seconds("cookie_max_age", o["cookie_max_age"]),
-            idle_timeout=_seconds("idle_timeout", o["idle_timeout"]),
-            absolute_timeout=_seconds("absolute_timeout", o["absolute_timeout"]),
-            tracking=_choice("tracking", o["tracking"], ("auto", "cookie", "url")),
-            url_param=url_param,
-            environ_key=environ_key,
-            serializer=check_serializer(o["serializer"]),
-            concurrency=_choice(
-                "concurrency", o["concurrency"], ("merge", "lock", "none")
-            ),
-            rewrite_html=_bool("rewrite_html", o["rewrite_html"]),
-            events=events,
-            lock_timeout=lock_timeout,
-            url_body_limit=body_limit,
-        )
+        values, errors = validate(options)
+        if errors:
+            raise combine_errors(errors)
+        return cls(**values)
+
+
+if tuple(f.name for f in dataclasses.fields(Settings)) != tuple(DEFAULTS):
+    raise AssertionError("Settings fields and SETTINGS are out of step")

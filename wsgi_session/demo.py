@@ -12,6 +12,9 @@ Pages: ``/`` (home), ``/login`` (a form with validation errors and the old
 input refilled), ``/profile`` (a GET search form, and a POST form that edits a
 note kept in the session) and ``/logout``. Every page says how the session
 travels: by cookie, by URL, or both until the browser proves it keeps cookies.
+When a URL id is refused because it was issued to another User-Agent, the page
+says so (:class:`DemoEvents` records the ``rejected`` event). The server of
+``wsgi-session demo`` logs with :class:`DemoRequestHandler`, which masks ids.
 
 >>> from werkzeug.test import Client
 >>> client = Client(make_demo_app())
@@ -33,14 +36,24 @@ import string
 import threading
 import typing as t
 from collections.abc import Iterable
+from wsgiref.simple_server import WSGIRequestHandler
 
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Request
 
+from .events import RejectReason, SessionEvents
 from .helpers import hidden_input, rewrite_url
 from .middleware import SessionMiddleware, WSGIEnviron, get_session
+from .redact import redact_session_ids
 
-__all__ = ["DEMO_PASSWORD", "demo_app", "make_demo_app"]
+__all__ = [
+    "DEMO_PASSWORD",
+    "REJECTED_KEY",
+    "DemoEvents",
+    "DemoRequestHandler",
+    "demo_app",
+    "make_demo_app",
+]
 
 StartResponse = t.Callable[..., t.Callable[[bytes], object]]
 Headers = t.List[t.Tuple[str, str]]
@@ -65,6 +78,14 @@ SERVERS = (
 NOTE_LIMIT = 200
 
 _USERNAME_RE = re.compile(r"[A-Za-z0-9._-]{2,32}")
+
+#: The environ key where :class:`DemoEvents` records why a presented id was refused.
+REJECTED_KEY = "wsgi_session.demo.rejected"
+
+_BINDING_NOTICE = (
+    "The session id in this link was issued to another browser or tool "
+    "(its User-Agent differs), so it was not used: you have a new session here."
+)
 
 _TRACKING = {
     "cookie": "by cookie: your browser keeps cookies.",
@@ -91,6 +112,7 @@ nav { display: flex; gap: 1rem; align-items: center; border-bottom: 1px solid #c
       padding-bottom: .5rem; }
 nav form { margin: 0 0 0 auto; }
 .flash { background: #e8f4e8; border: 1px solid #9c9; padding: .5rem 1rem; }
+.notice { background: #fdf3d8; border: 1px solid #d9b64c; padding: .5rem 1rem; }
 .error { color: #b00; }
 footer { margin-top: 2rem; border-top: 1px solid #ccc; font-size: .9rem; color: #555; }
 </style>
@@ -102,6 +124,7 @@ footer { margin-top: 2rem; border-top: 1px solid #ccc; font-size: .9rem; color: 
 $account
 </nav>
 <main>
+$notice
 $flash
 <h1>$title</h1>
 $content
@@ -121,6 +144,8 @@ _LOGGED_IN = string.Template("""\
 _LOGGED_OUT = string.Template('<a id="login-link" href="$login_url">Log in</a>')
 
 _FLASH = string.Template('<p class="flash" id="flash" role="status">$message</p>')
+
+_NOTICE = string.Template('<p class="notice" id="notice" role="status">$message</p>')
 
 _ERROR = string.Template('<span class="error" id="$field-error">$message</span>')
 
@@ -206,6 +231,8 @@ def _page(
         account = _render(_LOGGED_IN, user=user, hidden=hidden_input(environ))
     message = session.get("message")
     flash = _render(_FLASH, message=message) if message else Markup("")
+    notice_text = session.get("notice") or _binding_notice(environ)
+    notice = _render(_NOTICE, message=notice_text) if notice_text else Markup("")
     if session.id is None:
         tracking_text = "No session yet: nothing is stored until you log in."
     else:
@@ -216,6 +243,7 @@ def _page(
         home_url=rewrite_url(environ, "/"),
         profile_url=rewrite_url(environ, "/profile"),
         account=account,
+        notice=notice,
         flash=flash,
         content=content,
         tracking=session.tracking,
@@ -227,6 +255,13 @@ def _page(
         ("X-Content-Type-Options", "nosniff"),
     ]
     return _Response(status, headers, html.encode("utf-8"))
+
+
+def _binding_notice(environ: WSGIEnviron) -> str | None:
+    """The notice to show when this request's id was refused for its User-Agent."""
+    if environ.get(REJECTED_KEY) is RejectReason.BINDING_MISMATCH:
+        return _BINDING_NOTICE
+    return None
 
 
 def _redirect(location: str) -> _Response:
@@ -380,9 +415,42 @@ def demo_app(environ: WSGIEnviron, start_response: StartResponse) -> Iterable[by
         )
     else:
         response = handler(environ, request)
+        if response.status.startswith("303") and _binding_notice(environ):
+            # Say it on the page the redirect leads to.
+            get_session(environ).flash("notice", _BINDING_NOTICE)
     headers = [*response.headers, ("Content-Length", str(len(response.body)))]
     start_response(response.status, headers)
     return [] if request.method == "HEAD" else [response.body]
+
+
+class DemoEvents(SessionEvents):
+    """Records in the environ why a presented id was refused, for the page.
+
+    >>> environ = {}
+    >>> DemoEvents().rejected(environ, RejectReason.BINDING_MISMATCH)
+    >>> environ[REJECTED_KEY]
+    <RejectReason.BINDING_MISMATCH: 'binding_mismatch'>
+    """
+
+    def rejected(self, environ: WSGIEnviron, reason: RejectReason) -> None:
+        """Keep ``reason`` in ``environ[REJECTED_KEY]``."""
+        environ[REJECTED_KEY] = reason
+
+
+class DemoRequestHandler(WSGIRequestHandler):
+    """wsgiref's request handler whose log lines never show a session id.
+
+    The value of the served middleware's ``url_param`` is replaced by
+    ``<redacted>`` in every line (request lines and errors alike), as
+    :func:`~wsgi_session.redact.redact_session_ids` does.
+    """
+
+    def log_message(self, format: str, *args: t.Any) -> None:
+        """Log like wsgiref does, with session ids masked."""
+        get_app = getattr(self.server, "get_app", None)
+        app = get_app() if get_app is not None else None
+        param = app.settings.url_param if isinstance(app, SessionMiddleware) else "sid"
+        super().log_message("%s", redact_session_ids(format % args, param))
 
 
 _process_secret: list[str] = []
@@ -404,6 +472,8 @@ def make_demo_app(
 ) -> SessionMiddleware:
     """The demo wrapped by :class:`SessionMiddleware` with ``tracking="auto"``.
 
+    Unless ``events`` is given, :class:`DemoEvents` records refused ids for
+    the page's notice.
     Without ``secret_key`` the app signs with a random key made once per
     process, so its sessions end when the process stops (fine for a demo).
     ``store`` is a store URL or a cachelib cache; other keyword arguments go
@@ -416,4 +486,5 @@ def make_demo_app(
     if secret_key is None:
         secret_key = _secret_of_this_process()
     options.setdefault("tracking", "auto")
+    options.setdefault("events", DemoEvents())
     return SessionMiddleware(demo_app, secret_key=secret_key, store=store, **options)

@@ -5,7 +5,10 @@ the values :class:`~wsgi_session.SessionMiddleware` takes (booleans, durations
 in seconds, lists of secret keys, imported serializer and events objects),
 substitutes ``${NAME}`` from the environment, and reports every mistake as a
 :class:`~wsgi_session.ConfigError` that names the setting, the value, the file
-and the section. :func:`load_config` reads one section of an ini file.
+and the section; all the mistakes of a mapping or section come in one error,
+one line each. :func:`load_config` reads one section of an ini file. Which
+coercer a setting takes is given by its kind in
+:data:`wsgi_session.config.SETTINGS`.
 
 >>> coerce_mapping(
 ...     {"secret_key": "old, new", "idle_timeout": "15m", "rewrite_html": "yes"},
@@ -14,7 +17,7 @@ and the section. :func:`load_config` reads one section of an ini file.
 ... )
 {'secret_key': ['old', 'new'], 'idle_timeout': 900, 'rewrite_html': True}
 >>> try:
-...     coerce_mapping({"idle_timout": "15m"}, source="app.ini")
+...     coerce_mapping({"secret_key": "k", "idle_timout": "15m"}, source="app.ini")
 ... except ConfigError as exc:
 ...     print(exc)
 unknown setting 'idle_timout' in app.ini; did you mean 'idle_timeout'?
@@ -29,10 +32,18 @@ import os
 import re
 import typing as t
 
-from .config import DEFAULTS, Settings
+from .config import SETTINGS, combine_errors, validate
 from .errors import ConfigError
 
-__all__ = ["coerce_mapping", "load_config"]
+__all__ = [
+    "COERCERS",
+    "KINDS",
+    "Coerced",
+    "coerce_each",
+    "coerce_mapping",
+    "load_config",
+    "resolve_layers",
+]
 
 Coercer = t.Callable[[str], t.Any]
 
@@ -182,29 +193,24 @@ def _events(value: str) -> t.Any:
         ) from exc
 
 
-#: How a string becomes the value of a setting, for every setting whose default
-#: in :data:`~wsgi_session.config.DEFAULTS` does not tell. The others are
-#: coerced by the type of their default: booleans, or text (stripped).
-KINDS: dict[str, Coercer] = {
-    "secret_key": _secret_keys,
-    "store": _optional_text,
-    "cookie_domain": _optional_text,
-    "cookie_secure": _boolean_or_auto,
-    "cookie_samesite": _samesite,
-    "cookie_max_age": _optional_duration,
-    "idle_timeout": _optional_duration,
-    "absolute_timeout": _optional_duration,
-    "lock_timeout": _duration,
-    "url_body_limit": _byte_size,
+#: How a string of each kind (:data:`wsgi_session.config.Kind`) becomes a value.
+COERCERS: dict[str, Coercer] = {
+    "text": _text,
+    "optional_text": _optional_text,
+    "boolean": _boolean,
+    "boolean_or_auto": _boolean_or_auto,
+    "duration": _duration,
+    "optional_duration": _optional_duration,
+    "byte_size": _byte_size,
+    "secret_keys": _secret_keys,
+    "samesite": _samesite,
     "serializer": _serializer,
     "events": _events,
 }
 
-
-def _coercer_for(key: str) -> Coercer:
-    if key in KINDS:
-        return KINDS[key]
-    return _boolean if isinstance(DEFAULTS[key], bool) else _text
+#: The coercer of every setting, by name, from the kind given in
+#: :data:`~wsgi_session.config.SETTINGS`.
+KINDS: dict[str, Coercer] = {s.name: COERCERS[s.kind] for s in SETTINGS}
 
 
 # -- ${NAME} substitution -----------------------------------------------------
@@ -246,11 +252,11 @@ def _location(source: str, section: str | None) -> str:
 
 def _unknown(key: object, where: str) -> ConfigError:
     name = key if isinstance(key, str) else repr(key)
-    match = difflib.get_close_matches(name.lower(), list(DEFAULTS), n=1)
+    match = difflib.get_close_matches(name.lower(), list(KINDS), n=1)
     if match:
         hint = f"did you mean {match[0]!r}?"
     else:
-        hint = "valid settings are " + ", ".join(DEFAULTS)
+        hint = "valid settings are " + ", ".join(KINDS)
     return ConfigError(
         f"unknown setting {name!r} in {where}; {hint}",
         key=key if isinstance(key, str) else None,
@@ -267,6 +273,85 @@ def _bad_value(
     return ConfigError(message, key=key)
 
 
+class Coerced(t.NamedTuple):
+    """What :func:`coerce_each` made of one mapping."""
+
+    #: The coerced value of every key that is a setting and could be coerced.
+    values: dict[str, t.Any]
+    #: One error per mistake: unknown keys first, then bad values, in order.
+    errors: list[ConfigError]
+    #: The settings whose value could not be coerced.
+    failed: frozenset[str]
+
+
+def coerce_each(
+    mapping: t.Mapping[str, t.Any], *, source: str, section: str | None = None
+) -> Coerced:
+    """Coerce every key of ``mapping``, collecting the mistakes instead of raising.
+
+    >>> done = coerce_each({"idle_timeout": "1h", "colour": "red"}, source="m")
+    >>> done.values, [str(e) for e in done.errors]  # doctest: +ELLIPSIS
+    ({'idle_timeout': 3600}, ["unknown setting 'colour' in m; valid settings are ..."])
+    """
+    where = _location(source, section)
+    unknown = [
+        _unknown(key, where)
+        for key in mapping
+        if not isinstance(key, str) or key not in KINDS
+    ]
+    bad: list[ConfigError] = []
+    values: dict[str, t.Any] = {}
+    for key, raw in mapping.items():
+        if not isinstance(key, str) or key not in KINDS:
+            continue
+        if not isinstance(raw, str):
+            values[key] = raw
+            continue
+        try:
+            value = _substitute(key, raw, where)
+        except ConfigError as exc:
+            bad.append(exc)
+            continue
+        try:
+            values[key] = KINDS[key](value)
+        except _BadValue as exc:
+            bad.append(_bad_value(key, raw, value, where, exc))
+    failed = frozenset(t.cast(str, e.key) for e in bad)
+    return Coerced(values, unknown + bad, failed)
+
+
+def resolve_layers(layers: t.Sequence[Coerced], where: str) -> dict[str, t.Any]:
+    """Merge coerced layers (later ones win) and validate the result.
+
+    Raises one :class:`~wsgi_session.ConfigError` for every mistake of every
+    layer plus those :func:`~wsgi_session.config.validate` finds (each
+    followed by ``(in <where>)``); a setting whose effective value could not
+    be coerced is not validated again.
+
+    >>> low = coerce_each({"secret_key": "k", "tracking": "url"}, source="m")
+    >>> resolve_layers([low, coerce_each({"tracking": "cookie"}, source="m")], "m")
+    {'secret_key': 'k', 'tracking': 'cookie'}
+    """
+    options: dict[str, t.Any] = {}
+    errors: list[ConfigError] = []
+    skip: set[str] = set()
+    for layer in layers:
+        errors += layer.errors
+        for key in layer.values:
+            skip.discard(key)
+        options.update(layer.values)
+        for key in layer.failed:
+            skip.add(key)
+            options.pop(key, None)
+    errors += [
+        ConfigError(f"{exc} (in {where})", key=exc.key)
+        for exc in validate(options, skip=skip)[1]
+    ]
+    if errors:
+        raise combine_errors(errors)
+    return options
+
+
 def coerce_mapping(
     mapping: t.Mapping[str, t.Any],
     *,
@@ -276,14 +361,15 @@ def coerce_mapping(
 ) -> dict[str, t.Any]:
     """Coerce setting names to strings (or already typed values) into settings.
 
-    String values are converted by the type of their setting (booleans,
+    String values are converted by the kind of their setting (booleans,
     durations, secret key lists, import paths...) after ``${NAME}``
     substitution from the environment (``$$`` is a literal ``$``); other values
     pass through unchanged. ``source`` and ``section`` only serve the error
     messages. Unless ``validate`` is false, the result is checked once with
     :meth:`Settings.build <wsgi_session.Settings.build>`, so that every mistake
     surfaces here; the returned dict holds the coerced values of the given keys
-    only, ready for ``SessionMiddleware(app, **result)``.
+    only, ready for ``SessionMiddleware(app, **result)``. All the mistakes are
+    reported in one :class:`~wsgi_session.ConfigError`, one line each.
 
     >>> coerce_mapping(
     ...     {"secret_key": "k", "cookie_secure": "auto", "cookie_samesite": ""},
@@ -301,30 +387,12 @@ def coerce_mapping(
     {'secret_key': 'from-env'}
     >>> del os.environ["WSGI_SESSION_DOC_KEY"]
     """
-    where = _location(source, section)
-    for key in mapping:
-        if not isinstance(key, str) or key not in DEFAULTS:
-            raise _unknown(key, where)
-    result: dict[str, t.Any] = {}
-    for key, raw in mapping.items():
-        if not isinstance(raw, str):
-            result[key] = raw
-            continue
-        value = _substitute(key, raw, where)
-        try:
-            result[key] = _coercer_for(key)(value)
-        except _BadValue as exc:
-            raise _bad_value(key, raw, value, where, exc) from exc
+    done = coerce_each(mapping, source=source, section=section)
     if validate:
-        _validate(result, where)
-    return result
-
-
-def _validate(options: t.Mapping[str, t.Any], where: str) -> None:
-    try:
-        Settings.build(**options)
-    except ConfigError as exc:
-        raise ConfigError(f"{exc} (in {where})", key=exc.key) from exc
+        return resolve_layers([done], _location(source, section))
+    if done.errors:
+        raise combine_errors(done.errors)
+    return done.values
 
 
 #: A section name no ini file uses, so that configparser keeps ``[DEFAULT]``
@@ -374,15 +442,9 @@ def load_config(
         raise ConfigError(
             f"config file {source} has no [{section}] section (it has: {sections})"
         )
-    options: dict[str, t.Any] = {}
+    layers = []
     if section != "DEFAULT" and parser.has_section("DEFAULT"):
-        shared = {k: v for k, v in parser["DEFAULT"].items() if k in DEFAULTS}
-        options = coerce_mapping(
-            shared, source=source, section="DEFAULT", validate=False
-        )
-    own = coerce_mapping(
-        parser[section], source=source, section=section, validate=False
-    )
-    options.update(own)
-    _validate(options, _location(source, section))
-    return options
+        shared = {k: v for k, v in parser["DEFAULT"].items() if k in KINDS}
+        layers.append(coerce_each(shared, source=source, section="DEFAULT"))
+    layers.append(coerce_each(parser[section], source=source, section=section))
+    return resolve_layers(layers, _location(source, section))

@@ -18,8 +18,9 @@ not import PasteDeploy. A deployment file::
 
 The keys of the filter section are the setting names of
 :class:`~wsgi_session.SessionMiddleware`, coerced as in
-:func:`~wsgi_session.inifile.coerce_mapping`. From ``global_conf`` (``[DEFAULT]``
-and ``set`` lines, shared by every section of the file) only keys prefixed
+:func:`~wsgi_session.inifile.coerce_mapping`, every mistake reported at once.
+From ``global_conf`` (``[DEFAULT]`` and ``set`` lines, shared by every section
+of the file) only keys prefixed
 ``wsgi_session.`` are read, as settings of lower priority than the filter
 section's; the rest of ``global_conf`` (``here``, ``__file__``, the app's own
 settings) is ignored. The prefix keeps the shared section free of clashes:
@@ -33,9 +34,8 @@ from __future__ import annotations
 
 import typing as t
 
-from .config import Settings
 from .errors import ConfigError
-from .inifile import coerce_mapping
+from .inifile import coerce_each, resolve_layers
 from .middleware import SessionMiddleware, WSGIApp
 
 __all__ = ["GLOBAL_PREFIX", "filter_app_factory", "filter_factory"]
@@ -49,7 +49,11 @@ _PASTE_KEYS = frozenset({"use"})
 def _options(
     global_conf: t.Mapping[str, t.Any], local_conf: t.Mapping[str, t.Any]
 ) -> tuple[dict[str, t.Any], str]:
-    """The coerced settings of one filter, and where they come from."""
+    """The validated settings of one filter, and where they come from.
+
+    Every mistake of the filter section and of ``[DEFAULT]`` is reported in
+    one :class:`~wsgi_session.ConfigError`.
+    """
     file = global_conf.get("__file__")
     source = f"PasteDeploy config {file}" if file else "PasteDeploy config"
     shared = {
@@ -57,10 +61,12 @@ def _options(
         for key, value in global_conf.items()
         if key.startswith(GLOBAL_PREFIX)
     }
-    options = coerce_mapping(shared, source=source, section="DEFAULT", validate=False)
     own = {k: v for k, v in local_conf.items() if k not in _PASTE_KEYS}
-    options.update(coerce_mapping(own, source=source, validate=False))
-    return options, source
+    layers = [
+        coerce_each(shared, source=source, section="DEFAULT"),
+        coerce_each(own, source=source),
+    ]
+    return resolve_layers(layers, source), source
 
 
 def _located(error: ConfigError, source: str) -> ConfigError:
@@ -104,10 +110,6 @@ def filter_factory(
     cookie_httponly: invalid value 'maybe' in PasteDeploy config; expected a boolean...
     """
     options, source = _options(global_conf, local_conf)
-    try:
-        Settings.build(**options)
-    except ConfigError as exc:
-        raise _located(exc, source) from exc
 
     def session_filter(app: WSGIApp) -> SessionMiddleware:
         try:
