@@ -2,12 +2,14 @@
 
 ::
 
-    python tests/load/run.py [--store redis|memcached|file|all] [--duration 60]
+    python tests/load/run.py [--store redis|memcached|file|postgresql|sqlite|all]
+                             [--duration 60]
                              [--clients 50] [--faults] [--json report.json]
 
 For each store it starts the store (redis-server with ``--appendonly yes
 --appendfsync always`` in a temporary directory, memcached, or a temporary
-``file://`` directory), the load-test app (``tests/load/app.py``) under
+``file://`` directory, a private PostgreSQL cluster, a SQLite file), the
+load-test app (``tests/load/app.py``) under
 gunicorn (2 workers x 4 threads, ``gthread``) on a free loopback port, and
 the clients (``tests/load/driver.py``) in a separate process. With
 ``--faults`` it injects, during the load:
@@ -18,7 +20,9 @@ the clients (``tests/load/driver.py``) in a separate process. With
   expected), SIGSTOP / SIGCONT;
 * every store: a gunicorn worker SIGKILLed while it holds a session lock
   (``concurrency="lock"``); the next request of that session is timed;
-* file: also a plain worker SIGKILL in the middle of merge-mode traffic.
+* file and sqlite: also a plain worker SIGKILL in the middle of merge-mode
+  traffic;
+* postgresql: a fast shutdown (every connection cut) and a restart 3 s later.
 
 It prints a table per store and exits non-zero if an assertion fails: a 500,
 a traceback, a non-503 answer during an outage, any error outside one, a lost
@@ -58,6 +62,7 @@ else:  # run as a script: tests/load is sys.path[0]
     import driver as load_driver  # type: ignore[no-redef]
 from servers import (  # noqa: E402
     MemcachedServer,
+    PostgresServer,
     RedisServer,
     ServerProcess,
     _die_with_parent,
@@ -72,7 +77,7 @@ HOST = "127.0.0.1"
 STORE_TIMEOUT = 2
 #: The app's lock_timeout (the library default).
 LOCK_TIMEOUT = 10
-STORES = ("redis", "memcached", "file")
+STORES = ("redis", "memcached", "file", "postgresql", "sqlite")
 
 Plan = t.List[t.Tuple[float, str, t.Dict[str, t.Any]]]
 
@@ -138,6 +143,12 @@ def start_store(store: str, tmp: str) -> tuple[ServerProcess | None, str, str | 
         directory = os.path.join(tmp, "sessions")
         os.makedirs(directory)
         return None, f"file://{directory}", directory
+    if store == "postgresql":
+        server = PostgresServer()
+        server.start(60)
+        return server, f"{server.url}?connect_timeout={STORE_TIMEOUT}", None
+    if store == "sqlite":
+        return None, "sqlite:///" + os.path.join(tmp, "sessions.db"), None
     raise ValueError(f"unknown store {store!r}")
 
 
@@ -239,6 +250,21 @@ def fault_store_kill(ctx: Context, down: float = 3.0) -> dict[str, t.Any]:
     }
 
 
+def fault_store_restart(ctx: Context, down: float = 3.0) -> dict[str, t.Any]:
+    """Stop the database (fast shutdown: connections cut), restart it later."""
+    assert ctx.server is not None
+    start = time.time()
+    ctx.server.stop()
+    time.sleep(down)
+    ctx.server.start(60)
+    return {
+        "name": f"{ctx.store} shutdown + restart ({down:g}s down)",
+        "start": start,
+        "end": time.time(),
+        "grace": 2.5,
+    }
+
+
 def fault_store_pause(ctx: Context, seconds: float = STORE_TIMEOUT + 3) -> dict:
     """SIGSTOP the store server for ``seconds`` (> client socket timeout)."""
     assert ctx.server is not None
@@ -261,6 +287,21 @@ def lock_expiry(ctx: Context, sid: str) -> float | str:
     no lock.
     """
     key = store_key(sid) + ":lock"
+    if ctx.store in ("postgresql", "sqlite"):  # a lease row keyed by the session
+        import sqlalchemy as sa
+
+        from wsgi_session.stores.sql_engine import driver_url
+
+        engine = sa.create_engine(driver_url(ctx.url.split("?")[0]))
+        try:
+            with engine.connect() as conn:
+                expires = conn.execute(
+                    sa.text("SELECT expires_at FROM wsgi_session_locks WHERE key = :k"),
+                    {"k": store_key(sid)},
+                ).scalar()
+        finally:
+            engine.dispose()
+        return "absent" if expires is None else round(expires / 1000 - time.time(), 3)
     if ctx.store == "redis":
         assert ctx.server is not None
         reply = send(ctx.server.port, f"PTTL {key}\r\n".encode(), b"\r\n")
@@ -402,6 +443,7 @@ def fault_worker_kill(ctx: Context) -> dict[str, t.Any]:
 FAULTS: dict[str, t.Callable[..., dict[str, t.Any]]] = {
     "store-kill": fault_store_kill,
     "store-pause": fault_store_pause,
+    "store-restart": fault_store_restart,
     "worker-kill-lock": fault_worker_kill_lock,
     "worker-kill": fault_worker_kill,
 }
@@ -409,7 +451,12 @@ FAULTS: dict[str, t.Callable[..., dict[str, t.Any]]] = {
 
 def default_plan(store: str, duration: float) -> Plan:
     """When (seconds into the load) each fault of ``--faults`` starts."""
-    if store == "file":
+    if store == "postgresql":
+        return [
+            (0.15 * duration, "store-restart", {"down": 3.0}),
+            (0.6 * duration, "worker-kill-lock", {}),
+        ]
+    if store in ("file", "sqlite"):
         return [
             (0.25 * duration, "worker-kill-lock", {}),
             (0.6 * duration, "worker-kill", {}),
