@@ -152,6 +152,21 @@ def test_times_are_aware_utc_datetimes():
     assert s.expires == dt.datetime.fromtimestamp(3800, dt.timezone.utc)
 
 
+def test_new_session_was_last_accessed_when_it_was_created():
+    """A new session's last_accessed is its creation time, never None (§3.2)."""
+    s = Session.detached()
+    assert s.last_accessed == s.created
+    assert s.last_accessed.tzinfo is dt.timezone.utc
+
+
+def test_destroyed_session_restarts_last_accessed_at_its_new_creation():
+    """After destroy() the fresh session reports its own creation time."""
+    s = stored(a=1)
+    s.destroy()
+    assert s.last_accessed == s.created
+    assert s.last_accessed != dt.datetime.fromtimestamp(2000, dt.timezone.utc)
+
+
 def test_absolute_timeout_caps_expiry():
     """expires is the earlier of the idle and absolute limits."""
     s = Session.detached(idle_timeout=1800, absolute_timeout=60)

@@ -354,3 +354,13 @@ def test_sweep_is_a_no_op_on_ttl_stores(
     path.write_text("[wsgi_session]\nsecret_key = k\nstore = memory://\n")
     assert main(["sweep", str(path)]) == 0
     assert "nothing to sweep" in capsys.readouterr().out
+
+
+def test_a_bare_engine_is_accepted_as_store(tmp_path: Path) -> None:
+    """store= takes a SQLAlchemy Engine itself (SPEC §14), no wrapping needed."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
+    try:
+        app = Client(SessionMiddleware(_app, secret_key="k", store=engine))
+        assert [app.get("/").text for _ in range(3)] == ["1", "2", "3"]
+    finally:
+        engine.dispose()

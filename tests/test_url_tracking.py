@@ -385,3 +385,20 @@ def test_set_cookie_headers_match_werkzeugs_dump_cookie(attributes, scheme):
     assert profile.set_header(environ, "a b;c")[1] == dump_cookie(
         "session", "a b;c", max_age=None, **options
     )
+
+
+def test_form_body_survives_a_followed_307_redirect_on_a_first_visit():
+    """A cookie-less POST that is redirected with 307 re-sends its whole body:
+    looking for a URL id in it rewinds the client's stream instead of using it up."""
+
+    def app(environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]):
+        if environ["PATH_INFO"] == "/user":
+            start_response("307 Temporary Redirect", [("Location", "/user/")])
+            return [b""]
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [body]
+
+    client = Client(SessionMiddleware(app, secret_key=SECRET))
+    r = client.post("/user", data={"status": "active"}, follow_redirects=True)
+    assert r.status_code == 200 and r.get_data() == b"status=active"

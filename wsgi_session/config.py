@@ -31,6 +31,8 @@ import typing as t
 from .errors import ConfigError
 from .events import SessionEvents
 from .serializers import Serializer, check_serializer
+from .stores import open_store
+from .stores.sql_ref import is_sql_engine
 
 __all__ = [
     "DEFAULTS",
@@ -125,6 +127,8 @@ def _secret_keys(key: str, value: t.Any) -> tuple[str | bytes, ...]:
 
 
 def _store(key: str, value: t.Any) -> t.Any:
+    if is_sql_engine(value):  # a SQLAlchemy Engine: the SQL store over it
+        return open_store(value)
     if not isinstance(value, (str, type(None))) and not all(
         hasattr(value, m) for m in ("get", "set", "add", "delete")
     ):
@@ -253,7 +257,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "store", None, "optional_text", _store,
-        "a store URL (``str``) | a ``cachelib.BaseCache`` instance | ``None``",
+        "a store URL (``str``) | a ``cachelib.BaseCache`` instance"
+        " | a SQLAlchemy ``Engine`` | ``None``",
         "the in-process ``memory://`` store",
         "a store URL; ``None`` or empty for ``memory://``",
         "where the session data lives",

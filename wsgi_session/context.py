@@ -12,7 +12,6 @@ which token to write. The middleware makes one per request.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
 import time
@@ -20,6 +19,7 @@ import typing as t
 
 from .errors import StoreUnavailable
 from .events import EndReason, RejectReason, dispatch
+from .memo import Memo
 from .session import Session, SessionMeta, now_ms
 from .signing import IdSigner, short_hash
 from .stores import SaveResult
@@ -50,7 +50,11 @@ def lock_ttl(lock_timeout: int) -> int:
     return max(1, lock_timeout // 2)
 
 
-@functools.lru_cache(maxsize=4096)
+#: Store keys of recent ids (every request of a session hashes the same id):
+#: the key is the id, and the store key is a pure function of it.
+_store_keys: Memo[str, str] = Memo(4096)
+
+
 def store_key(session_id: str) -> str:
     """The store key of a session id: a prefix and a hash, never the id itself.
 
@@ -59,8 +63,12 @@ def store_key(session_id: str) -> str:
     >>> store_key("A" * 43)
     'wss:{0f007385b6f9d4b7eeb2748605afe1a9}'
     """
-    digest = hashlib.sha256(session_id.encode("ascii")).hexdigest()[:32]
-    return "wss:{" + digest + "}"
+    key = _store_keys.get(session_id)
+    if key is None:
+        digest = hashlib.sha256(session_id.encode("ascii")).hexdigest()[:32]
+        key = "wss:{" + digest + "}"
+        _store_keys.put(session_id, key)
+    return key
 
 
 class RequestContext:

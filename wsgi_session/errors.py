@@ -29,7 +29,9 @@ class SessionError(Exception):
 class ConfigError(SessionError, ValueError):
     """A setting is missing or invalid; raised at construction, never per request.
 
-    ``key`` names the offending setting (``None`` when several are involved).
+    ``key`` names the offending setting; when one call, mapping or ini
+    section holds several mistakes they all come in one error, a line each,
+    and ``key`` is the first line's setting.
 
     >>> err = ConfigError("must be positive", key="idle_timeout")
     >>> err.key, str(err)

@@ -19,6 +19,8 @@ import math
 import time
 import typing as t
 
+from .memo import Memo
+
 __all__ = ["SessionMeta", "now_ms"]
 
 
@@ -117,12 +119,8 @@ def now_ms() -> float:
 
 
 #: Recently decoded meta lines (a session's line changes only when it is
-#: written, and every request of the session decodes it).
-_decoded_meta: dict[bytes, SessionMeta] = {}
-_DECODED_META_MAX = 4096
-
-
-def _remember_meta(data: bytes, meta: SessionMeta) -> None:
-    if len(_decoded_meta) >= _DECODED_META_MAX:
-        _decoded_meta.clear()
-    _decoded_meta[data] = meta
+#: written, and every request of the session decodes it). The key is the
+#: whole line, which determines the metadata; a SessionMeta is an immutable
+#: named tuple, so handing the same one to several requests is safe.
+_decoded_meta: Memo[bytes, SessionMeta] = Memo(4096)
+_remember_meta = _decoded_meta.put

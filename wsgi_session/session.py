@@ -335,10 +335,16 @@ class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
         return t.cast(dt.datetime, _utc(self.meta.created))
 
     @property
-    def last_accessed(self) -> dt.datetime | None:
-        """When the session was last written or refreshed before this request."""
+    def last_accessed(self) -> dt.datetime:
+        """When the session was last written or refreshed before this request;
+        for a new session its creation time (as servlet containers do).
+
+        >>> s = Session.detached(); s.last_accessed == s.created
+        True
+        """
         self._load()
-        return _utc(self._last_accessed)
+        last = self._last_accessed
+        return t.cast(dt.datetime, _utc(self.meta.created if last is None else last))
 
     @property
     def timeout(self) -> int | None:
@@ -439,6 +445,7 @@ class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
             now, now, self.meta.timeout, self.meta.binding, self.meta.exposed
         )
         self._id = None
+        self._last_accessed = None
         self._stored = False
         self._is_new = True
         self._raw.clear()

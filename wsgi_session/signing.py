@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from itsdangerous import Signer
 from itsdangerous.encoding import base64_encode
 
+from .memo import Memo
+
 __all__ = ["ID_BYTES", "IdSigner", "is_valid_id", "new_session_id", "short_hash"]
 
 #: Random bytes in a session id (256 bits).
@@ -91,11 +93,14 @@ class IdSigner:
         self._signing_key = derived[-1]
         self._verify_keys = tuple(reversed(derived))  # newest first
         # Signed values verified recently: a returning cookie costs a dict
-        # lookup instead of an HMAC. Only genuine values are ever cached.
-        self._verified: dict[str, str] = {}
+        # lookup instead of an HMAC. The key is the whole signed value and
+        # only genuine ones are ever remembered, so a hit is a value that
+        # verified under one of this signer's keys (which never change).
+        self._verified: Memo[str, str] = Memo(VERIFIED_CACHE_SIZE)
         # Ids signed recently (a new session's id is signed for its cookie
-        # and again for its URLs; a URL-tracked session on every page).
-        self._signed: dict[str, str] = {}
+        # and again for its URLs; a URL-tracked session on every page): the
+        # signature is a function of the id and this signer's fixed key.
+        self._signed: Memo[str, str] = Memo(VERIFIED_CACHE_SIZE)
 
     @staticmethod
     def _signature(key: bytes, session_id: str) -> str:
@@ -112,9 +117,7 @@ class IdSigner:
         if signed is None:
             signature = self._signature(self._signing_key, session_id)
             signed = f"{session_id}.{signature}"
-            if len(self._signed) >= VERIFIED_CACHE_SIZE:
-                self._signed.clear()
-            self._signed[session_id] = signed
+            self._signed.put(session_id, signed)
         return signed
 
     def unsign(self, value: str) -> str | None:
@@ -135,8 +138,6 @@ class IdSigner:
             return None
         for key in self._verify_keys:
             if hmac.compare_digest(self._signature(key, session_id), signature):
-                if len(self._verified) >= VERIFIED_CACHE_SIZE:
-                    self._verified.clear()
-                self._verified[value] = session_id
+                self._verified.put(value, session_id)
                 return session_id
         return None

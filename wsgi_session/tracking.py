@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 from werkzeug.formparser import parse_form_data
 from werkzeug.http import dump_cookie, parse_cookie
 
+from .memo import Memo
 from .rewrite import strip_session_param
 
 __all__ = [
@@ -78,9 +79,10 @@ def probe_name(cookie_name: str) -> str:
 
 _NOTHING = Presented.of((), probe=False, cookie_seen=False)
 #: Recently parsed Cookie headers (a browser sends the same one again and
-#: again): ``(header, name) -> Presented``. Only short headers are kept.
-_parsed: dict[tuple[str, str], Presented] = {}
-_PARSED_MAX = 4096
+#: again). The key is the whole header and our cookie name, which decide the
+#: result; a Presented is an immutable named tuple of strings, so sharing it
+#: between requests is safe. Only short headers are kept.
+_parsed: Memo[tuple[str, str], Presented] = Memo(4096)
 _CACHED_HEADER_MAX = 1024
 
 
@@ -91,9 +93,7 @@ def _read_cookies(header: object, name: str) -> Presented:
         return _NOTHING
     presented = _parse_cookies(header, name)
     if len(header) <= _CACHED_HEADER_MAX:
-        if len(_parsed) >= _PARSED_MAX:
-            _parsed.clear()
-        _parsed[(header, name)] = presented
+        _parsed.put((header, name), presented)
     return presented
 
 
@@ -138,6 +138,25 @@ def _in_memory(*_args: t.Any, **_kwargs: t.Any) -> t.IO[bytes]:
     return io.BytesIO()
 
 
+def _position(stream: t.Any) -> int | None:
+    """Where a seekable stream stands, or None (a server's socket reader)."""
+    try:
+        return int(stream.tell()) if stream.seekable() else None
+    except Exception:
+        return None
+
+
+def _rewound(stream: t.Any, position: int | None) -> bool:
+    """Seek ``stream`` back to ``position``; False when that is not possible."""
+    if position is None:
+        return False
+    try:
+        stream.seek(position)
+    except Exception:
+        return False
+    return True
+
+
 def _body_value(environ: dict[str, t.Any], param: str, limit: int) -> str | None:
     """Find ``param`` in a small form body, leaving ``wsgi.input`` readable."""
     ctype = str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
@@ -152,6 +171,7 @@ def _body_value(environ: dict[str, t.Any], param: str, limit: int) -> str | None
     stream = environ.get("wsgi.input")
     if stream is None:
         return None
+    start = _position(stream)
     chunks, remaining = [], length
     while remaining > 0:
         chunk = stream.read(remaining)
@@ -160,7 +180,11 @@ def _body_value(environ: dict[str, t.Any], param: str, limit: int) -> str | None
         chunks.append(chunk)
         remaining -= len(chunk)
     body = b"".join(chunks)
-    environ["wsgi.input"] = io.BytesIO(body)
+    if not _rewound(stream, start):
+        # The app reads the same bytes from memory. (A seekable stream is
+        # rewound instead: whoever made the environ may read it again, as
+        # Werkzeug's test client does when it follows a 307 redirect.)
+        environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
     try:
         if ctype == _FORM_TYPES[0]:

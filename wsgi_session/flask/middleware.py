@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from ..config import Settings
 from ..errors import ConfigError
+from ..memo import Memo
 from ..middleware import CONTEXT_KEY, SessionMiddleware
 from ..session import Session
 from ..signing import IdSigner
@@ -76,7 +77,9 @@ class FlaskSessionMiddleware(SessionMiddleware):
         if replace:
             self.session_class = FlaskSession
         # Profiles by the raw values of the Flask settings they come from.
-        self._profiles: dict[t.Hashable, _Profile | None] = {}
+        # The profile built for each distinct set of Flask config values: the
+        # key is every value the profile is built from, so it decides it.
+        self._profiles: Memo[t.Hashable, _Profile | None] = Memo(_MAX_PROFILES)
 
     # -- Flask configuration ---------------------------------------------------
 
@@ -132,9 +135,7 @@ class FlaskSessionMiddleware(SessionMiddleware):
             return found
         found = self._build_profile(dict(zip(_CONFIG_KEYS, values)))
         if key is not None:
-            if len(self._profiles) >= _MAX_PROFILES:
-                self._profiles.clear()
-            self._profiles[key] = found
+            self._profiles.put(key, found)
         return found
 
     def _build_profile(self, config: dict[str, t.Any]) -> _Profile | None:
