@@ -24,15 +24,13 @@ wsgi_session.errors.ConfigError: idle_timeout: expected a number of seconds, ...
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import re
 import typing as t
 
+from . import checks
+from .checks import Check
 from .errors import ConfigError
 from .events import SessionEvents
-from .serializers import Serializer, check_serializer
-from .stores import open_store
-from .stores.sql_ref import is_sql_engine
+from .serializers import Serializer
 
 __all__ = [
     "DEFAULTS",
@@ -43,10 +41,6 @@ __all__ = [
     "combine_errors",
     "validate",
 ]
-
-_COOKIE_NAME_RE = re.compile(r"\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-_PARAM_RE = re.compile(r"\A[A-Za-z0-9_.\-]+\Z")
-_SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
 #: The string forms of ini files (see :data:`wsgi_session.inifile.COERCERS`).
 Kind = t.Literal[
@@ -62,162 +56,6 @@ Kind = t.Literal[
     "serializer",
     "events",
 ]
-#: A validator: ``check(name, value)`` returns the value to use or raises.
-Check = t.Callable[[str, t.Any], t.Any]
-
-
-# -- validators: one per kind of value ----------------------------------------
-
-
-def _one_of(*choices: t.Any) -> Check:
-    shown = ", ".join(repr(c) for c in choices)
-
-    def check(key: str, value: t.Any) -> t.Any:
-        if not any(
-            value is c or (type(value) is type(c) and value == c) for c in choices
-        ):
-            raise ConfigError(f"{key}: expected one of {shown}, got {value!r}", key=key)
-        return value
-
-    return check
-
-
-def _bool(key: str, value: t.Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key}: expected True or False, got {value!r}", key=key)
-    return value
-
-
-def _seconds(key: str, value: t.Any, *, optional: bool = True) -> int | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, dt.timedelta):
-        value = value.total_seconds()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value <= 0:
-            raise ConfigError(
-                f"{key}: must be a positive number of seconds, got {value!r}", key=key
-            )
-        return max(1, int(value))
-    extra = " or None" if optional else ""
-    raise ConfigError(
-        f"{key}: expected a number of seconds, a timedelta{extra}, got {value!r}",
-        key=key,
-    )
-
-
-def _required_seconds(key: str, value: t.Any) -> int:
-    return t.cast(int, _seconds(key, value, optional=False))
-
-
-def _secret_keys(key: str, value: t.Any) -> tuple[str | bytes, ...]:
-    keys = [value] if isinstance(value, (str, bytes)) else value
-    if value is None or not isinstance(keys, (list, tuple)):
-        raise ConfigError(
-            "secret_key: a secret key is required (a str, bytes, or a list of "
-            "them, newest last); generate one with "
-            "python -c 'import secrets; print(secrets.token_hex(32))'",
-            key="secret_key",
-        )
-    if not keys or any(not isinstance(k, (str, bytes)) or not k for k in keys):
-        raise ConfigError(
-            "secret_key: every key must be a non-empty str or bytes", key="secret_key"
-        )
-    return tuple(keys)
-
-
-def _store(key: str, value: t.Any) -> t.Any:
-    if is_sql_engine(value):  # a SQLAlchemy Engine: the SQL store over it
-        return open_store(value)
-    if not isinstance(value, (str, type(None))) and not all(
-        hasattr(value, m) for m in ("get", "set", "add", "delete")
-    ):
-        raise ConfigError(
-            "store: expected a cachelib.BaseCache instance, a store URL "
-            f"or None, got {value!r}",
-            key="store",
-        )
-    return value
-
-
-def _cookie_name(key: str, value: t.Any) -> str:
-    if not isinstance(value, str) or not _COOKIE_NAME_RE.match(value):
-        raise ConfigError(
-            f"cookie_name: expected a non-empty cookie token, got {value!r}",
-            key="cookie_name",
-        )
-    return value
-
-
-def _cookie_path(key: str, value: t.Any) -> str:
-    if not isinstance(value, str) or not value.startswith("/") or ";" in value:
-        raise ConfigError(
-            f"cookie_path: expected a path starting with '/', got {value!r}",
-            key="cookie_path",
-        )
-    return value
-
-
-def _cookie_domain(key: str, value: t.Any) -> str | None:
-    if value is not None and (not isinstance(value, str) or not value or ";" in value):
-        raise ConfigError(
-            f"cookie_domain: expected a host name or None, got {value!r}",
-            key="cookie_domain",
-        )
-    return value
-
-
-def _samesite(key: str, value: t.Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or value.lower() not in _SAMESITE:
-        raise ConfigError(
-            "cookie_samesite: expected one of 'Strict', 'Lax', 'None', "
-            f"None, got {value!r}",
-            key="cookie_samesite",
-        )
-    return _SAMESITE[value.lower()]
-
-
-def _url_param(key: str, value: t.Any) -> str:
-    if not isinstance(value, str) or not _PARAM_RE.match(value):
-        raise ConfigError(
-            "url_param: expected a non-empty name of letters, digits, '_', "
-            f"'.', '-', got {value!r}",
-            key="url_param",
-        )
-    return value
-
-
-def _nonempty_str(key: str, value: t.Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{key}: expected a non-empty str, got {value!r}", key=key)
-    return value
-
-
-def _serializer(key: str, value: t.Any) -> Serializer:
-    return check_serializer(value)
-
-
-def _events(key: str, value: t.Any) -> SessionEvents | None:
-    if value is not None and not isinstance(value, SessionEvents):
-        raise ConfigError(
-            "events: expected an instance of a wsgi_session.SessionEvents "
-            f"subclass or None, got {value!r}",
-            key="events",
-        )
-    return value
-
-
-def _byte_count(key: str, value: t.Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ConfigError(
-            f"{key}: expected a number of bytes >= 0, got {value!r}", key=key
-        )
-    return value
-
-
-# -- the table ----------------------------------------------------------------
 
 
 class Setting(t.NamedTuple):
@@ -248,7 +86,7 @@ _DURATION = "``int`` seconds | ``timedelta``"
 #: Every setting, in the order of the middleware signature.
 SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "secret_key", None, "secret_keys", _secret_keys,
+        "secret_key", None, "secret_keys", checks.secret_keys,
         "``str`` | ``bytes`` | a list or tuple of them",
         "required: building the middleware without a non-empty key is a "
         ":class:`~wsgi_session.ConfigError`",
@@ -256,7 +94,7 @@ SETTINGS: tuple[Setting, ...] = (
         "the keys that sign the session id, newest last",
     ),
     Setting(
-        "store", None, "optional_text", _store,
+        "store", None, "optional_text", checks.store,
         "a store URL (``str``) | a ``cachelib.BaseCache`` instance"
         " | a SQLAlchemy ``Engine`` | ``None``",
         "the in-process ``memory://`` store",
@@ -264,75 +102,75 @@ SETTINGS: tuple[Setting, ...] = (
         "where the session data lives",
     ),
     Setting(
-        "cookie_name", "session", "text", _cookie_name,
+        "cookie_name", "session", "text", checks.cookie_name,
         "``str`` (a cookie token)", "", "the name",
         "name of the session cookie",
     ),
     Setting(
-        "cookie_path", "/", "text", _cookie_path,
+        "cookie_path", "/", "text", checks.cookie_path,
         "``str`` starting with ``/``", "", "the path",
         "``Path`` attribute of the cookie",
     ),
     Setting(
-        "cookie_domain", None, "optional_text", _cookie_domain,
+        "cookie_domain", None, "optional_text", checks.cookie_domain,
         "``str`` | ``None``", "a host-only cookie",
         "the domain; ``None`` or empty for a host-only cookie",
         "``Domain`` attribute of the cookie",
     ),
     Setting(
-        "cookie_secure", "auto", "boolean_or_auto", _one_of(True, False, "auto"),
+        "cookie_secure", "auto", "boolean_or_auto", checks.one_of(True, False, "auto"),
         "``True`` | ``False`` | ``'auto'``", "", "``auto`` or a boolean",
         "``Secure`` attribute; ``'auto'``: on HTTPS requests",
     ),
     Setting(
-        "cookie_httponly", True, "boolean", _bool,
+        "cookie_httponly", True, "boolean", checks.bool_value,
         "``bool``", "", "a boolean",
         "``HttpOnly`` attribute of the cookie",
     ),
     Setting(
-        "cookie_samesite", "Lax", "samesite", _samesite,
+        "cookie_samesite", "Lax", "samesite", checks.samesite,
         "``'Strict'`` | ``'Lax'`` | ``'None'`` | ``None`` (any case)", "",
         "``Strict``, ``Lax``, ``None`` (the attribute value ``SameSite=None``) "
         "— or an empty value to omit the attribute",
         "``SameSite`` attribute of the cookie",
     ),
     Setting(
-        "cookie_max_age", None, "optional_duration", _seconds,
+        "cookie_max_age", None, "optional_duration", checks.seconds,
         f"{_DURATION} | ``None``",
         "a browser-session cookie, gone when the browser closes",
         "a duration; ``None`` or empty for a browser-session cookie",
         "makes the cookie persistent (“remember me”)",
     ),
     Setting(
-        "idle_timeout", 1800, "optional_duration", _seconds,
+        "idle_timeout", 1800, "optional_duration", checks.seconds,
         f"{_DURATION} | ``None``", "(30 minutes)",
         "a duration; ``None`` or empty for no idle limit",
         "a session unused for this long is over",
     ),
     Setting(
-        "absolute_timeout", None, "optional_duration", _seconds,
+        "absolute_timeout", None, "optional_duration", checks.seconds,
         f"{_DURATION} | ``None``", "no limit",
         "a duration; ``None`` or empty for no limit",
         "maximum age of a session, however active",
     ),
     Setting(
-        "tracking", "auto", "text", _one_of("auto", "cookie", "url"),
+        "tracking", "auto", "text", checks.one_of("auto", "cookie", "url"),
         "``'auto'`` | ``'cookie'`` | ``'url'``", "",
         "``auto``, ``cookie`` or ``url``",
         "how the id travels: cookie, URL, or chosen per client",
     ),
     Setting(
-        "url_param", "sid", "text", _url_param,
+        "url_param", "sid", "text", checks.url_param,
         "``str`` (letters, digits, ``_``, ``.``, ``-``)", "", "the name",
         "query parameter and form field of the id in URL mode",
     ),
     Setting(
-        "environ_key", "wsgi_session", "text", _nonempty_str,
+        "environ_key", "wsgi_session", "text", checks.nonempty_str,
         "``str``", "", "the key",
         "environ key under which the application finds the session",
     ),
     Setting(
-        "serializer", "json", "serializer", _serializer,
+        "serializer", "json", "serializer", checks.serializer,
         "``'json'`` | an object with ``dumps(obj) -> bytes`` and "
         "``loads(bytes) -> obj``", "",
         "``json``, or an import path such as "
@@ -340,18 +178,18 @@ SETTINGS: tuple[Setting, ...] = (
         "how session values become bytes",
     ),
     Setting(
-        "concurrency", "merge", "text", _one_of("merge", "lock", "none"),
+        "concurrency", "merge", "text", checks.one_of("merge", "lock", "none"),
         "``'merge'`` | ``'lock'`` | ``'none'``", "",
         "``merge``, ``lock`` or ``none``",
         "what happens when two requests of one session run at once",
     ),
     Setting(
-        "rewrite_html", False, "boolean", _bool,
+        "rewrite_html", False, "boolean", checks.bool_value,
         "``bool``", "", "a boolean",
         "rewrite links and forms of HTML responses in URL mode",
     ),
     Setting(
-        "events", None, "events", _events,
+        "events", None, "events", checks.events,
         "an instance of a :class:`~wsgi_session.SessionEvents` subclass | ``None``",
         "",
         "the import path of a ``SessionEvents`` subclass (instantiated without "
@@ -359,12 +197,12 @@ SETTINGS: tuple[Setting, ...] = (
         "lifecycle hooks",
     ),
     Setting(
-        "lock_timeout", 10, "duration", _required_seconds,
+        "lock_timeout", 10, "duration", checks.required_seconds,
         _DURATION, "", "a duration (required: ``None`` is refused)",
         "how long a request waits for the session lock",
     ),
     Setting(
-        "url_body_limit", 1024 * 1024, "byte_size", _byte_count,
+        "url_body_limit", 1024 * 1024, "byte_size", checks.byte_count,
         "``int`` bytes (``>= 0``)", "(1 MiB)",
         "a size: ``1048576``, ``512KiB``, ``1MiB``",
         "largest POST body inspected for an id field",

@@ -1,0 +1,182 @@
+"""Checks of single setting values: each returns the value to use, or raises a
+:class:`~wsgi_session.ConfigError` that names the setting and what it accepts.
+
+:mod:`wsgi_session.config` pairs each setting with one of these in its table.
+
+>>> seconds("idle_timeout", 90), bool_value("cookie_httponly", False)
+(90, False)
+>>> url_param("url_param", "a b")
+Traceback (most recent call last):
+...
+wsgi_session.errors.ConfigError: url_param: ...
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import typing as t
+
+from .errors import ConfigError
+from .events import SessionEvents
+from .serializers import Serializer, check_serializer
+from .stores import open_store
+from .stores.sql_ref import is_sql_engine
+
+#: A validator: ``check(name, value)`` returns the value to use or raises.
+Check = t.Callable[[str, t.Any], t.Any]
+
+_COOKIE_NAME_RE = re.compile(r"\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_PARAM_RE = re.compile(r"\A[A-Za-z0-9_.\-]+\Z")
+_SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
+
+
+def one_of(*choices: t.Any) -> Check:
+    shown = ", ".join(repr(c) for c in choices)
+
+    def check(key: str, value: t.Any) -> t.Any:
+        if not any(
+            value is c or (type(value) is type(c) and value == c) for c in choices
+        ):
+            raise ConfigError(f"{key}: expected one of {shown}, got {value!r}", key=key)
+        return value
+
+    return check
+
+
+def bool_value(key: str, value: t.Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected True or False, got {value!r}", key=key)
+    return value
+
+
+def seconds(key: str, value: t.Any, *, optional: bool = True) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, dt.timedelta):
+        value = value.total_seconds()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value <= 0:
+            raise ConfigError(
+                f"{key}: must be a positive number of seconds, got {value!r}", key=key
+            )
+        return max(1, int(value))
+    extra = " or None" if optional else ""
+    raise ConfigError(
+        f"{key}: expected a number of seconds, a timedelta{extra}, got {value!r}",
+        key=key,
+    )
+
+
+def required_seconds(key: str, value: t.Any) -> int:
+    return t.cast(int, seconds(key, value, optional=False))
+
+
+def secret_keys(key: str, value: t.Any) -> tuple[str | bytes, ...]:
+    keys = [value] if isinstance(value, (str, bytes)) else value
+    if value is None or not isinstance(keys, (list, tuple)):
+        raise ConfigError(
+            "secret_key: a secret key is required (a str, bytes, or a list of "
+            "them, newest last); generate one with "
+            "python -c 'import secrets; print(secrets.token_hex(32))'",
+            key="secret_key",
+        )
+    if not keys or any(not isinstance(k, (str, bytes)) or not k for k in keys):
+        raise ConfigError(
+            "secret_key: every key must be a non-empty str or bytes", key="secret_key"
+        )
+    return tuple(keys)
+
+
+def store(key: str, value: t.Any) -> t.Any:
+    if is_sql_engine(value):  # a SQLAlchemy Engine: the SQL store over it
+        return open_store(value)
+    if not isinstance(value, (str, type(None))) and not all(
+        hasattr(value, m) for m in ("get", "set", "add", "delete")
+    ):
+        raise ConfigError(
+            "store: expected a cachelib.BaseCache instance, a store URL "
+            f"or None, got {value!r}",
+            key="store",
+        )
+    return value
+
+
+def cookie_name(key: str, value: t.Any) -> str:
+    if not isinstance(value, str) or not _COOKIE_NAME_RE.match(value):
+        raise ConfigError(
+            f"cookie_name: expected a non-empty cookie token, got {value!r}",
+            key="cookie_name",
+        )
+    return value
+
+
+def cookie_path(key: str, value: t.Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or ";" in value:
+        raise ConfigError(
+            f"cookie_path: expected a path starting with '/', got {value!r}",
+            key="cookie_path",
+        )
+    return value
+
+
+def cookie_domain(key: str, value: t.Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value or ";" in value):
+        raise ConfigError(
+            f"cookie_domain: expected a host name or None, got {value!r}",
+            key="cookie_domain",
+        )
+    return value
+
+
+def samesite(key: str, value: t.Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in _SAMESITE:
+        raise ConfigError(
+            "cookie_samesite: expected one of 'Strict', 'Lax', 'None', "
+            f"None, got {value!r}",
+            key="cookie_samesite",
+        )
+    return _SAMESITE[value.lower()]
+
+
+def url_param(key: str, value: t.Any) -> str:
+    if not isinstance(value, str) or not _PARAM_RE.match(value):
+        raise ConfigError(
+            "url_param: expected a non-empty name of letters, digits, '_', "
+            f"'.', '-', got {value!r}",
+            key="url_param",
+        )
+    return value
+
+
+def nonempty_str(key: str, value: t.Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}: expected a non-empty str, got {value!r}", key=key)
+    return value
+
+
+def serializer(key: str, value: t.Any) -> Serializer:
+    return check_serializer(value)
+
+
+def events(key: str, value: t.Any) -> SessionEvents | None:
+    if value is not None and not isinstance(value, SessionEvents):
+        raise ConfigError(
+            "events: expected an instance of a wsgi_session.SessionEvents "
+            f"subclass or None, got {value!r}",
+            key="events",
+        )
+    return value
+
+
+def byte_count(key: str, value: t.Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(
+            f"{key}: expected a number of bytes >= 0, got {value!r}", key=key
+        )
+    return value
+
+
+# -- the table ----------------------------------------------------------------
