@@ -37,7 +37,7 @@ DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
 def _load_extension() -> t.Any:
-    """docs/settings_reference.py, imported from its path (docs/ is no package)."""
+    """docs/settings_reference.py, loaded from its file (docs/ is no package)."""
     spec = importlib.util.spec_from_file_location(
         "settings_reference", DOCS / "settings_reference.py"
     )

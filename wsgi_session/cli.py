@@ -261,13 +261,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Load the session settings from an ini file, then write, read "
         "back and delete a probe entry in the configured store.",
     )
-    check.add_argument("config", metavar="CONFIG.ini", help="the ini file")
-    check.add_argument(
-        "--section",
-        default="wsgi_session",
-        metavar="S",
-        help="the ini section holding the settings (default: %(default)s)",
-    )
+    _config_arguments(check)
     check.set_defaults(run=_check)
     sweep = commands.add_parser(
         "sweep",
@@ -275,15 +269,20 @@ def _parser() -> argparse.ArgumentParser:
         description="Delete the expired sessions of the configured store and print "
         "how many; stores with TTLs expire sessions themselves (a no-op).",
     )
-    sweep.add_argument("config", metavar="CONFIG.ini", help="the ini file")
-    sweep.add_argument(
+    _config_arguments(sweep)
+    sweep.set_defaults(run=_sweep)
+    return parser
+
+
+def _config_arguments(command: argparse.ArgumentParser) -> None:
+    """The ``CONFIG.ini [--section S]`` arguments of the commands that read one."""
+    command.add_argument("config", metavar="CONFIG.ini", help="the ini file")
+    command.add_argument(
         "--section",
         default="wsgi_session",
         metavar="S",
         help="the ini section holding the settings (default: %(default)s)",
     )
-    sweep.set_defaults(run=_sweep)
-    return parser
 
 
 def main(argv: t.Sequence[str] | None = None) -> int:
