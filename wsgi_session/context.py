@@ -149,13 +149,13 @@ class RequestContext:
             session_id, source = candidate
             if self._resume(session, session_id, source):
                 self.source = source
-        session._tracking = self.mode()
-        if session._is_new:
+        session.tracking = self.mode()
+        if session.new_record:
             session.start(binding=user_agent_binding(self.environ))
 
     def discard_stored(self, session: Session, *, destroyed: bool) -> None:
         """Delete the stored entry now (regenerate, destroy)."""
-        sid = session._id
+        sid = session.current_id
         if sid is None:
             return
         self.middleware.backend.delete(store_key(sid))
@@ -168,7 +168,7 @@ class RequestContext:
         then delete the old entry (regenerate). Raises StoreUnavailable with
         the old entry intact when either step fails."""
         backend = self.middleware.backend
-        old_id = session._id
+        old_id = session.current_id
         assert old_id is not None
         meta = session.meta.written_at(now_ms())
         new_key = store_key(new_id)
@@ -186,7 +186,7 @@ class RequestContext:
                 backend.delete(new_key)  # else it expires: nobody knows its id
             session.fail(exc)
             raise
-        session._id = new_id
+        session.assign_id(new_id)
         session.saved(meta)
         self._token = None
         log.debug(
@@ -317,12 +317,16 @@ class RequestContext:
         session = self.session
         if not session.loaded and self.url_id_pending():
             try:  # a URL-tracked client must keep its id across untouched pages
-                session._load()
+                session.load()
             except StoreUnavailable:
                 return None
-        if not session.loaded or session._tracking == "cookie" or session._id is None:
+        if (
+            not session.loaded
+            or session.current_tracking == "cookie"
+            or session.current_id is None
+        ):
             return None
-        return self.signer.sign(session._id)
+        return self.signer.sign(session.current_id)
 
     def url_id_pending(self) -> bool:
         """True when a URL id came with no cookie of ours: the session must be
@@ -373,10 +377,14 @@ class RequestContext:
             write_cookie = True
         elif session.destroyed or self.cookie_rejected:
             return self._expire_cookie()
-        if session.stored and session._id != self.loaded_id:
+        if session.stored and session.current_id != self.loaded_id:
             write_cookie = True  # regenerated: the client needs the new id
-        if write_cookie and session._tracking != "url" and session._id is not None:
-            value = self.cookie_value(session._id)
+        if (
+            write_cookie
+            and session.current_tracking != "url"
+            and session.current_id is not None
+        ):
+            value = self.cookie_value(session.current_id)
             return [self.cookies.set_header(self.environ, value)]
         return []
 
@@ -388,8 +396,8 @@ class RequestContext:
             return None  # the common read-only request
         now = now_ms()
         backend = self.middleware.backend
-        assert session._id is not None
-        key = store_key(session._id)
+        assert session.current_id is not None
+        key = store_key(session.current_id)
         fields, removed = ({}, set()) if unchanged else session.changes()
         if fields or removed or session.meta_changed:
             meta = session.meta.written_at(now)
@@ -427,13 +435,12 @@ class RequestContext:
         meta = session.meta.written_at(now)
         brand_new = session.is_new and not session.destroyed
         for _attempt in range(3):
-            assert session._id is not None
+            assert session.current_id is not None
             if backend.create(
-                store_key(session._id), meta.encode(), fields, self.ttl(meta)
+                store_key(session.current_id), meta.encode(), fields, self.ttl(meta)
             ):
                 break
-            session._id = None  # an id collision: practically impossible, but safe
-            session._ensure_id()
+            session.renew_id()  # an id collision: practically impossible, but safe
         else:
             raise StoreUnavailable("could not store a new session")
         session.saved(meta)
@@ -447,7 +454,7 @@ class RequestContext:
         return self._expire_cookie()
 
     def _expire_cookie(self) -> list[tuple[str, str]]:
-        if self.session._tracking == "url" or not self.presented.cookie_values:
+        if self.session.current_tracking == "url" or not self.presented.cookie_values:
             return []
         return [self.cookies.expire_header(self.environ)]
 

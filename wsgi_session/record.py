@@ -70,7 +70,7 @@ class DetachedHost:
         pass
 
     def move_stored(self, session: Session, new_id: str) -> None:
-        session._id = new_id
+        session.assign_id(new_id)
         session.saved(session.meta)
 
 
@@ -85,6 +85,7 @@ class _RecordHost(t.Protocol):
     _last_accessed: float | None
     _meta_changed: bool
     _forced: bool
+    _tracking: str
     meta: SessionMeta
     _raw: dict[str, bytes]
     _items: dict[str, t.Any]
@@ -108,6 +109,8 @@ class _RecordHost(t.Protocol):
     def _dumps(self, key: str, value: t.Any) -> bytes: ...
 
     def _ensure_id(self) -> None: ...
+
+    def _load(self) -> None: ...
 
     def changes(self) -> tuple[dict[str, bytes], set[str]]: ...
 
@@ -171,6 +174,35 @@ class SessionRecord:
     def loaded(self: _RecordHost) -> bool:
         """True once the session has been loaded (or started new) this request."""
         return self._loaded
+
+    def load(self: _RecordHost) -> None:
+        """Load the session now if it is not loaded yet (the host's call: an
+        application just uses the session)."""
+        self._load()
+
+    @property
+    def current_id(self: _RecordHost) -> str | None:
+        """The id as it stands, without loading (``id`` loads first)."""
+        return self._id
+
+    @property
+    def current_tracking(self: _RecordHost) -> str:
+        """The tracking mode as it stands, without loading."""
+        return self._tracking
+
+    @property
+    def new_record(self: _RecordHost) -> bool:
+        """True while no stored session has been adopted (without loading)."""
+        return self._is_new
+
+    def assign_id(self: _RecordHost, session_id: str | None) -> None:
+        """Carry on under ``session_id`` (the host moved the stored entry)."""
+        self._id = session_id
+
+    def renew_id(self: _RecordHost) -> None:
+        """Draw a fresh random id (the store refused the one drawn: taken)."""
+        self._id = None
+        self._ensure_id()
 
     # -- saving (called by the host) --------------------------------------------
 

@@ -233,7 +233,7 @@ class ResponseEditor:
         self.headers = list(self.headers)  # ours to change from here on
         request = self.request
         session = request.session
-        if session._tracking != "cookie" or not session.loaded:
+        if session.current_tracking != "cookie" or not session.loaded:
             token = request.url_token()
             if token is not None:
                 self._url_mode_headers(token)  # before saving: it may expose the id
@@ -276,7 +276,7 @@ class ResponseEditor:
         if ctype.lower() not in ("text/html", "application/xhtml+xml"):
             return False
         session = self.request.session
-        return session.loaded and session._tracking != "cookie"
+        return session.loaded and session.current_tracking != "cookie"
 
     def _rewrite_body(self, body: bytes) -> bytes:
         token = self.request.url_token()

@@ -108,8 +108,8 @@ class FlaskRequestContext(RequestContext):
             self._keep_foreign_cookie()  # after the load, which may reject it
         headers = super().save()
         if not headers and self._cookie_due(session, permanent):
-            assert session._id is not None
-            value = self.cookie_value(session._id)
+            assert session.current_id is not None
+            value = self.cookie_value(session.current_id)
             headers = [self.cookies.set_header(self.environ, value)]
         # Looking at the session here is not using it; a response that sets
         # or deletes the cookie does vary by it.
@@ -149,7 +149,7 @@ class FlaskRequestContext(RequestContext):
             due = self._hinted or session.modified  # a stale hint goes
         return (
             due
-            and session._tracking != "url"
+            and session.current_tracking != "url"
             and session.stored
             and not session.destroyed
         )
