@@ -2,14 +2,17 @@
 
 Run from the repository root::
 
-    python tests/benchmarks/run.py [--quick] [--rounds N] [--only memory|file|redis]
-                                   [--markdown PATH]
+    python tests/benchmarks/run.py [--quick] [--rounds N] [--markdown PATH]
+        [--only memory|file|redis|sqlite|postgresql]
 
 (``--only`` may be repeated.) Not part of the test suite: pytest ignores
 ``tests/benchmarks``. A full run takes about 3 minutes on a 2-core machine,
 ``--quick`` about 30 s. Needs ``redis-server`` on the PATH for the
 Redis store (it is started on a free loopback port and stopped at the end)
-and Beaker, Flask, Flask-Session, redis-py and cachelib.
+and Beaker, Flask, Flask-Session, redis-py and cachelib; the SQL stores
+(issue 14: read and one-key write only) need SQLAlchemy, Django and
+Flask-SQLAlchemy, and for PostgreSQL ``initdb`` / ``postgres`` and psycopg
+(a private cluster on a free loopback port, like the Redis server).
 
 What it does (issue 6):
 
