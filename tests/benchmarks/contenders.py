@@ -222,12 +222,13 @@ class Contender:
 
 @dataclass
 class StoreEnv:
-    """What the contenders of one store share: a temp dir, the Redis server."""
+    """What the contenders of one store share: a temp dir, the server."""
 
     store: str  #: "memory", "file" or "redis"
     tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="wsb-")))
     redis_host: str = "127.0.0.1"
     redis_port: int = 0
+    sql_url: str = ""  #: the PostgreSQL server's URL (SQL stores)
     closers: list[t.Callable[[], None]] = field(default_factory=list)
 
     @property

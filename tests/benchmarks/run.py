@@ -2,14 +2,17 @@
 
 Run from the repository root::
 
-    python tests/benchmarks/run.py [--quick] [--rounds N] [--only memory|file|redis]
-                                   [--markdown PATH]
+    python tests/benchmarks/run.py [--quick] [--rounds N] [--markdown PATH]
+        [--only memory|file|redis|sqlite|postgresql]
 
 (``--only`` may be repeated.) Not part of the test suite: pytest ignores
 ``tests/benchmarks``. A full run takes about 3 minutes on a 2-core machine,
 ``--quick`` about 30 s. Needs ``redis-server`` on the PATH for the
 Redis store (it is started on a free loopback port and stopped at the end)
-and Beaker, Flask, Flask-Session, redis-py and cachelib.
+and Beaker, Flask, Flask-Session, redis-py and cachelib; the SQL stores
+(issue 14: read and one-key write only) need SQLAlchemy, Django and
+Flask-SQLAlchemy, and for PostgreSQL ``initdb`` / ``postgres`` and psycopg
+(a private cluster on a free loopback port, like the Redis server).
 
 What it does (issue 6):
 
@@ -69,8 +72,9 @@ from harness import (  # noqa: E402
     median,
     timed_batch,
 )
+from sql_contenders import SQL_ORDER, SQL_STORES, build_sql_contenders  # noqa: E402
 
-STORES = ("memory", "file", "redis")
+STORES = ("memory", "file", "redis", *SQL_STORES)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,12 @@ SCENARIOS = [
     Scenario("new", "new session", "/new", None, fresh=True),
 ]
 SCENARIO = {s.key: s for s in SCENARIOS}
+#: The SQL stores (issue 14) measure reads and one-key merge writes.
+SQL_SCENARIOS = [SCENARIO["read"], SCENARIO["write"]]
+
+
+def scenarios_of(store: str) -> list[Scenario]:
+    return SQL_SCENARIOS if store in SQL_STORES else SCENARIOS
 
 
 @dataclass
@@ -235,13 +245,15 @@ def _fail(cell: Cell, exc: BaseException) -> None:
 
 
 def run_store(
-    store: str, rounds: int, batch_seconds: float, redis_server: t.Any
+    store: str, rounds: int, batch_seconds: float, server: t.Any
 ) -> StoreResult:
     """Measure every contender and scenario on one store."""
     started = time.perf_counter()
     env = StoreEnv(store)
-    if redis_server is not None:
-        env.redis_host, env.redis_port = redis_server.host, redis_server.port
+    if store == "redis" and server is not None:
+        env.redis_host, env.redis_port = server.host, server.port
+    elif server is not None:
+        env.sql_url = server.url
     try:
         return _run_store(env, rounds, batch_seconds, started)
     finally:
@@ -253,13 +265,15 @@ def _run_store(
 ) -> StoreResult:
     store = env.store
     templates = _templates()
-    contenders = build_contenders(env)
+    scenarios = scenarios_of(store)
+    sql = store in SQL_STORES
+    contenders = build_sql_contenders(env) if sql else build_contenders(env)
     cells: dict[tuple[str, str], Cell] = {}
     for contender in contenders:
         if contender.unavailable:
             log(f"  -- {contender.label} on {store}: {contender.unavailable}")
             continue
-        for scenario in SCENARIOS:
+        for scenario in scenarios:
             if contender.key == "floor" and scenario.key == "untouched":
                 continue  # identical to the bare app
             cell = Cell(contender, scenario)
@@ -277,7 +291,7 @@ def _run_store(
         log(f"  {store}: round {r + 1}/{rounds}")
         shift = r % max(1, len(live))
         order = live[shift:] + live[:shift]
-        for scenario in SCENARIOS:
+        for scenario in scenarios:
             for contender in order:
                 cell = cells.get((contender.key, scenario.key))
                 if cell is None or cell.failed:
@@ -407,6 +421,7 @@ class GoalSpec(t.NamedTuple):
     def text(self) -> str:
         names = {"ws": "wsgi_session", "beaker": "Beaker", "floor": "store floor"}
         names.update(flask_ws="Flask+wsgi_session", flask_session="Flask-Session")
+        names.update(django="Django db")
         what = " overhead" if self.overhead else ""
         limit = "" if self.limit == 1 else f"{self.limit:g} x "
         return (
@@ -427,6 +442,19 @@ GOALS = [
     GoalSpec("memory", "write", "flask_ws", "flask_session", 0.3, True),
     GoalSpec("redis", "read", "flask_ws", "flask_session", 0.5, True),
     GoalSpec("redis", "write", "flask_ws", "flask_session", 0.75, True),
+    # issue 14: SQL stores (the peers' times include their own bare app)
+    *[
+        spec
+        for store in SQL_STORES
+        for spec in (
+            GoalSpec(store, "read", "ws", "floor", 1.2, False),
+            GoalSpec(store, "write", "ws", "floor", 1.3, False),
+            GoalSpec(store, "read", "ws", "django", 1.0, False),
+            GoalSpec(store, "write", "ws", "django", 1.0, False),
+            GoalSpec(store, "read", "ws", "flask_session", 1.0, False),
+            GoalSpec(store, "write", "ws", "flask_session", 1.0, False),
+        )
+    ],
 ]
 
 
@@ -479,7 +507,9 @@ def _table(
 def store_report(result: StoreResult, markdown: bool) -> list[str]:
     """Times, overheads and (Redis) round trips of one store."""
     labels = _labels(result)
-    keys = [k for k in ORDER if any(kk == k for kk, _ in result.cells)]
+    order = SQL_ORDER if result.store in SQL_STORES else ORDER
+    keys = [k for k in order if any(kk == k for kk, _ in result.cells)]
+    scenarios = scenarios_of(result.store)
     out: list[str] = []
     title = (
         f"{result.store} store: median µs per request, {result.rounds} rounds"
@@ -487,7 +517,7 @@ def store_report(result: StoreResult, markdown: bool) -> list[str]:
     )
     out += [f"### {title}", ""] if markdown else [f"== {title} =="]
     rows = []
-    for scenario in SCENARIOS:
+    for scenario in scenarios:
         row = [scenario.label]
         for key in keys:
             if key == "floor" and scenario.key == "untouched":
@@ -497,6 +527,8 @@ def store_report(result: StoreResult, markdown: bool) -> list[str]:
         rows.append(row)
     out += _table(["scenario", *[labels[k] for k in keys]], rows, markdown)
     out.append("")
+    if result.store in SQL_STORES:
+        return out + _sql_ratios(result, markdown) + _problems(result, markdown)
     # overheads and ratios
     header = [
         "overhead over bare app (µs)",
@@ -554,6 +586,27 @@ def store_report(result: StoreResult, markdown: bool) -> list[str]:
                 "wsgi_session's own round_trips counter agrees: " + ", ".join(ws_counts)
             )
         out.append("")
+    return out + _problems(result, markdown)
+
+
+def _sql_ratios(result: StoreResult, markdown: bool) -> list[str]:
+    """wsgi_session's time against the floor and each peer (SQL stores)."""
+    header = ["ratio of times", "ws / floor", "ws / Django db", "ws / Flask-Session"]
+    rows = []
+    for scenario in SQL_SCENARIOS:
+        ws = result.time("ws", scenario.key)
+        rows.append(
+            [scenario.label]
+            + [
+                _fmt(_ratio(ws, result.time(key, scenario.key)), 2)
+                for key in ("floor", "django", "flask_session")
+            ]
+        )
+    return [*_table(header, rows, markdown), ""]
+
+
+def _problems(result: StoreResult, markdown: bool) -> list[str]:
+    out: list[str] = []
     problems = [
         f"{c.label}: {c.unavailable}" for c in result.contenders if c.unavailable
     ] + [f"{cell.name}: {cell.failed}" for cell in result.cells.values() if cell.failed]
@@ -580,6 +633,7 @@ def goals_report(goals: list[Goal], markdown: bool) -> list[str]:
 
 def _versions() -> str:
     names = ["Beaker", "Flask", "Flask-Session", "redis", "cachelib", "Werkzeug"]
+    names += ["SQLAlchemy", "psycopg", "Django", "Flask-SQLAlchemy"]
     found = []
     for name in names:
         try:
@@ -691,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
         else ""
     )
 
-    redis_server = None
+    redis_server = postgres_server = None
     results: dict[str, StoreResult] = {}
     load = MachineLoad()
     try:
@@ -709,14 +763,31 @@ def main(argv: list[str] | None = None) -> int:
         pinned = None if args.no_pin else pin_to_one_cpu(redis_server)
         if redis_server is not None and redis_server.process is not None:
             load.watch(redis_server.process.pid)
+        if "postgresql" in stores:
+            from tests.servers import PostgresServer, ServerError
+
+            postgres_server = PostgresServer()
+            try:
+                postgres_server.start()
+            except ServerError as exc:
+                log(f"postgresql store skipped: {exc}")
+                postgres_server.close()
+                postgres_server = None
+                stores.remove("postgresql")
+        if postgres_server is not None and postgres_server.process is not None:
+            if pinned is not None:
+                os.sched_setaffinity(postgres_server.process.pid, {pinned})
+            load.watch(postgres_server.process.pid)
         for store in stores:
             log(f"{store} store ...")
-            server = redis_server if store == "redis" else None
-            results[store] = run_store(store, rounds, batch_seconds, server)
+            server = {"redis": redis_server, "postgresql": postgres_server}
+            results[store] = run_store(store, rounds, batch_seconds, server.get(store))
         others = load.others_share()
     finally:
         if redis_server is not None:
             redis_server.close()
+        if postgres_server is not None:
+            postgres_server.close()
     machine = (
         "Other processes: unknown."
         if others is None
