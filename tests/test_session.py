@@ -8,25 +8,31 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from wsgi_session import SerializationError, Session
-from wsgi_session.session import DATA_PREFIX, SYS_FIELD
+from wsgi_session.serializers import default_serializer as codec
+from wsgi_session.session import DATA_PREFIX, SYS_FIELD, DetachedHost, SessionMeta
 
 
 def new() -> Session:
     return Session.detached()
 
 
-def stored(**data: object) -> Session:
-    """A session that looks as if it had been loaded from a store."""
-    from wsgi_session.serializers import default_serializer as codec
-    from wsgi_session.session import SessionMeta
+class StoredHost(DetachedHost):
+    """A host that hands its session a stored record (as a store would)."""
 
-    s = new()
-    s._begin()
-    s._loaded = True
-    meta = SessionMeta(1000.0, 2000.0, 1800, None)
+    def __init__(self, fields: dict[str, bytes]) -> None:
+        self.fields = fields
+
+    def load_session(self, session: Session) -> None:
+        meta = SessionMeta(1000.0, 2000.0, 1800, None)
+        session.state.adopt("A" * 43, meta, self.fields)
+
+
+def stored(_raw: dict[str, bytes] | None = None, **data: object) -> Session:
+    """A session that looks as if it had been loaded from a store; ``_raw``
+    adds fields of raw (possibly undecodable) bytes."""
     fields = {DATA_PREFIX + k: codec.dumps(v) for k, v in data.items()}
-    s.adopt("A" * 43, meta, fields)
-    return s
+    fields.update({DATA_PREFIX + k: v for k, v in (_raw or {}).items()})
+    return Session(StoredHost(fields))
 
 
 def test_mapping_protocol_works_like_a_dict():
@@ -88,16 +94,17 @@ def test_unserializable_in_place_change_raises_at_save_and_keeps_stored_copy():
     s = stored(cart={"items": [1]})
     s["cart"]["items"].append(object())
     with pytest.raises(SerializationError) as info:
-        s.changes()
+        s.state.changes()
     assert info.value.path == "cart.items[1]"
-    assert s._raw["cart"] == stored(cart={"items": [1]})._raw["cart"]
+    kept = s.state.all_fields({})[DATA_PREFIX + "cart"]
+    assert kept == codec.dumps({"items": [1]})
 
 
 def test_reading_does_not_modify():
     """Loading and reading values is not a modification."""
     s = stored(a=1, b=[1, 2])
     assert s["a"] == 1 and s["b"] == [1, 2]
-    assert not s.modified and s.changes() == ({}, set())
+    assert not s.modified and s.state.changes() == ({}, set())
 
 
 def test_setting_the_same_value_is_not_a_change():
@@ -113,7 +120,7 @@ def test_in_place_change_of_a_nested_value_is_detected():
     s = stored(cart=["apple"], prefs={"a": {"b": 1}})
     s["cart"].append("pear")
     s["prefs"]["a"]["b"] = 2
-    fields, removed = s.changes()
+    fields, removed = s.state.changes()
     assert set(fields) == {DATA_PREFIX + "cart", DATA_PREFIX + "prefs"}
     assert removed == set()
 
@@ -123,7 +130,7 @@ def test_changes_contain_only_touched_keys():
     s = stored(a=1, b=2, c=3)
     s["a"] = 10
     del s["b"]
-    fields, removed = s.changes()
+    fields, removed = s.state.changes()
     assert list(fields) == [DATA_PREFIX + "a"] and removed == {DATA_PREFIX + "b"}
 
 
@@ -139,7 +146,7 @@ def test_timeout_is_per_session_and_settable():
     s = Session.detached(idle_timeout=600)
     assert s.timeout == 600
     s.timeout = dt.timedelta(minutes=1)
-    assert s.timeout == 60 and s.meta_changed
+    assert s.timeout == 60 and s.state.meta_changed
     with pytest.raises(ValueError):
         s.timeout = -5
 
@@ -180,7 +187,7 @@ def test_regenerate_keeps_data_and_changes_id():
     old = s.id
     s.regenerate()
     assert s.id != old and s.all() == {"a": 1, "b": [2]}
-    assert set(s.all_fields()) == {DATA_PREFIX + "a", DATA_PREFIX + "b"}
+    assert set(s.state.all_fields()) == {DATA_PREFIX + "a", DATA_PREFIX + "b"}
 
 
 def test_destroy_forgets_everything_and_next_write_gets_fresh_id():
@@ -197,9 +204,9 @@ def test_flash_is_readable_next_request_then_gone():
     """flash() values survive exactly one more request."""
     s = new()
     s.flash("notice", "Saved")
-    s.age_flash()  # end of request 1
+    s.state.age_flash()  # end of request 1
     assert s["notice"] == "Saved"
-    s.age_flash()  # end of request 2
+    s.state.age_flash()  # end of request 2
     assert "notice" not in s
 
 
@@ -208,7 +215,7 @@ def test_now_is_readable_this_request_only():
     s = new()
     s.now("hint", "x")
     assert s["hint"] == "x"
-    s.age_flash()
+    s.state.age_flash()
     assert "hint" not in s
 
 
@@ -217,14 +224,14 @@ def test_reflash_and_keep_extend_flash_data():
     s = new()
     s.flash("a", 1)
     s.flash("b", 2)
-    s.age_flash()
+    s.state.age_flash()
     s.keep("a")
-    s.age_flash()
+    s.state.age_flash()
     assert "a" in s and "b" not in s
     s.reflash()
-    s.age_flash()
+    s.state.age_flash()
     assert "a" in s
-    s.age_flash()
+    s.state.age_flash()
     assert "a" not in s
 
 
@@ -232,7 +239,7 @@ def test_flash_state_is_stored_in_its_own_field():
     """Flash bookkeeping is saved beside the data, not as a user key."""
     s = new()
     s.flash("m", "hi")
-    fields, _ = s.changes()
+    fields, _ = s.state.changes()
     assert SYS_FIELD in fields and list(s) == ["m"]
 
 
@@ -257,24 +264,21 @@ def test_old_input_lives_one_more_request_and_reads_dotted_names():
     """old() works in the next request, reaches into dicts, then is gone."""
     s = new()
     s.flash_input({"profile": {"name": "Ann", "tags": ["x"]}, "a.b": "flat"})
-    s.age_flash()
+    s.state.age_flash()
     assert s.old("profile.name") == "Ann" and s.old("profile.tags.0") == "x"
     assert s.old("a.b") == "flat"
-    s.age_flash()
+    s.state.age_flash()
     assert s.old("profile.name") is None
 
 
 def test_undecodable_value_is_dropped_not_raised():
     """A corrupt stored value reads as missing and is deleted at save."""
-    s = stored(a=1)
-    s._raw["bad"] = b"\xff not json"
-    s._items["bad"] = s._items["a"]  # same sentinel
+    s = stored(a=1, _raw={"bad": b"\xff not json"})
     assert s.get("bad") is None
-    assert DATA_PREFIX + "bad" in s.changes()[1]
+    assert DATA_PREFIX + "bad" in s.state.changes()[1]
 
 
 def test_undecodable_values_are_skipped_by_iteration_and_items():
     """items(), all() and len() skip a corrupt value instead of failing."""
-    s = stored(a=1, b=2)
-    s._raw["b"] = b"\xff not json"
+    s = stored(a=1, _raw={"b": b"\xff not json"})
     assert s.all() == {"a": 1} and len(s) == 1 and dict(s.items()) == {"a": 1}

@@ -1,12 +1,11 @@
-"""Flash data: which keys live one more request, flashed form input, and the
-session verbs that use them.
+"""Flash data: which keys live one more request, and flashed form input.
 
 The scheme is Laravel's: flashed keys are ordinary session keys, listed as
 *new* (survive the next request) or *old* (removed at the end of this one).
 Aging at the end of each request removes the old ones and turns new into old.
-:class:`FlashState` is that bookkeeping; :class:`FlashMixin` gives
-:class:`~wsgi_session.Session` its flash verbs (``flash``, ``now``,
-``reflash``, ``keep``, ``flash_input``, ``old``) on top of it.
+:class:`FlashState` is that bookkeeping; the flash verbs of
+:class:`~wsgi_session.Session` (``flash``, ``now``, ``reflash``, ``keep``,
+``flash_input``, ``old``) delegate to it.
 
 >>> f = FlashState()
 >>> f.mark_new("notice")
@@ -19,13 +18,9 @@ Aging at the end of each request removes the old ones and turns new into old.
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
-from .errors import SerializationError
-
-__all__ = ["NO_FLASH", "FlashMixin", "FlashState", "lookup_dotted", "select_input"]
-
-_MISSING: t.Any = object()
+__all__ = ["NO_FLASH", "FlashState", "lookup_dotted", "select_input"]
 
 
 class _Codec(t.Protocol):
@@ -192,109 +187,3 @@ def lookup_dotted(data: Mapping[str, t.Any], name: str, default: t.Any = None) -
         else:
             return default
     return node
-
-
-class _FlashHost(t.Protocol):
-    """What :class:`FlashMixin` uses of the session class it is mixed into."""
-
-    _flash: FlashState
-
-    @property
-    def _items(self) -> Container[str]: ...
-
-    @property
-    def _serializer(self) -> _Codec: ...
-
-    def _load(self) -> None: ...
-
-    def _ensure_id(self) -> None: ...
-
-    def _writable_flash(self) -> FlashState: ...
-
-    def __setitem__(self, key: str, value: t.Any) -> None: ...
-
-    def __delitem__(self, key: str) -> None: ...
-
-
-class FlashMixin:
-    """The flash verbs of :class:`~wsgi_session.Session`, over its ``_flash``.
-
-    >>> from wsgi_session import Session
-    >>> s = Session.detached(); s.flash("notice", "Saved"); s.age_flash()
-    >>> s["notice"]  # still there for the next request
-    'Saved'
-    """
-
-    __slots__ = ()
-
-    def flash(self: _FlashHost, key: str, value: t.Any) -> None:
-        """Store a value readable during the NEXT request only.
-
-        >>> from wsgi_session import Session
-        >>> s = Session.detached(); s.flash("notice", "Saved"); s["notice"]
-        'Saved'
-        """
-        self[key] = value
-        self._writable_flash().mark_new(key)
-
-    def now(self: _FlashHost, key: str, value: t.Any) -> None:
-        """Store a value readable during THIS request only."""
-        self[key] = value
-        self._writable_flash().mark_now(key)
-
-    def reflash(self: _FlashHost) -> None:
-        """Keep all current flash data (and old input) for one more request."""
-        self._load()
-        self._writable_flash().reflash()
-
-    def keep(self: _FlashHost, *keys: str) -> None:
-        """Keep only these flash keys for one more request."""
-        self._load()
-        self._writable_flash().keep(keys)
-
-    def flash_input(
-        self: _FlashHost,
-        form: Mapping[str, t.Any],
-        only: t.Iterable[str] | None = None,
-        exclude: t.Iterable[str] | None = None,
-    ) -> None:
-        """Flash submitted form fields so the next request can refill the form.
-
-        >>> from wsgi_session import Session
-        >>> s = Session.detached()
-        >>> s.flash_input({"email": "a@b.c", "password": "x"}, exclude=["password"])
-        >>> s.old("email"), s.old("password", "")
-        ('a@b.c', '')
-        """
-        self._load()
-        data = select_input(form, only, exclude)
-        try:
-            self._serializer.dumps(data)
-        except SerializationError as exc:
-            raise exc.under("<old input>") from None
-        self._writable_flash().set_input(data)
-        self._ensure_id()
-
-    def old(self: _FlashHost, name: str, default: t.Any = None) -> t.Any:
-        """Read a flashed form field; dotted names reach into nested dicts.
-
-        >>> from wsgi_session import Session
-        >>> s = Session.detached(); s.flash_input({"profile": {"name": "Ann"}})
-        >>> s.old("profile.name")
-        'Ann'
-        """
-        self._load()
-        return lookup_dotted(self._flash.input or {}, name, default)
-
-    def _writable_flash(self: _FlashHost) -> FlashState:
-        if self._flash is NO_FLASH:
-            self._flash = FlashState()
-        return self._flash
-
-    def age_flash(self: _FlashHost) -> None:
-        """End-of-request flash aging: drop what was shown, keep what is new."""
-        if self._flash is NO_FLASH:
-            return
-        for key in self._flash.age():
-            if key in self._items:
-                del self[key]

@@ -20,7 +20,10 @@ import typing as t
 from collections.abc import Iterable
 
 from .config import Settings
-from .context import CONTEXT_KEY, RequestContext, WSGIEnviron, store_key
+from .context import CONTEXT_KEY, RequestContext, WSGIEnviron
+from .cookiepolicy import CookiePolicy
+from .presented import IdResolver
+from .repository import SessionRepository, store_key
 from .response import ResponseEditor
 from .session import Session
 from .signing import IdSigner
@@ -91,6 +94,16 @@ class SessionMiddleware:
             samesite=settings.cookie_samesite,
             max_age=settings.cookie_max_age,
         )
+        #: The steps of the request pipeline that do not change per request:
+        #: which presented id, the stored sessions, the cookie rule.
+        self.resolver = IdResolver(self.signer)
+        self.repository = SessionRepository(
+            self.backend,
+            concurrency=settings.concurrency,
+            lock_timeout=settings.lock_timeout,
+            absolute_timeout=settings.absolute_timeout,
+        )
+        self.cookie_policy = CookiePolicy(self.cookies, self.signer)
         self._multiprocess_warned = is_in_memory(self.store) is False
         self._own_context = (
             type(self).request_context is SessionMiddleware.request_context

@@ -27,7 +27,7 @@ from .rewrite import rewrite_location as _rewrite_location
 if t.TYPE_CHECKING:  # pragma: no cover
     from .middleware import RequestContext, SessionMiddleware, StartResponse, WSGIApp
 
-__all__ = ["ResponseEditor"]
+__all__ = ["ResponseEditor", "add_vary", "complete_body"]
 
 log = logging.getLogger("wsgi_session")
 Headers = t.List[t.Tuple[str, str]]
@@ -60,6 +60,24 @@ def add_vary(headers: Headers, value: str) -> None:
                 headers[i] = (k, f"{v}, {value}")
             return
     headers.append(("Vary", value))
+
+
+def complete_body(app_iter: Iterable[bytes]) -> list[bytes] | None:
+    """The whole body when the app returned it complete (a list or tuple),
+    else None (an iterator: the body is produced while it is sent).
+
+    A complete body has no ``close`` to call and runs no application code
+    while the server sends it.
+
+    >>> complete_body([b"a"]), complete_body((b"a", b"b")), complete_body(iter([]))
+    ([b'a'], [b'a', b'b'], None)
+    """
+    kind = type(app_iter)
+    if kind is list:
+        return t.cast("list[bytes]", app_iter)
+    if kind is tuple:
+        return list(app_iter)
+    return None
 
 
 def _close(iterable: object) -> None:
@@ -153,22 +171,22 @@ class ResponseEditor:
             self.close()
             raise
         request = self.request
+        body = complete_body(app_iter)
         if (
-            type(app_iter) is list
+            body is not None
             and self.status is not None
             and not self.sent
-            and not request.session.accessed
+            and not request.session.state.accessed
             and (request.presented.url_value is None or not request.url_id_pending())
         ):
-            # The common untouched request: the body is complete and no app
-            # code runs while it is sent, so the session cannot be used any
+            # The common untouched request: the body is complete, so no app
+            # code runs while it is sent and the session cannot be used any
             # more; nothing to save, nothing to close.
-            return self._untouched(app_iter)
+            return self._untouched(body)
         if self.sent:  # the app used write(): headers are out already
             return _Body(self, [], iter(app_iter))
-        if isinstance(app_iter, (list, tuple)):
-            whole = app_iter if type(app_iter) is list else list(app_iter)
-            return self._respond(whole, None)
+        if body is not None:
+            return self._respond(body, None)
         return self._respond([], iter(app_iter))
 
     def _respond(
@@ -200,40 +218,28 @@ class ResponseEditor:
             raise
         if stream is not None:
             return _Body(self, body, stream)
-        # The body is complete: release the session lock and end the request
-        # at once (a plain list or tuple has no close method to call).
-        if type(self.app_iter) in (list, tuple):
-            self.closed = True
-            self.request.release()
-            self.request.suspended()
-        else:
-            self.close()
+        # The body is complete: end the request now (release the session lock,
+        # fire ``suspended``) rather than when the server closes the body.
+        self.close()
         return body
 
     def _untouched(self, body: list[bytes]) -> list[bytes]:
         """Pass on the response of a request that never used its session (the
         editor is done with then: nothing to save, close or release)."""
         headers = self.headers
-        if self._probe_wanted():
-            headers = [*headers, self.request.cookies.probe_header(self.environ)]
+        probe = self.request.cookie_policy.probe(self.request)
+        if probe is not None:
+            headers = [*headers, probe]
         self.start_response(self.status, headers, self.exc_info)
         return body
-
-    def _probe_wanted(self) -> bool:
-        """True when the test cookie goes out: auto mode, and the request
-        brought back neither it nor a session cookie (§4)."""
-        return (
-            self.middleware.settings.tracking == "auto"
-            and not self.request.presented.has_our_cookie
-        )
 
     def _send_headers(self) -> None:
         if self.status is None:
             raise RuntimeError("the application did not call start_response")
         self.headers = list(self.headers)  # ours to change from here on
         request = self.request
-        session = request.session
-        if session.current_tracking != "cookie" or not session.loaded:
+        state = request.session.state
+        if state.tracking != "cookie" or not state.loaded:
             token = request.url_token()
             if token is not None:
                 self._url_mode_headers(token)  # before saving: it may expose the id
@@ -241,10 +247,11 @@ class ResponseEditor:
         headers = self.headers
         if cookies:
             headers.extend(cookies)
-        if session.accessed:
+        if state.accessed or cookies:  # a response that sets the cookie varies by it
             add_vary(headers, "Cookie")
-        if self._probe_wanted():
-            headers.append(request.cookies.probe_header(self.environ))
+        probe = request.cookie_policy.probe(request)
+        if probe is not None:
+            headers.append(probe)
         self._server_write = self.start_response(self.status, headers, self.exc_info)
         self.sent = True
 
@@ -275,8 +282,8 @@ class ResponseEditor:
         ctype = (_get(self.headers, "Content-Type") or "").split(";")[0].strip()
         if ctype.lower() not in ("text/html", "application/xhtml+xml"):
             return False
-        session = self.request.session
-        return session.loaded and session.current_tracking != "cookie"
+        state = self.request.session.state
+        return state.loaded and state.tracking != "cookie"
 
     def _rewrite_body(self, body: bytes) -> bytes:
         token = self.request.url_token()
@@ -304,7 +311,7 @@ class ResponseEditor:
 
     def after_body(self) -> None:
         """Best-effort save of changes made while the body was streamed."""
-        if self.request.session.modified:
+        if self.request.session.state.modified:
             try:
                 self.request.save()
             except Exception:

@@ -1,14 +1,10 @@
-"""The dirty-tracking session object; no I/O of its own.
+"""The session the application sees: a mapping with session verbs; no I/O.
 
-A :class:`Session` is a ``MutableMapping[str, Any]`` over the data of one
-session, loaded lazily through its *host* (the middleware's per-request
-coordinator) on first use. It remembers exactly which keys the request set or
-deleted, so that a save can merge only those into the stored version, and it
-detects in-place changes of mutable values by comparing serialized forms.
-Its flash verbs come from :class:`~wsgi_session.flash.FlashMixin`, the
-methods its host calls to load and save it from
-:class:`~wsgi_session.record.SessionRecord`, and its metadata is a
-:class:`~wsgi_session.meta.SessionMeta`.
+A :class:`Session` is a ``MutableMapping[str, Any]`` over one request's
+:class:`~wsgi_session.state.SessionState` (data, changes, flash, metadata,
+id, flags), loaded lazily through its *host* on first use. The host is the
+request pipeline (:mod:`wsgi_session.context`); :class:`SessionHost` is what
+a session needs from it, and :attr:`Session.state` is the host's way in.
 
 >>> s = Session.detached()
 >>> s["cart"] = ["apple"]
@@ -20,28 +16,30 @@ methods its host calls to load and save it from
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import logging
 import typing as t
 from collections.abc import Iterator, Mapping, MutableMapping
 
 from .errors import SerializationError
-from .flash import NO_FLASH, FlashMixin, FlashState
+from .flash import lookup_dotted, select_input
+from .lifetime import expires_at
 from .meta import SessionMeta as SessionMeta
 from .meta import now_ms as now_ms
-from .record import DATA_PREFIX as DATA_PREFIX
-from .record import SYS_FIELD as SYS_FIELD
-from .record import UNDECODED, DetachedHost, SessionRecord
-from .record import SessionHost as SessionHost
 from .serializers import Serializer, default_serializer
 from .signing import new_session_id
+from .state import DATA_PREFIX as DATA_PREFIX
+from .state import SYS_FIELD as SYS_FIELD
+from .state import SessionState
 
-__all__ = ["DATA_PREFIX", "SYS_FIELD", "Session", "SessionHost", "SessionMeta"]
+__all__ = [
+    "DATA_PREFIX",
+    "SYS_FIELD",
+    "DetachedHost",
+    "Session",
+    "SessionHost",
+    "SessionMeta",
+]
 
-log = logging.getLogger("wsgi_session")
-
-_IMMUTABLE = (str, int, float, bool, type(None), bytes)
 _UTC = dt.timezone.utc
 
 
@@ -49,7 +47,40 @@ def _utc(ts: float | None) -> dt.datetime | None:
     return None if ts is None else dt.datetime.fromtimestamp(ts, _UTC)
 
 
-class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
+class SessionHost(t.Protocol):
+    """What a :class:`Session` needs from its request (the pipeline provides it)."""
+
+    def load_session(self, session: Session) -> None:
+        """Fill ``session.state`` (:meth:`~SessionState.adopt`) or leave it new."""
+
+    def discard_stored(self, session: Session, *, destroyed: bool) -> None:
+        """Delete the stored entry of ``session`` now (destroy)."""
+
+    def move_stored(self, session: Session, new_id: str) -> None:
+        """Store ``session`` under ``new_id``, then delete its old entry."""
+
+
+class DetachedHost:
+    """The host of a detached session: no store behind it.
+
+    >>> s = Session.detached(); s["n"] = 1; s.state.saved(s.state.meta); old = s.id
+    >>> s.regenerate(); s.id != old, s.state.stored
+    (True, True)
+    """
+
+    def load_session(self, session: Session) -> None:
+        pass
+
+    def discard_stored(self, session: Session, *, destroyed: bool) -> None:
+        pass
+
+    def move_stored(self, session: Session, new_id: str) -> None:
+        state = session.state
+        state.assign_id(new_id)
+        state.saved(state.meta)
+
+
+class Session(MutableMapping[str, t.Any]):
     """The session of one request: a mutable mapping plus session verbs.
 
     Values must be serializable by the configured serializer; assigning one
@@ -63,47 +94,12 @@ class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
     (43, True, True)
     """
 
-    # Slots: a request sets about twenty of these, and slot stores are
-    # cheaper than growing an instance dict (subclasses may add a __dict__).
-    __slots__ = (
-        "_absolute",
-        "_failure",
-        "_flash",
-        "_forced",
-        "_host",
-        "_id",
-        "_idle",
-        "_is_new",
-        "_items",
-        "_last_accessed",
-        "_loaded",
-        "_loading",
-        "_meta_changed",
-        "_pending",
-        "_raw",
-        "_removed",
-        "_serializer",
-        "_stored",
-        "_tracking",
-        "_watch",
-        "accessed",
-        "destroyed",
-        "meta",
-    )
+    # Slots: one session is made per request (subclasses may add a __dict__).
+    __slots__ = ("_host", "state")
 
-    #: True once the session was destroyed during this request.
-    destroyed: bool
-    #: True once the application used the session during this request.
-    accessed: bool
-    #: The metadata stored beside the data (None until the session is loaded).
-    meta: SessionMeta
-    # The containers are made by _begin() when the session is first used.
-    _raw: dict[str, bytes]
-    _items: dict[str, t.Any]
-    _pending: dict[str, bytes]
-    _removed: set[str]
-    _watch: set[str]
-    _flash: FlashState
+    #: The request's session state: the host's way in (an application uses
+    #: the mapping and the verbs instead).
+    state: SessionState
 
     def __init__(
         self,
@@ -113,24 +109,7 @@ class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
         absolute_timeout: int | None = None,
     ) -> None:
         self._host = host
-        self._serializer = serializer
-        self._idle = idle_timeout
-        self._absolute = absolute_timeout
-        self._loading = self._loaded = self._stored = False
-        self._meta_changed = self._forced = self.destroyed = self.accessed = False
-        self._failure: BaseException | None = None
-        self._id: str | None = None
-        self._is_new = True
-        self._last_accessed: float | None = None
-        self._tracking = "cookie"
-        self.meta = None  # type: ignore[assignment]  # set while loading
-
-    def _begin(self) -> None:
-        """Start the request's state (``start`` or ``adopt`` then fill the data)."""
-        self._pending = {}
-        self._removed = set()
-        self._watch = set()
-        self._flash = NO_FLASH
+        self.state = SessionState(serializer, idle_timeout, absolute_timeout)
 
     @classmethod
     def detached(cls, **options: t.Any) -> Session:
@@ -143,102 +122,92 @@ class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
 
     # -- loading ----------------------------------------------------------
 
-    def _load(self) -> None:
-        self.accessed = True
-        if self._loaded:
+    def load(self) -> None:
+        """Load the session now if it is not loaded yet (the host's call: an
+        application just uses the session)."""
+        state = self.state
+        state.accessed = True
+        if state.loaded:
             return
-        if self._failure is not None:
-            raise self._failure
-        if self._loading:
+        if state.failure is not None:
+            raise state.failure
+        if state.loading:
             return
-        self._loading = True
-        self._begin()
+        state.loading = True
         try:
             self._host.load_session(self)
-            if self.meta is None:  # the host left it new
-                self.start()
+            if not state.started:  # the host left it new
+                state.start()
         except BaseException as exc:
-            self._failure = exc
+            state.fail(exc)
             raise
         finally:
-            self._loading = False
-        self._loaded = True
+            state.loading = False
+        state.loaded = True
+
+    @property
+    def host(self) -> SessionHost:
+        """The request that hosts this session (its pipeline)."""
+        return self._host
+
+    @property
+    def loaded(self) -> bool:
+        """True once the session has been loaded (or started new) this request."""
+        return self.state.loaded
+
+    @property
+    def accessed(self) -> bool:
+        """True once the application used the session during this request."""
+        return self.state.accessed
+
+    @accessed.setter
+    def accessed(self, value: bool) -> None:
+        self.state.accessed = bool(value)
+
+    @property
+    def destroyed(self) -> bool:
+        """True once the session was destroyed during this request."""
+        return self.state.destroyed
 
     # -- the mapping --------------------------------------------------------
 
-    def _value(self, key: str) -> t.Any:
-        value = self._items[key]
-        if value is UNDECODED:
-            data = self._pending.get(key) if self._pending else None
-            try:
-                value = self._serializer.loads(self._raw[key] if data is None else data)
-            except Exception:
-                log.warning("wsgi_session: dropping an undecodable session value")
-                del self._items[key]
-                self._removed.add(key)
-                raise KeyError(key) from None
-            self._items[key] = value
-        if not isinstance(value, _IMMUTABLE):
-            self._watch.add(key)
-        return value
-
     def __getitem__(self, key: str) -> t.Any:
-        if not self._loaded:
-            self._load()
-        return self._value(key)
+        state = self.state
+        if not state.loaded:
+            self.load()
+        return state.get_value(key)
 
     def __setitem__(self, key: str, value: t.Any) -> None:
         if not isinstance(key, str):
             raise TypeError(f"session keys must be str, not {type(key).__name__}")
-        if not self._loaded:
-            self._load()
-        data = self._dumps(key, value)
-        if (
-            key in self._items
-            and self._raw.get(key) == data
-            and key not in self._pending
-        ):
-            self._items[key] = value  # same serialized value: no real change
-        else:
-            self._items[key] = value
-            self._pending[key] = data
-            self._removed.discard(key)
-            self._ensure_id()
-        if not isinstance(value, _IMMUTABLE):
-            self._watch.add(key)
+        state = self.state
+        if not state.loaded:
+            self.load()
+        state.set_value(key, value)
 
     def __delitem__(self, key: str) -> None:
-        self._load()
-        del self._items[key]
-        self._pending.pop(key, None)
-        self._watch.discard(key)
-        if key in self._raw:
-            self._removed.add(key)
+        self.load()
+        self.state.delete_value(key)
 
     def __contains__(self, key: object) -> bool:
-        if not self._loaded:
-            self._load()
-        return key in self._items
+        state = self.state
+        if not state.loaded:
+            self.load()
+        return state.contains(key)
 
     def __iter__(self) -> Iterator[str]:
-        self._load()
-        self._decode_all()
-        return iter(list(self._items))
+        self.load()
+        return self.state.live_keys()
 
     def __len__(self) -> int:
-        self._load()
-        self._decode_all()
-        return len(self._items)
-
-    def _decode_all(self) -> None:
-        """Decode every value not read yet, dropping undecodable ones."""
-        for key in [k for k, v in self._items.items() if v is UNDECODED]:
-            with contextlib.suppress(KeyError):
-                self._value(key)
+        self.load()
+        return sum(1 for _ in self.state.live_keys())
 
     def __repr__(self) -> str:
-        state = "new" if self._is_new else "stored"
-        return f"<Session {state} keys={len(self._items) if self._loaded else '?'}>"
+        state = self.state
+        kind = "new" if state.is_new else "stored"
+        size = state.size() if state.loaded else None
+        return f"<Session {kind} keys={'?' if size is None else size}>"
 
     def get(self, key: str, default: t.Any = None) -> t.Any:
         """Return the value of ``key``, or ``default``.
@@ -246,12 +215,13 @@ class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
         >>> Session.detached().get("missing", 0)
         0
         """
-        if not self._loaded:
-            self._load()
-        if key not in self._items:
+        state = self.state
+        if not state.loaded:
+            self.load()
+        if not state.contains(key):
             return default
         try:
-            return self._value(key)
+            return state.get_value(key)
         except KeyError:
             return default
 
@@ -259,18 +229,6 @@ class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
         """Remove all data (the id is kept; an emptied stored session is deleted)."""
         for key in list(self):
             del self[key]
-
-    def _dumps(self, key: str, value: t.Any) -> bytes:
-        try:
-            return self._serializer.dumps(value)
-        except SerializationError as exc:
-            raise exc.under(key) from None
-        except Exception as exc:
-            raise SerializationError(key, type(value).__qualname__, str(exc)) from exc
-
-    def _ensure_id(self) -> None:
-        if self._id is None:
-            self._id = new_session_id()
 
     # -- the verbs of the seed frameworks -------------------------------------
 
@@ -312,27 +270,91 @@ class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
     def flush(self) -> None:
         """Remove all data and flash state; the id is kept."""
         self.clear()
-        self._writable_flash().reset()
+        self.state.writable_flash().reset()
+
+    # -- flash data and old input -----------------------------------------------
+
+    def flash(self, key: str, value: t.Any) -> None:
+        """Store a value readable during the NEXT request only.
+
+        >>> s = Session.detached(); s.flash("notice", "Saved"); s["notice"]
+        'Saved'
+        """
+        self[key] = value
+        self.state.writable_flash().mark_new(key)
+
+    def now(self, key: str, value: t.Any) -> None:
+        """Store a value readable during THIS request only."""
+        self[key] = value
+        self.state.writable_flash().mark_now(key)
+
+    def reflash(self) -> None:
+        """Keep all current flash data (and old input) for one more request."""
+        self.load()
+        self.state.writable_flash().reflash()
+
+    def keep(self, *keys: str) -> None:
+        """Keep only these flash keys for one more request.
+
+        >>> s = Session.detached(); s.now("a", 1); s.keep("a"); s.state.age_flash()
+        >>> s["a"]
+        1
+        """
+        self.load()
+        self.state.writable_flash().keep(keys)
+
+    def flash_input(
+        self,
+        form: Mapping[str, t.Any],
+        only: t.Iterable[str] | None = None,
+        exclude: t.Iterable[str] | None = None,
+    ) -> None:
+        """Flash submitted form fields so the next request can refill the form.
+
+        >>> s = Session.detached()
+        >>> s.flash_input({"email": "a@b.c", "password": "x"}, exclude=["password"])
+        >>> s.old("email"), s.old("password", "")
+        ('a@b.c', '')
+        """
+        self.load()
+        state = self.state
+        data = select_input(form, only, exclude)
+        try:
+            state.serializer.dumps(data)
+        except SerializationError as exc:
+            raise exc.under("<old input>") from None
+        state.writable_flash().set_input(data)
+        state.ensure_id()
+
+    def old(self, name: str, default: t.Any = None) -> t.Any:
+        """Read a flashed form field; dotted names reach into nested dicts.
+
+        >>> s = Session.detached(); s.flash_input({"profile": {"name": "Ann"}})
+        >>> s.old("profile.name")
+        'Ann'
+        """
+        self.load()
+        return lookup_dotted(self.state.flash.input or {}, name, default)
 
     # -- identity and time --------------------------------------------------
 
     @property
     def id(self) -> str | None:
         """The session id, or None until the first write creates it."""
-        self._load()
-        return self._id
+        self.load()
+        return self.state.id
 
     @property
     def is_new(self) -> bool:
         """True when this request did not resume a stored session."""
-        self._load()
-        return self._is_new
+        self.load()
+        return self.state.is_new
 
     @property
     def created(self) -> dt.datetime:
         """When the session was created (aware UTC)."""
-        self._load()
-        return t.cast(dt.datetime, _utc(self.meta.created))
+        self.load()
+        return t.cast(dt.datetime, _utc(self.state.meta.created))
 
     @property
     def last_accessed(self) -> dt.datetime:
@@ -342,9 +364,10 @@ class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
         >>> s = Session.detached(); s.last_accessed == s.created
         True
         """
-        self._load()
-        last = self._last_accessed
-        return t.cast(dt.datetime, _utc(self.meta.created if last is None else last))
+        self.load()
+        state = self.state
+        last = state.last_accessed
+        return t.cast(dt.datetime, _utc(state.meta.created if last is None else last))
 
     @property
     def timeout(self) -> int | None:
@@ -353,63 +376,45 @@ class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
         >>> s = Session.detached(); s.timeout = 60; s.timeout, s.modified
         (60, True)
         """
-        self._load()
-        return self.meta.timeout
+        self.load()
+        return self.state.meta.timeout
 
     @timeout.setter
     def timeout(self, seconds: int | dt.timedelta | None) -> None:
-        self._load()
+        self.load()
         if isinstance(seconds, dt.timedelta):
             seconds = int(seconds.total_seconds())
         if seconds is not None and (not isinstance(seconds, int) or seconds <= 0):
             raise ValueError("timeout must be a positive number of seconds or None")
-        if seconds != self.meta.timeout:
-            self.meta = self.meta._replace(timeout=seconds)
-            self._meta_changed = True
-            self._ensure_id()
+        self.state.set_timeout(seconds)
 
     @property
     def tracking(self) -> str:
         """How the id travels this request: ``"cookie"``, ``"url"`` or ``"both"``."""
-        self._load()
-        return self._tracking
-
-    @tracking.setter
-    def tracking(self, mode: str) -> None:
-        self._tracking = mode
+        self.load()
+        return self.state.tracking
 
     @property
     def expires(self) -> dt.datetime | None:
         """When the session expires if left alone (aware UTC), or None."""
-        self._load()
-        return _utc(self.expiry(self.meta))
+        self.load()
+        state = self.state
+        return _utc(expires_at(state.meta, state.absolute_timeout))
 
-    def expiry(self, meta: SessionMeta) -> float | None:
-        """The POSIX time at which a session with ``meta`` expires, or None."""
-        end = None if meta.timeout is None else meta.written + meta.timeout
-        if self._absolute is not None:
-            hard = meta.created + self._absolute
-            end = hard if end is None else min(end, hard)
-        return end
+    @property
+    def meta(self) -> SessionMeta:
+        """The metadata stored beside the data (loads the session)."""
+        self.load()
+        return self.state.meta
 
     @property
     def modified(self) -> bool:
         """True when the request changed the session (settable to force a save)."""
-        if not self._loaded:
-            return self._forced
-        return bool(
-            self._forced
-            or self._pending
-            or self._removed
-            or self._meta_changed
-            or self._flash.changed
-        )
+        return self.state.modified
 
     @modified.setter
     def modified(self, value: bool) -> None:
-        self._forced = bool(value)
-        if value and self._loaded:
-            self._ensure_id()
+        self.state.force(value)
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -422,37 +427,22 @@ class Session(FlashMixin, SessionRecord, MutableMapping[str, t.Any]):
         >>> s.regenerate(); s.id != old and s["user"] == "ann"
         True
         """
-        self._load()
+        self.load()
         new_id = new_session_id()
-        if self._stored:
+        if self.state.stored:
             # The store copies the session to the new id first and deletes
             # the old one only then: an outage can fail the request but never
             # lose the session.
             self._host.move_stored(self, new_id)
         else:
-            self._id = new_id
+            self.state.assign_id(new_id)
 
     def destroy(self) -> None:
         """Delete the session from the store and expire its cookie.
 
         Writes after it start a fresh session with a fresh id.
         """
-        self._load()
-        if self._stored:
+        self.load()
+        if self.state.stored:
             self._host.discard_stored(self, destroyed=True)
-        now = now_ms()
-        self.meta = SessionMeta(
-            now, now, self.meta.timeout, self.meta.binding, self.meta.exposed
-        )
-        self._id = None
-        self._last_accessed = None
-        self._stored = False
-        self._is_new = True
-        self._raw.clear()
-        self._items.clear()
-        self._pending.clear()
-        self._removed.clear()
-        self._watch.clear()
-        self._flash = NO_FLASH
-        self._forced = self._meta_changed = False
-        self.destroyed = True
+        self.state.reset()

@@ -55,14 +55,15 @@ class WSGISessionInterface(SessionInterface):
         self, app: flask.Flask, session: SessionMixin, response: flask.Response
     ) -> None:
         """Save a session opened outside the middleware; others are saved by it."""
-        context = getattr(session, "_host", None)
+        context = getattr(session, "host", None)
         if not isinstance(context, FlaskRequestContext) or not context.detached:
             return
         if context.session is not session:
             return
-        for name, value in context.save():
+        headers = context.save()
+        for name, value in headers:
             response.headers.add(name, value)
-        if session.accessed:
+        if session.accessed or headers:
             response.vary.add("Cookie")
 
 

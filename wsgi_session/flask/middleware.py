@@ -19,6 +19,7 @@ from ..session import Session
 from ..signing import IdSigner
 from ..tracking import CookieProfile
 from .context import FlaskRequestContext
+from .cookies import FlaskCookiePolicy, FlaskIdResolver
 from .profile import (
     _CONFIG_DEFAULTS,
     _CONFIG_KEYS,
@@ -154,12 +155,20 @@ class FlaskSessionMiddleware(SessionMiddleware):
             "partitioned": bool(config["SESSION_COOKIE_PARTITIONED"]) and self.replace,
         }
         name = settings.cookie_name
-        return _Profile(
-            signer=IdSigner(settings.secret_key),
-            cookies=CookieProfile(name, max_age=settings.cookie_max_age, **attributes),
+        signer = IdSigner(settings.secret_key)
+        cookies = CookieProfile(name, max_age=settings.cookie_max_age, **attributes)
+        policy = FlaskCookiePolicy(
+            cookies,
+            signer,
             permanent_cookies=CookieProfile(name, max_age=lifetime, **attributes),
-            lifetime=lifetime,
             refresh_each_request=bool(config["SESSION_REFRESH_EACH_REQUEST"]),
+            replace=self.replace,
+        )
+        return _Profile(
+            signer=signer,
+            resolver=FlaskIdResolver(signer),
+            cookie_policy=policy,
+            lifetime=lifetime,
         )
 
     # -- requests -------------------------------------------------------------

@@ -15,22 +15,24 @@ import typing as t
 
 from ..errors import ConfigError
 from ..signing import IdSigner
-from ..tracking import CookieProfile
+
+if t.TYPE_CHECKING:  # pragma: no cover
+    from .cookies import FlaskCookiePolicy, FlaskIdResolver
 
 
 @dataclasses.dataclass(frozen=True)
 class _Profile:
-    """What one state of the Flask configuration means for a request.
+    """What one state of the Flask configuration means for a request: the
+    keys, and the pipeline steps that read and set the cookie with them.
 
     Signed ids and cookie attributes are remembered by the signer and the
     cookie profiles themselves.
     """
 
     signer: IdSigner
-    cookies: CookieProfile  # non-permanent sessions
-    permanent_cookies: CookieProfile  # permanent sessions: Max-Age = lifetime
-    lifetime: int
-    refresh_each_request: bool
+    resolver: FlaskIdResolver
+    cookie_policy: FlaskCookiePolicy
+    lifetime: int  # PERMANENT_SESSION_LIFETIME in seconds
 
 
 #: The Flask settings a request's profile depends on, read on every request,

@@ -11,7 +11,7 @@ import typing as t
 
 from flask.sessions import SessionMixin
 
-from ..session import Session, SessionMeta
+from ..session import Session
 
 
 class FlaskSession(Session, SessionMixin):
@@ -31,10 +31,11 @@ class FlaskSession(Session, SessionMixin):
     (True, True, True, True)
     """
 
-    # Per-request state as class-level defaults (see Session): most requests
-    # never touch their session.
-    _assigned = False  # this request assigned or deleted a key
-    _wrote = False  # this request wrote the session to the store
+    # Per-request state as class-level defaults (most requests never touch
+    # their session): this request assigned or deleted a key; the number of
+    # writes ``modified = False`` last saw.
+    _assigned = False
+    _writes_seen = 0
 
     def __setitem__(self, key: str, value: t.Any) -> None:
         super().__setitem__(key, value)
@@ -51,34 +52,29 @@ class FlaskSession(Session, SessionMixin):
 
     @property
     def modified(self) -> bool:
-        """True once this request assigned or deleted a key (settable)."""
-        return self._assigned or self._wrote or super().modified
+        """True once this request assigned or deleted a key, or wrote the
+        session (it stays True after the save), until set to False."""
+        return (
+            self._assigned
+            or self.state.writes > self._writes_seen
+            or self.state.modified
+        )
 
     @modified.setter
     def modified(self, value: bool) -> None:
         if not value:
-            self._assigned = self._wrote = False
-        Session.modified.fset(self, value)  # type: ignore[attr-defined]
+            self._assigned = False
+            self._writes_seen = self.state.writes
+        self.state.force(value)
 
     @property
     def unsaved(self) -> bool:
         """True when changes are waiting to be written to the store."""
-        return bool(super().modified)
-
-    def saved(self, meta: SessionMeta) -> None:
-        """Record a write; ``modified`` stays True for the rest of the request."""
-        super().saved(meta)
-        self._wrote = True
+        return self.state.modified
 
     def was_permanent(self) -> bool:
         """True when the stored copy (as loaded) was a permanent session."""
-        raw = self._raw.get("_permanent")
-        if raw is None:
-            return False
-        try:
-            return bool(self._serializer.loads(raw))
-        except Exception:
-            return False
+        return bool(self.state.stored_value("_permanent", False))
 
     def sync_timeout(
         self, lifetime: int, default: int | None, *, permanent: bool | None = None
@@ -95,5 +91,5 @@ class FlaskSession(Session, SessionMixin):
             target = default
         else:
             return
-        if self.meta.timeout != target:
+        if self.state.meta.timeout != target:
             self.timeout = target
