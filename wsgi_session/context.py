@@ -35,7 +35,7 @@ from .cookiepolicy import CookiePolicy, Headers
 from .errors import StoreUnavailable
 from .events import EndReason, RejectReason, dispatch
 from .presented import NOTHING_PRESENTED, IdResolver, Resolution
-from .repository import Found, Refusal, Wrote, lock_ttl, store_key
+from .repository import CREATED, ENDED, Refusal, lock_ttl, store_key
 from .session import Session
 from .tracking import choose_mode, read_presented, user_agent_binding
 
@@ -98,8 +98,12 @@ class RequestContext:
         settings = middleware.settings
         self.middleware = middleware
         self.settings = settings
-        self.resolver = resolver = resolver or middleware.resolver
-        self.cookie_policy = cookie_policy = cookie_policy or middleware.cookie_policy
+        if resolver is None:
+            resolver = middleware.resolver
+        if cookie_policy is None:
+            cookie_policy = middleware.cookie_policy
+        self.resolver = resolver
+        self.cookie_policy = cookie_policy
         self.repository = middleware.repository
         #: Signs ids for URLs; builds the session and probe cookie headers.
         self.signer = resolver.signer
@@ -133,6 +137,10 @@ class RequestContext:
         """The query / form field that carries the id in URL mode."""
         return self.settings.url_param
 
+    def agent(self) -> str | None:
+        """This request's User-Agent binding (a hash of the header)."""
+        return user_agent_binding(self.environ)
+
     @property
     def source(self) -> str | None:
         """Where the resumed id came from (``"cookie"``, ``"url"``), or None."""
@@ -152,22 +160,21 @@ class RequestContext:
         state = session.state
         state.tracking = self.mode()
         if not state.started:
-            state.start(binding=user_agent_binding(self.environ))
+            state.start(binding=self.agent())
 
     def _resume(self, session: Session, session_id: str, from_url: bool) -> None:
         repository = self.repository
         self._lock = repository.lock(session_id)
-        found = repository.find(
-            session_id, agent=user_agent_binding(self.environ), from_url=from_url
-        )
-        if isinstance(found, Found):
+        found = repository.find(session_id, agent=self.agent, from_url=from_url)
+        if isinstance(found, tuple):
+            meta, record = found
             try:
-                session.state.adopt(session_id, found.meta, found.fields)
+                session.state.adopt(session_id, meta, record.fields)
             except ValueError:  # a corrupt flash field
                 repository.drop_corrupt(session_id)
                 found = Refusal.CORRUPT
             else:
-                self._token = found.token
+                self._token = record.token
                 self.loaded_id = session_id
                 if self.settings.events is not None:
                     dispatch(self.settings.events, "resumed", session, self.environ)
@@ -263,9 +270,9 @@ class RequestContext:
         self.prepare_save()
         brand_new = state.is_new and not state.destroyed
         wrote = self.repository.save(state, self._token)
-        if wrote is Wrote.ENDED:
+        if wrote is ENDED:
             state.ended()  # by a concurrent request: not resurrected
-        elif wrote is Wrote.CREATED and brand_new:
+        elif wrote is CREATED and brand_new:
             dispatch(self.settings.events, "created", session, self.environ)
         return self.cookie_policy.headers(self, wrote)
 

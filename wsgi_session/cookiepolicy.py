@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import typing as t
 
-from .repository import Wrote
+from .repository import CREATED, ENDED, NOTHING, Wrote
 from .signing import IdSigner
 from .tracking import CookieProfile
 
@@ -50,8 +50,8 @@ class CookiePolicy:
     def headers(self, request: RequestContext, wrote: Wrote) -> Headers:
         """The Set-Cookie headers for a request whose save did ``wrote``."""
         state = request.session.state
-        if wrote is Wrote.ENDED or (
-            wrote is Wrote.NOTHING
+        if wrote is ENDED or (
+            wrote is NOTHING
             and not state.stored
             and (state.destroyed or self.refused_cookie_goes(request))
         ):
@@ -65,9 +65,9 @@ class CookiePolicy:
         state = request.session.state
         if state.tracking == "url" or state.id is None or not state.stored:
             return False
-        if wrote is Wrote.CREATED or state.id != request.loaded_id:
+        if wrote is CREATED or state.id != request.loaded_id:
             return True  # new, or regenerated: the client needs the new id
-        return wrote is not Wrote.NOTHING and self.cookies.max_age is not None
+        return wrote is not NOTHING and self.cookies.max_age is not None
 
     def refused_cookie_goes(self, request: RequestContext) -> bool:
         """True when a presented session cookie that was refused is expired."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 import typing as t
 
 from .events import RejectReason
+from .memo import Memo
 from .signing import IdSigner
 from .tracking import Presented
 
@@ -50,6 +51,9 @@ class Resolution(t.NamedTuple):
     rejections: tuple[RejectReason, ...] = ()
 
 
+#: How many cookie values' resolutions a resolver remembers.
+RESOLVED_CACHE_SIZE = 4096
+
 #: The resolution of a request that presented no id at all.
 NOTHING_PRESENTED = Resolution(None, None)
 
@@ -61,17 +65,41 @@ class IdResolver:
     :meth:`unsign_cookie` (Flask's replace mode adds a permanent hint).
     """
 
-    __slots__ = ("signer",)
+    __slots__ = ("_cookie_only", "signer")
 
     def __init__(self, signer: IdSigner) -> None:
         self.signer = signer
+        self._cookie_only: Memo[str, Resolution] = Memo(RESOLVED_CACHE_SIZE)
 
     def unsign_cookie(self, value: str) -> str | None:
         """The session id in a session cookie value, or None if not genuine."""
         return self.signer.unsign(value)
 
     def resolve(self, presented: Presented) -> Resolution:
-        """The id to resume: a genuine cookie id, else an allowed URL id."""
+        """The id to resume: a genuine cookie id, else an allowed URL id.
+
+        Subclasses that override :meth:`unsign_cookie` keep the memo right:
+        their resolution of a value must depend on the value alone.
+        """
+        values = presented.cookie_values
+        if presented.url_value is None and len(values) == 1:
+            # The common request: one session cookie, no URL id. Its
+            # resolution depends on the cookie value alone (this resolver's
+            # keys are fixed), and every request of a session sends the same
+            # value: remembered, it costs a lookup instead of a verification
+            # and a new tuple (about 0.6 us of a 12 us request).
+            value = values[0]
+            resolution = self._cookie_only.get(value)
+            if resolution is None:
+                cookie_id = self.unsign_cookie(value)
+                if cookie_id is None:
+                    return self._resolve(presented)
+                resolution = Resolution(cookie_id, "cookie", value)
+                self._cookie_only.put(value, resolution)
+            return resolution
+        return self._resolve(presented)
+
+    def _resolve(self, presented: Presented) -> Resolution:
         rejections: list[RejectReason] = []
         cookie_id = cookie_value = None
         for value in presented.cookie_values:

@@ -74,7 +74,7 @@ def complete_body(app_iter: Iterable[bytes]) -> list[bytes] | None:
     """
     kind = type(app_iter)
     if kind is list:
-        return t.cast("list[bytes]", app_iter)
+        return app_iter  # type: ignore[return-value]  # a list of bytes, per WSGI
     if kind is tuple:
         return list(app_iter)
     return None

@@ -218,12 +218,7 @@ class Session(MutableMapping[str, t.Any]):
         state = self.state
         if not state.loaded:
             self.load()
-        if not state.contains(key):
-            return default
-        try:
-            return state.get_value(key)
-        except KeyError:
-            return default
+        return state.get_value(key, default)
 
     def clear(self) -> None:
         """Remove all data (the id is kept; an emptied stored session is deleted)."""

@@ -44,8 +44,10 @@ log = logging.getLogger("wsgi_session")
 #: Record field prefix of user data keys; the flash bookkeeping lives in SYS_FIELD.
 DATA_PREFIX = "d"
 SYS_FIELD = "s"
-#: The value of a key whose stored bytes have not been decoded yet.
+#: The value of a key whose stored bytes have not been decoded yet; the
+#: default of a lookup that has none.
 _UNDECODED: t.Any = object()
+_MISSING: t.Any = object()
 _IMMUTABLE = (str, int, float, bool, type(None), bytes)
 
 
@@ -87,6 +89,7 @@ class SessionState:
         "loading",
         "meta",
         "serializer",
+        "started",
         "stored",
         "tracking",
         "writes",
@@ -109,8 +112,9 @@ class SessionState:
         self.id: str | None = None
         #: How the id travels this request: "cookie", "url" or "both".
         self.tracking = "cookie"
-        #: Loaded (or started new) this request / being loaded right now.
-        self.loaded = self.loading = False
+        #: Loaded (or started new) this request / being loaded right now;
+        #: given its data by :meth:`start` or :meth:`adopt`.
+        self.loaded = self.loading = self.started = False
         #: An entry exists in the store under :attr:`id`.
         self.stored = False
         #: This request did not resume a stored session.
@@ -158,14 +162,10 @@ class SessionState:
         self._begin()
 
     def _begin(self) -> None:
+        self.started = True
         self._pending: dict[str, bytes] = {}
         self._removed: set[str] = set()
         self._watch: set[str] = set()
-
-    @property
-    def started(self) -> bool:
-        """True once :meth:`start` or :meth:`adopt` gave the session its data."""
-        return hasattr(self, "_items")
 
     def fail(self, error: BaseException) -> None:
         """Make every further use of the session raise ``error`` (no save)."""
@@ -174,9 +174,14 @@ class SessionState:
 
     # -- the data (the facade's calls) --------------------------------------------
 
-    def get_value(self, key: str) -> t.Any:
-        """The decoded value of ``key``; KeyError when missing or undecodable."""
-        value = self._items[key]
+    def get_value(self, key: str, default: t.Any = _MISSING) -> t.Any:
+        """The decoded value of ``key``; ``default`` when it is missing or
+        undecodable, KeyError without a default."""
+        value = self._items.get(key, _MISSING)
+        if value is _MISSING:
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
         if value is _UNDECODED:
             data = self._pending.get(key) if self._pending else None
             try:
@@ -185,7 +190,9 @@ class SessionState:
                 log.warning("wsgi_session: dropping an undecodable session value")
                 del self._items[key]
                 self._removed.add(key)
-                raise KeyError(key) from None
+                if default is _MISSING:
+                    raise KeyError(key) from None
+                return default
             self._items[key] = value
         if not isinstance(value, _IMMUTABLE):
             self._watch.add(key)
