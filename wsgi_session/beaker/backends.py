@@ -92,11 +92,11 @@ def _error(key: str, message: str) -> ConfigError:
     return ConfigError(f"{key}: {message}", key=key)
 
 
-def _checked_url(url: t.Any, kind: str, schemes: tuple[str, ...]) -> str:
+def _checked_url(value: t.Any, kind: str, schemes: tuple[str, ...]) -> str:
     """A store URL of one of ``schemes``, validated by our parser."""
-    if not isinstance(url, str) or not url.strip():
+    if not isinstance(value, str) or not value.strip():
         raise _error("url", f"type {kind} needs a url (a {schemes[0]}:// URL)")
-    url = url.strip()
+    url = value.strip()
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme.split("+", 1)[0] not in schemes:
         raise _error(

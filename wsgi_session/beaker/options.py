@@ -418,13 +418,10 @@ def translate_beaker_config(
     unsigned = "secret_key" not in options
     if unsigned:
         skip.add("secret_key")
-    for exc in validate(options, skip=skip)[1]:
-        where = origin.get(t.cast(str, exc.key))
-        errors.append(
-            ConfigError(
-                f"{exc} (from {where})" if where else str(exc), key=where or exc.key
-            )
-        )
+    for mistake in validate(options, skip=skip)[1]:
+        where = origin.get(t.cast(str, mistake.key))
+        message = f"{mistake} (from {where})" if where else str(mistake)
+        errors.append(ConfigError(message, key=where or mistake.key))
     if errors:
         raise combine_errors(errors)
     return BeakerOptions(
