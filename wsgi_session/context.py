@@ -12,12 +12,15 @@ overrides one step instead of patching results:
 3. **how the id travels** — :func:`~wsgi_session.tracking.choose_mode`
    (cookie, URL or both) and the signed id for URLs (:meth:`url_token`);
 4. **what to write** — :meth:`RequestContext.prepare_save` (flash aging,
-   URL exposure; Flask adds its permanent lifetime);
+   URL exposure; Flask adds its permanent lifetime) and whether to write at
+   all, :meth:`RequestContext.save_wanted`;
 5. **which cookie** — :class:`~wsgi_session.cookiepolicy.CookiePolicy`.
 
 The middleware makes one context per request; the response editor
-(:mod:`wsgi_session.response`) calls :meth:`~RequestContext.save` before it
-sends the headers. Events (§3.5) are fired here, from what the steps report.
+(:mod:`wsgi_session.response`) calls :meth:`~RequestContext.save` through
+:func:`~wsgi_session.finish.finish_headers` before it sends the headers (an
+adapter that is not a WSGI middleware calls that function itself). Events
+(§3.5) are fired here, from what the steps report.
 
 >>> from wsgi_session import SessionMiddleware
 >>> mw = SessionMiddleware(lambda e, s: [], secret_key="k")
@@ -35,7 +38,7 @@ from .cookiepolicy import CookiePolicy, Headers
 from .errors import StoreUnavailable
 from .events import EndReason, RejectReason, dispatch
 from .presented import NOTHING_PRESENTED, IdResolver, Resolution
-from .repository import CREATED, ENDED, Refusal, lock_ttl, store_key
+from .repository import CREATED, ENDED, NOTHING, Refusal, lock_ttl, store_key
 from .session import Session
 from .tracking import choose_mode, read_presented, user_agent_binding
 
@@ -269,7 +272,10 @@ class RequestContext:
             session.load()  # ``modified = True`` forces a save: of a loaded session
         self.prepare_save()
         brand_new = state.is_new and not state.destroyed
-        wrote = self.repository.save(state, self._token)
+        if self.save_wanted():
+            wrote = self.repository.save(state, self._token)
+        else:
+            wrote = NOTHING
         if wrote is ENDED:
             state.ended()  # by a concurrent request: not resurrected
         elif wrote is CREATED and brand_new:
@@ -285,6 +291,11 @@ class RequestContext:
             state.age_flash()
         if self.exposed:
             state.mark_exposed()
+
+    def save_wanted(self) -> bool:
+        """True when this request's changes go to the store (an override
+        point: Beaker's drop-in stores only after ``save()`` unless ``auto``)."""
+        return True
 
     def suspended(self) -> None:
         """Fire the ``suspended`` event for a request that used the session."""

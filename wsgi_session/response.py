@@ -1,11 +1,10 @@
-"""Holding the app's response until the session is saved, then editing its headers.
+"""Holding the app's WSGI response until the session is saved.
 
 :class:`ResponseEditor` calls the application with a ``start_response`` of its
 own, waits for the first body chunk (PEP 3333 allows this), saves the session,
 and only then passes status and headers on: so a failed save can still become
-a ``503``. It adds the session's ``Set-Cookie``, ``Vary: Cookie``, the probe
-cookie and, in URL mode, rewrites ``Location`` and HTML and adds leak
-protection headers. The application's iterable is always closed.
+a ``503``. What the headers and an HTML body get is decided in
+:mod:`wsgi_session.finish`. The application's iterable is always closed.
 """
 
 from __future__ import annotations
@@ -15,14 +14,15 @@ import typing as t
 from collections.abc import Iterable, Iterator
 
 from .errors import StoreUnavailable
-from .rewrite import (
-    add_session_param,
-    charset_of,
-    hidden_input_markup,
-    request_origin,
-    rewrite_html,
+from .finish import (
+    Headers,
+    finish_headers,
+    rewrite_body,
+    unavailable_response,
+    untouched_headers,
+    wants_html_rewrite,
 )
-from .rewrite import rewrite_location as _rewrite_location
+from .finish import add_vary as add_vary
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from .middleware import RequestContext, SessionMiddleware, StartResponse, WSGIApp
@@ -30,36 +30,6 @@ if t.TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ResponseEditor", "add_vary", "complete_body"]
 
 log = logging.getLogger("wsgi_session")
-Headers = t.List[t.Tuple[str, str]]
-UNAVAILABLE_BODY = b"Service temporarily unavailable. Please try again shortly.\n"
-
-
-def _has(headers: Headers, name: str) -> bool:
-    lname = name.lower()
-    return any(k.lower() == lname for k, _ in headers)
-
-
-def _get(headers: Headers, name: str) -> str | None:
-    lname = name.lower()
-    for k, v in headers:
-        if k.lower() == lname:
-            return v
-    return None
-
-
-def add_vary(headers: Headers, value: str) -> None:
-    """Add ``value`` to the ``Vary`` header unless it is already listed.
-
-    >>> h = [("Vary", "Accept-Encoding")]; add_vary(h, "Cookie"); h
-    [('Vary', 'Accept-Encoding, Cookie')]
-    """
-    for i, (k, v) in enumerate(headers):
-        if len(k) == 4 and k.lower() == "vary":
-            items = [p.strip().lower() for p in v.split(",")]
-            if value.lower() not in items and "*" not in items:
-                headers[i] = (k, f"{v}, {value}")
-            return
-    headers.append(("Vary", value))
 
 
 def complete_body(app_iter: Iterable[bytes]) -> list[bytes] | None:
@@ -204,11 +174,17 @@ class ResponseEditor:
                     if chunk:
                         body.append(chunk)
                         break
-            if self.middleware.settings.rewrite_html and self._wants_html_rewrite():
+            status = self.status
+            if status is not None and wants_html_rewrite(
+                self.request, status, self.headers
+            ):
                 if stream is not None:
                     body.extend(stream)
                     stream = iter(())
-                body = [self._rewrite_body(b"".join(body))]
+                self.headers, whole = rewrite_body(
+                    self.request, self.headers, b"".join(body)
+                )
+                body = [whole]
             self._send_headers()
         except StoreUnavailable as exc:
             self.close()
@@ -226,86 +202,16 @@ class ResponseEditor:
     def _untouched(self, body: list[bytes]) -> list[bytes]:
         """Pass on the response of a request that never used its session (the
         editor is done with then: nothing to save, close or release)."""
-        headers = self.headers
-        probe = self.request.cookie_policy.probe(self.request)
-        if probe is not None:
-            headers = [*headers, probe]
+        headers = untouched_headers(self.request, self.headers)
         self.start_response(self.status, headers, self.exc_info)
         return body
 
     def _send_headers(self) -> None:
         if self.status is None:
             raise RuntimeError("the application did not call start_response")
-        self.headers = list(self.headers)  # ours to change from here on
-        request = self.request
-        state = request.session.state
-        if state.tracking != "cookie" or not state.loaded:
-            token = request.url_token()
-            if token is not None:
-                self._url_mode_headers(token)  # before saving: it may expose the id
-        cookies = request.save()
-        headers = self.headers
-        if cookies:
-            headers.extend(cookies)
-        if state.accessed or cookies:  # a response that sets the cookie varies by it
-            add_vary(headers, "Cookie")
-        probe = request.cookie_policy.probe(request)
-        if probe is not None:
-            headers.append(probe)
+        self.headers = headers = finish_headers(self.request, self.headers)
         self._server_write = self.start_response(self.status, headers, self.exc_info)
         self.sent = True
-
-    def _url_mode_headers(self, token: str) -> None:
-        headers = self.headers
-        param = self.middleware.settings.url_param
-        origin = request_origin(self.environ)
-        for i, (k, v) in enumerate(headers):
-            if k.lower() == "location":
-                new = _rewrite_location(v, param=param, token=token, origin=origin)
-                if new != v:
-                    headers[i] = (k, new)
-                    self.request.exposed = True
-        if not _has(headers, "Referrer-Policy"):
-            headers.append(("Referrer-Policy", "same-origin"))
-        if not _has(headers, "Cache-Control"):
-            headers.append(("Cache-Control", "private"))
-
-    # -- HTML rewriting -------------------------------------------------------
-
-    def _wants_html_rewrite(self) -> bool:
-        if not self.middleware.settings.rewrite_html or self.status is None:
-            return False
-        if self.environ.get("REQUEST_METHOD") == "HEAD":
-            return False
-        if self.status[:3] in ("304", "204") or _has(self.headers, "Content-Encoding"):
-            return False
-        ctype = (_get(self.headers, "Content-Type") or "").split(";")[0].strip()
-        if ctype.lower() not in ("text/html", "application/xhtml+xml"):
-            return False
-        state = self.request.session.state
-        return state.loaded and state.tracking != "cookie"
-
-    def _rewrite_body(self, body: bytes) -> bytes:
-        token = self.request.url_token()
-        if token is None:
-            return body
-        param = self.middleware.settings.url_param
-        origin = request_origin(self.environ)
-
-        def url_fn(url: str) -> str:
-            return add_session_param(url, param=param, token=token, origin=origin)
-
-        ctype = _get(self.headers, "Content-Type") or "text/html"
-        new = rewrite_html(
-            body, charset_of(ctype), url_fn, str(hidden_input_markup(param, token))
-        )
-        if new != body:
-            self.request.exposed = True
-            self.headers = [
-                (k, v) for k, v in self.headers if k.lower() != "content-length"
-            ]
-            self.headers.append(("Content-Length", str(len(new))))
-        return new
 
     # -- the end --------------------------------------------------------------
 
@@ -333,12 +239,7 @@ class ResponseEditor:
 
     def _unavailable(self, exc: StoreUnavailable) -> list[bytes]:
         log.warning("wsgi_session: session store unavailable: %s", exc)
-        headers = [
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(UNAVAILABLE_BODY))),
-            ("Retry-After", "5"),
-            ("Cache-Control", "no-store"),
-        ]
-        self.start_response("503 Service Unavailable", headers, self.exc_info)
+        status, headers, body = unavailable_response()
+        self.start_response(status, headers, self.exc_info)
         self.sent = True
-        return [UNAVAILABLE_BODY]
+        return [body]
