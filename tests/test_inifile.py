@@ -539,6 +539,8 @@ def test_load_config_reads_every_setting_of_the_example_file() -> None:
         "concurrency": "merge",
         "rewrite_html": False,
         "events": None,
+        "csrf": "check",
+        "csrf_exempt": ("/api/", "/hooks/"),
         "lock_timeout": 5,
         "url_body_limit": 512 * 1024,
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .config import Settings as Settings
 from .errors import ConfigError as ConfigError
+from .errors import CSRFError as CSRFError
 from .errors import LockTimeout as LockTimeout
 from .errors import SerializationError as SerializationError
 from .errors import SessionError as SessionError
@@ -14,6 +15,8 @@ from .errors import StoreUnavailable as StoreUnavailable
 from .events import EndReason as EndReason
 from .events import RejectReason as RejectReason
 from .events import SessionEvents as SessionEvents
+from .helpers import check_csrf as check_csrf
+from .helpers import csrf_input as csrf_input
 from .helpers import hidden_input as hidden_input
 from .helpers import rewrite_url as rewrite_url
 from .inifile import load_config as load_config
@@ -25,6 +28,7 @@ from .stores import open_store as open_store
 __version__ = "0.1.0"
 
 __all__ = [
+    "CSRFError",
     "ConfigError",
     "EndReason",
     "LockTimeout",
@@ -36,6 +40,8 @@ __all__ = [
     "SessionMiddleware",
     "Settings",
     "StoreUnavailable",
+    "check_csrf",
+    "csrf_input",
     "get_session",
     "hidden_input",
     "load_config",

@@ -171,6 +171,28 @@ def events(key: str, value: t.Any) -> SessionEvents | None:
     return value
 
 
+def path_prefixes(key: str, value: t.Any) -> tuple[str, ...]:
+    """A tuple of path prefixes, each starting with ``/``.
+
+    >>> path_prefixes("csrf_exempt", ["/api/", "/hooks"])
+    ('/api/', '/hooks')
+    """
+    if isinstance(value, str):
+        value = (value,)
+    try:
+        prefixes = tuple(value)
+    except TypeError:
+        prefixes = None
+    if prefixes is None or not all(
+        isinstance(p, str) and p.startswith("/") for p in prefixes
+    ):
+        raise ConfigError(
+            f"{key}: expected path prefixes starting with '/', got {value!r}",
+            key=key,
+        )
+    return prefixes
+
+
 def byte_count(key: str, value: t.Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ConfigError(

@@ -45,6 +45,7 @@ __all__ = [
 #: The string forms of ini files (see :data:`wsgi_session.inifile.COERCERS`).
 Kind = t.Literal[
     "text",
+    "path_prefixes",
     "optional_text",
     "boolean",
     "boolean_or_auto",
@@ -197,6 +198,18 @@ SETTINGS: tuple[Setting, ...] = (
         "lifecycle hooks",
     ),
     Setting(
+        "csrf", "off", "text", checks.one_of("off", "check"),
+        "``'off'`` | ``'check'``", "",
+        "``off`` or ``check``",
+        "refuse unsafe requests without a valid CSRF token (403)",
+    ),
+    Setting(
+        "csrf_exempt", (), "path_prefixes", checks.path_prefixes,
+        "iterable of ``str`` path prefixes", "(none)",
+        "prefixes, one per line or comma-separated",
+        "``PATH_INFO`` prefixes the CSRF check skips",
+    ),
+    Setting(
         "lock_timeout", 10, "duration", checks.required_seconds,
         _DURATION, "", "a duration (required: ``None`` is refused)",
         "how long a request waits for the session lock",
@@ -333,6 +346,8 @@ class Settings:
     concurrency: str
     rewrite_html: bool
     events: SessionEvents | None
+    csrf: str
+    csrf_exempt: tuple[str, ...]
     lock_timeout: int
     url_body_limit: int
 

@@ -109,3 +109,17 @@ class SerializationError(SessionError, TypeError):
         else:
             path = f"{key}.{self.path}"
         return SerializationError(path, self.type_name, self.detail)
+
+
+class CSRFError(SessionError):
+    """An unsafe request did not carry a valid CSRF token (§13.2).
+
+    ``reason`` says what was wrong, in words safe to log (never the token).
+
+    >>> str(CSRFError("no CSRF token")), CSRFError("no CSRF token").reason
+    ('no CSRF token', 'no CSRF token')
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

@@ -40,7 +40,7 @@ class EndReason(enum.Enum):
 
 
 class RejectReason(enum.Enum):
-    """Why a presented session id was not accepted.
+    """Why a presented session id (or CSRF token) was not accepted.
 
     >>> RejectReason("unknown_id") is RejectReason.UNKNOWN_ID
     True
@@ -54,6 +54,8 @@ class RejectReason(enum.Enum):
     URL_ID_REFUSED = "url_id_refused"
     #: A URL id arrived with another User-Agent than the one it was issued to.
     BINDING_MISMATCH = "binding_mismatch"
+    #: An unsafe request's CSRF token was missing or did not verify (§13.2).
+    CSRF_FAILED = "csrf_failed"
 
 
 class SessionEvents:

@@ -12,7 +12,8 @@ send exactly the same thing:
 * :func:`wants_html_rewrite` and :func:`rewrite_body` rewrite the links and
   forms of an HTML page in URL mode (``rewrite_html=True``);
 * :func:`untouched_headers` are the headers of a request that never used its
-  session; :func:`unavailable_response` is the 503 of a store outage.
+  session; :func:`unavailable_response` is the 503 of a store outage and
+  :func:`forbidden_response` the 403 of a refused CSRF check.
 
 >>> h = [("Vary", "Accept-Encoding")]; add_vary(h, "Cookie"); h
 [('Vary', 'Accept-Encoding, Cookie')]
@@ -39,6 +40,7 @@ __all__ = [
     "Headers",
     "add_vary",
     "finish_headers",
+    "forbidden_response",
     "rewrite_body",
     "unavailable_response",
     "untouched_headers",
@@ -163,6 +165,23 @@ def rewrite_body(
     headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
     headers.append(("Content-Length", str(len(new))))
     return headers, new
+
+
+FORBIDDEN_BODY = b"Forbidden: the request's CSRF token is missing or not valid.\n"
+
+
+def forbidden_response() -> tuple[str, Headers, bytes]:
+    """The ``403`` answered before the app when ``csrf="check"`` refuses a request.
+
+    >>> forbidden_response()[0]
+    '403 Forbidden'
+    """
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(FORBIDDEN_BODY))),
+        ("Cache-Control", "no-store"),
+    ]
+    return "403 Forbidden", headers, FORBIDDEN_BODY
 
 
 def unavailable_response() -> tuple[str, Headers, bytes]:

@@ -1,7 +1,9 @@
-"""The URL helpers applications call in templates: ``rewrite_url`` and ``hidden_input``.
+"""The helpers applications call in templates and views.
 
-Both consult the request context the middleware put in the environ and are
-no-ops in cookie mode and before the session's first write.
+``rewrite_url`` and ``hidden_input`` consult the request context the
+middleware put in the environ and are no-ops in cookie mode and before the
+session's first write; ``csrf_input`` and ``check_csrf`` are the CSRF token
+of §13.2 in a form, and the check of a request by hand.
 
 >>> rewrite_url({}, "/cart?x=1")
 '/cart?x=1'
@@ -16,9 +18,13 @@ import typing as t
 from markupsafe import Markup
 
 from .context import CONTEXT_KEY
+from .csrf import FIELD_NAME
+from .csrfcheck import check_request
+from .errors import CSRFError
+from .events import RejectReason, dispatch
 from .rewrite import add_session_param, hidden_input_markup, request_origin
 
-__all__ = ["hidden_input", "rewrite_url"]
+__all__ = ["check_csrf", "csrf_input", "hidden_input", "rewrite_url"]
 
 
 def _token(environ: t.Mapping[str, t.Any]) -> tuple[str, str] | None:
@@ -57,3 +63,37 @@ def hidden_input(environ: t.Mapping[str, t.Any]) -> Markup:
         return Markup("")
     environ[CONTEXT_KEY].exposed = True
     return hidden_input_markup(*found)
+
+
+def _context(environ: t.Mapping[str, t.Any]) -> t.Any:
+    context = environ.get(CONTEXT_KEY)
+    if context is None:
+        raise LookupError(
+            "no wsgi_session in this environ: is the app wrapped by SessionMiddleware?"
+        )
+    return context
+
+
+def csrf_input(environ: t.Mapping[str, t.Any]) -> Markup:
+    """A hidden ``csrf_token`` input with a fresh token of the request's session.
+
+    Works in every tracking mode (the token never goes into a URL); the
+    session's CSRF secret is made on first use.
+    """
+    token = _context(environ).session.csrf_token()
+    return Markup('<input type="hidden" name="%s" value="%s">') % (FIELD_NAME, token)
+
+
+def check_csrf(environ: t.Mapping[str, t.Any]) -> None:
+    """Check the request's CSRF token by hand; raise :class:`~wsgi_session.CSRFError`.
+
+    The token is the ``X-CSRF-Token`` header or the ``csrf_token`` field of a
+    form body (read without consuming it); on HTTPS the Origin (or Referer)
+    must be the request's own. A refusal fires ``rejected(environ,
+    RejectReason.CSRF_FAILED)``.
+    """
+    context = _context(environ)
+    why = check_request(context)
+    if why is not None:
+        dispatch(context.settings.events, "rejected", environ, RejectReason.CSRF_FAILED)
+        raise CSRFError(why)

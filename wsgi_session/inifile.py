@@ -136,6 +136,13 @@ def _secret_keys(value: str) -> str | list[str] | None:
     return keys[0] if len(keys) == 1 else keys
 
 
+def _path_prefixes(value: str) -> tuple[str, ...]:
+    # One per line or comma-separated; blank entries are dropped.
+    text = value.strip()
+    parts = text.splitlines() if "\n" in text else text.split(",")
+    return tuple(part.strip() for part in parts if part.strip())
+
+
 def _samesite(value: str) -> str | None:
     # An empty value omits the attribute; "None" is the attribute value
     # SameSite=None (Settings.build normalises and checks the spelling).
@@ -203,6 +210,7 @@ COERCERS: dict[str, Coercer] = {
     "optional_duration": _optional_duration,
     "byte_size": _byte_size,
     "secret_keys": _secret_keys,
+    "path_prefixes": _path_prefixes,
     "samesite": _samesite,
     "serializer": _serializer,
     "events": _events,

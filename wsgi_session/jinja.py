@@ -1,7 +1,8 @@
 """The URL helpers as Jinja2 globals and a filter: :func:`install` on any Environment.
 
 After ``install(env)``, templates can call ``{{ rewrite_url("/cart") }}``,
-``{{ url|rewrite_url }}`` and ``{{ session_input() }}``. These need the WSGI
+``{{ url|rewrite_url }}``, ``{{ session_input() }}``, ``{{ csrf_input() }}``
+and ``{{ csrf_token() }}`` (§13.2). These need the WSGI
 environ of the request being answered; they look for it, in this order:
 
 1. an ``environ`` variable of the template context (the plain WSGI way:
@@ -33,7 +34,8 @@ from collections.abc import Iterator, Mapping
 import jinja2
 from markupsafe import Markup
 
-from .helpers import hidden_input, rewrite_url
+from .context import CONTEXT_KEY
+from .helpers import csrf_input, hidden_input, rewrite_url
 
 __all__ = ["EnvironGetter", "install", "use_environ"]
 
@@ -86,7 +88,8 @@ def _finder(
 def install(
     env: jinja2.Environment, *, environ_getter: EnvironGetter | None = None
 ) -> None:
-    """Register ``rewrite_url(url)``, ``session_input()`` and ``|rewrite_url``.
+    """Register ``rewrite_url(url)``, ``session_input()``, ``|rewrite_url``,
+    ``csrf_token()`` and ``csrf_input()``.
 
     ``environ_getter`` is called (with no arguments) when the template
     context has no ``environ``; it returns the current request's environ, or
@@ -110,6 +113,20 @@ def install(
         """A hidden input carrying the session id (empty in cookie mode)."""
         return hidden_input(find(context))
 
+    @jinja2.pass_context
+    def csrf_token_global(context: jinja2.runtime.Context) -> str:
+        """A fresh CSRF token of the request's session (empty without one)."""
+        request = find(context).get(CONTEXT_KEY)
+        return "" if request is None else str(request.session.csrf_token())
+
+    @jinja2.pass_context
+    def csrf_input_global(context: jinja2.runtime.Context) -> Markup:
+        """A hidden ``csrf_token`` input (empty without a session)."""
+        environ = find(context)
+        return Markup("") if CONTEXT_KEY not in environ else csrf_input(environ)
+
     env.globals["rewrite_url"] = rewrite_url_global
     env.globals["session_input"] = session_input
+    env.globals["csrf_token"] = csrf_token_global
+    env.globals["csrf_input"] = csrf_input_global
     env.filters["rewrite_url"] = rewrite_url_global

@@ -22,6 +22,9 @@ from collections.abc import Iterable
 from .config import Settings
 from .context import CONTEXT_KEY, RequestContext, WSGIEnviron
 from .cookiepolicy import CookiePolicy
+from .csrfcheck import refusal
+from .events import RejectReason, dispatch
+from .finish import forbidden_response
 from .presented import IdResolver
 from .repository import SessionRepository, store_key
 from .response import ResponseEditor
@@ -145,7 +148,30 @@ class SessionMiddleware:
         """Run the app for one request with its coordinator ``request``."""
         if not self._multiprocess_warned and request.environ.get("wsgi.multiprocess"):
             self._warn_multiprocess()
-        return ResponseEditor(self, request, start_response).run(self.app)
+        app = self.app if self.settings.csrf == "off" else self._csrf_checked(request)
+        return ResponseEditor(self, request, start_response).run(app)
+
+    def _csrf_checked(self, request: RequestContext) -> WSGIApp:
+        """The app behind the CSRF check of ``csrf="check"`` (§13.2): a refused
+        request gets a 403 and the app never runs. Run by the response
+        editor like the app itself, so a store outage is a 503 and a lock is
+        released."""
+
+        def checked(
+            environ: WSGIEnviron, start_response: StartResponse
+        ) -> Iterable[bytes]:
+            why = refusal(request)
+            if why is None:
+                return self.app(environ, start_response)
+            log.info("wsgi_session: CSRF check refused a request: %s", why)
+            dispatch(
+                self.settings.events, "rejected", environ, RejectReason.CSRF_FAILED
+            )
+            status, headers, body = forbidden_response()
+            start_response(status, headers)
+            return [body]
+
+        return checked
 
     def request_context(self, environ: WSGIEnviron) -> RequestContext:
         """Make the coordinator of one request (an override point).

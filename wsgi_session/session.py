@@ -20,6 +20,7 @@ import datetime as dt
 import typing as t
 from collections.abc import Iterator, Mapping, MutableMapping
 
+from .csrf import mask_token, token_matches
 from .errors import SerializationError
 from .flash import lookup_dotted, select_input
 from .lifetime import expires_at
@@ -331,6 +332,31 @@ class Session(MutableMapping[str, t.Any]):
         self.load()
         return lookup_dotted(self.state.flash.input or {}, name, default)
 
+    # -- CSRF tokens (§13.2) ----------------------------------------------------
+
+    def csrf_token(self) -> str:
+        """A CSRF token for this session, masked afresh on every call.
+
+        The session's secret is made on first use (the session is then
+        stored); ``regenerate()`` rotates it. Put tokens in forms or headers,
+        never in URLs.
+
+        >>> s = Session.detached(); a, b = s.csrf_token(), s.csrf_token()
+        >>> a != b and s.check_csrf(a) and s.check_csrf(b)
+        True
+        """
+        self.load()
+        return mask_token(self.state.csrf_secret())
+
+    def check_csrf(self, token: object) -> bool:
+        """True when ``token`` is a token of this session (constant-time).
+
+        >>> Session.detached().check_csrf("forged")
+        False
+        """
+        self.load()
+        return token_matches(token, self.state.current_csrf_secret)
+
     # -- identity and time --------------------------------------------------
 
     @property
@@ -416,7 +442,8 @@ class Session(MutableMapping[str, t.Any]):
     def regenerate(self) -> None:
         """Give the session a new id, keep its data, delete the old id at once.
 
-        Call it after login, to defeat session fixation.
+        Call it after login, to defeat session fixation. The CSRF secret is
+        rotated too.
 
         >>> s = Session.detached(); s["user"] = "ann"; old = s.id
         >>> s.regenerate(); s.id != old and s["user"] == "ann"
@@ -424,6 +451,7 @@ class Session(MutableMapping[str, t.Any]):
         """
         self.load()
         new_id = new_session_id()
+        self.state.rotate_csrf()
         if self.state.stored:
             # The store copies the session to the new id first and deletes
             # the old one only then: an outage can fail the request but never

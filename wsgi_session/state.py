@@ -31,24 +31,35 @@ import logging
 import typing as t
 from collections.abc import Iterator, Mapping
 
+from .csrf import new_secret
 from .errors import SerializationError
 from .flash import NO_FLASH, FlashState
 from .meta import SessionMeta, now_ms
 from .serializers import Serializer, default_serializer
 from .signing import new_session_id
 
-__all__ = ["DATA_PREFIX", "SYS_FIELD", "SessionState"]
+__all__ = ["CSRF_FIELD", "DATA_PREFIX", "SYS_FIELD", "SessionState"]
 
 log = logging.getLogger("wsgi_session")
 
-#: Record field prefix of user data keys; the flash bookkeeping lives in SYS_FIELD.
+#: Record field prefix of user data keys; the flash bookkeeping lives in
+#: SYS_FIELD, the CSRF secret (§13.2) in CSRF_FIELD.
 DATA_PREFIX = "d"
 SYS_FIELD = "s"
+CSRF_FIELD = "c"
 #: The value of a key whose stored bytes have not been decoded yet; the
 #: default of a lookup that has none.
 _UNDECODED: t.Any = object()
 _MISSING: t.Any = object()
 _IMMUTABLE = (str, int, float, bool, type(None), bytes)
+
+
+def _csrf_secret(data: bytes) -> str:
+    """A stored CSRF secret; ValueError when it is not one (a corrupt record)."""
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError:
+        raise ValueError("corrupt CSRF secret") from None
 
 
 class SessionState:
@@ -69,6 +80,8 @@ class SessionState:
     # Slots: one state is made per request; slot stores are cheaper than an
     # instance dict.
     __slots__ = (
+        "_csrf",
+        "_csrf_changed",
         "_flash",
         "_forced",
         "_items",
@@ -127,8 +140,9 @@ class SessionState:
         self.last_accessed: float | None = None
         #: How many times this request wrote the session to the store.
         self.writes = 0
-        self._meta_changed = self._forced = False
+        self._meta_changed = self._forced = self._csrf_changed = False
         self._flash = NO_FLASH
+        self._csrf: str | None = None
 
     # -- loading (the host's calls) ---------------------------------------------
 
@@ -152,6 +166,9 @@ class SessionState:
         self._flash = (
             NO_FLASH if flash is None else FlashState.decode(flash, self.serializer)
         )
+        csrf = fields.get(CSRF_FIELD)
+        if csrf is not None:
+            self._csrf = _csrf_secret(csrf)
         self.id = session_id
         self.stored = True
         self.is_new = False
@@ -283,6 +300,29 @@ class SessionState:
             if key in self._items:
                 self.delete_value(key)
 
+    # -- the CSRF secret (§13.2) ----------------------------------------------------
+
+    def csrf_secret(self) -> str:
+        """The session's CSRF secret, made on first use (which makes the
+        session non-empty: it is stored with it)."""
+        if self._csrf is None:
+            self._csrf = new_secret()
+            self._csrf_changed = True
+            self.ensure_id()
+        return self._csrf
+
+    @property
+    def current_csrf_secret(self) -> str | None:
+        """The CSRF secret if the session has one (none is made)."""
+        return self._csrf
+
+    def rotate_csrf(self) -> None:
+        """Replace an existing CSRF secret (regenerate, login): tokens of the
+        old one stop verifying."""
+        if self._csrf is not None:
+            self._csrf = new_secret()
+            self._csrf_changed = True
+
     # -- metadata -------------------------------------------------------------------
 
     def set_timeout(self, seconds: int | None) -> None:
@@ -321,6 +361,7 @@ class SessionState:
             or self._pending
             or self._removed
             or self._meta_changed
+            or self._csrf_changed
             or self._flash.changed
         )
 
@@ -335,6 +376,7 @@ class SessionState:
             or self._flash.changed
             or self._meta_changed
             or self._forced
+            or self._csrf_changed
         )
 
     @property
@@ -345,7 +387,7 @@ class SessionState:
     @property
     def has_data(self) -> bool:
         """True when the session holds any data or pending flash input."""
-        return bool(self._items) or self._flash.active
+        return bool(self._items) or self._flash.active or self._csrf is not None
 
     def changes(self) -> tuple[dict[str, bytes], set[str]]:
         """Return ``(fields_to_set, fields_to_delete)`` in record form.
@@ -356,6 +398,8 @@ class SessionState:
         """
         fields: dict[str, bytes] = {}
         flash = self._flash
+        if self._csrf_changed and self._csrf is not None:
+            fields[CSRF_FIELD] = self._csrf.encode("ascii")
         if not (self._watch or self._pending or self._removed or flash.changed):
             return fields, set()
         for key in self._watch:
@@ -391,6 +435,8 @@ class SessionState:
         fields.update(set_fields)
         if self._flash.active:
             fields[SYS_FIELD] = self._flash.encode(self.serializer)
+        if self._csrf is not None:
+            fields[CSRF_FIELD] = self._csrf.encode("ascii")
         return fields
 
     # -- how the write went (the host's calls) ---------------------------------------
@@ -405,7 +451,7 @@ class SessionState:
         self._removed.clear()
         if self._flash.changed:
             self._flash.changed = False
-        self._meta_changed = self._forced = False
+        self._meta_changed = self._forced = self._csrf_changed = False
         self.meta = meta
         self.stored = True
         self.writes += 1
@@ -448,5 +494,6 @@ class SessionState:
         self._items.clear()
         self._begin()
         self._flash = NO_FLASH
-        self._forced = self._meta_changed = False
+        self._forced = self._meta_changed = self._csrf_changed = False
+        self._csrf = None
         self.destroyed = True

@@ -29,6 +29,7 @@ __all__ = [
     "CookieProfile",
     "Presented",
     "choose_mode",
+    "form_field",
     "read_presented",
     "user_agent_binding",
 ]
@@ -157,8 +158,17 @@ def _rewound(stream: t.Any, position: int | None) -> bool:
     return True
 
 
-def _body_value(environ: dict[str, t.Any], param: str, limit: int) -> str | None:
-    """Find ``param`` in a small form body, leaving ``wsgi.input`` readable."""
+def form_field(environ: dict[str, t.Any], param: str, limit: int) -> str | None:
+    """The first value of field ``param`` of a small urlencoded or multipart
+    body (at most ``limit`` bytes), leaving ``wsgi.input`` readable for the
+    app; None for any other body.
+
+    >>> import io
+    >>> env = {"CONTENT_TYPE": "application/x-www-form-urlencoded",
+    ...        "CONTENT_LENGTH": "7", "wsgi.input": io.BytesIO(b"a=1&b=2")}
+    >>> form_field(env, "b", 1024), env["wsgi.input"].read()
+    ('2', b'a=1&b=2')
+    """
     ctype = str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
     if ctype not in _FORM_TYPES:
         return None
@@ -238,7 +248,7 @@ def read_presented(
             _strip_uri(environ, "RAW_URI", url_param)
             return presented._replace(url_value=found[0])
     if environ.get("REQUEST_METHOD") == "POST" and not presented.has_our_cookie:
-        value = _body_value(environ, url_param, body_limit)
+        value = form_field(environ, url_param, body_limit)
         if value is not None:
             return presented._replace(url_value=value)
     return presented
