@@ -25,7 +25,7 @@ TEMPLATES: dict[str, str] = {
         '{% session_input %}<input name="item"></form>'
     ),
     "context.html": (
-        "user={{ wsgi_session.user_id }};"
+        "user={{ wsgi_session.user_id|default_if_none:'' }};"
         "id={{ wsgi_session.id }};"
         "input={{ session_input }}"
     ),

@@ -309,3 +309,48 @@ def test_check_reports_three_mistakes_in_one_run(
         "tracking: expected one of 'auto', 'cookie', 'url', got 'sometimes' "
         f"(in [wsgi_session] of {ini})"
     )
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run ``wsgi-session ARGV`` in-process; return (status, stdout, stderr)."""
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_sessions_lists_a_users_sessions_and_ends_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """`sessions CONFIG --user ID` lists handles; `--end` ends them all."""
+    from werkzeug.test import Client
+
+    from wsgi_session import SessionMiddleware
+
+    store = "file://" + quote(str(tmp_path / "sessions"))
+    path = write_ini(tmp_path, f"secret_key = k\nstore = {store}\nuser_key = user\n")
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        environ["wsgi_session"]["user"] = "ann"
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"in"]
+
+    mw = SessionMiddleware.from_ini(app, path)
+    for agent in ("phone", "laptop"):
+        Client(mw).get("/", headers={"User-Agent": agent})
+    status, out, _ = run_cli(capsys, "sessions", path, "--user", "ann")
+    assert status == 0 and out.count(" cookie") + out.count(" both") == 2
+    assert "phone" in out and "laptop" in out and "expires" in out
+    status, out, _ = run_cli(capsys, "sessions", path, "--user", "ann", "--end")
+    assert (status, out.strip()) == (0, "ended 2 sessions of 'ann'")
+    status, out, _ = run_cli(capsys, "sessions", path, "--user", "ann")
+    assert (status, out.strip()) == (0, "no live sessions of 'ann'")
+
+
+def test_sessions_of_an_unknown_user_and_bad_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """An unknown user lists nothing; a config mistake exits 2."""
+    path = write_ini(tmp_path, "secret_key = k\n")
+    assert run_cli(capsys, "sessions", path, "--user", "nobody")[0] == 0
+    bad = write_ini(tmp_path, "secret_key = k\nuser_kee = x\n")
+    assert run_cli(capsys, "sessions", bad, "--user", "x")[0] == 2

@@ -539,6 +539,7 @@ def test_load_config_reads_every_setting_of_the_example_file() -> None:
         "concurrency": "merge",
         "rewrite_html": False,
         "events": None,
+        "user_key": "user_id",
         "csrf": "check",
         "csrf_exempt": ("/api/", "/hooks/"),
         "lock_timeout": 5,

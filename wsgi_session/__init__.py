@@ -24,6 +24,7 @@ from .middleware import SessionMiddleware as SessionMiddleware
 from .middleware import get_session as get_session
 from .session import Session as Session
 from .stores import open_store as open_store
+from .users import SessionInfo as SessionInfo
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,7 @@ __all__ = [
     "Session",
     "SessionError",
     "SessionEvents",
+    "SessionInfo",
     "SessionMiddleware",
     "Settings",
     "StoreUnavailable",

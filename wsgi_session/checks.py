@@ -157,6 +157,15 @@ def nonempty_str(key: str, value: t.Any) -> str:
     return value
 
 
+def optional_nonempty_str(key: str, value: t.Any) -> str | None:
+    """None, or a non-empty str.
+
+    >>> optional_nonempty_str("user_key", None), optional_nonempty_str("k", "_id")
+    (None, '_id')
+    """
+    return None if value is None else nonempty_str(key, value)
+
+
 def serializer(key: str, value: t.Any) -> Serializer:
     return check_serializer(value)
 

@@ -14,6 +14,7 @@ store fails, 2 for a bad command line or configuration.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import secrets
 import socket
 import socketserver
@@ -34,6 +35,7 @@ from .stores import (
     is_in_memory,
     open_store,
 )
+from .users import UserIndex
 
 __all__ = ["ThreadingWSGIServer", "main", "make_threaded_server", "redact_url"]
 
@@ -226,6 +228,45 @@ def _sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- sessions ---------------------------------------------------------------------
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    try:
+        options = load_config(args.config, args.section)
+        url = options.get("store") or "memory://"
+        store = open_store(url)
+    except ConfigError as exc:
+        return _fail("sessions", str(exc), EXIT_USAGE)
+    except Exception as exc:  # mongodb:// and dynamodb:// connect at once
+        return _fail("sessions", f"cannot reach the store: {exc}", EXIT_FAILED)
+    users = UserIndex(backend_for(store), options.get("absolute_timeout"))
+    try:
+        if args.end:
+            count = users.end_all(args.user)
+            print(f"ended {count} session{'' if count == 1 else 's'} of {args.user!r}")
+            return EXIT_OK
+        listed = users.sessions(args.user)
+    except StoreUnavailable as exc:
+        return _fail("sessions", f"cannot reach the store: {exc}", EXIT_FAILED)
+    finally:
+        close_store(store)
+    if not listed:
+        print(f"no live sessions of {args.user!r}")
+    for info in listed:
+        expires = "never" if info.expires is None else _when(info.expires)
+        print(
+            f"{info.handle}  created {_when(info.created)}  last used "
+            f"{_when(info.last_accessed)}  expires {expires}  {info.tracking}  "
+            f"{info.user_agent or '-'}"
+        )
+    return EXIT_OK
+
+
+def _when(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 # -- the parser -----------------------------------------------------------------------
 
 
@@ -271,6 +312,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     _config_arguments(sweep)
     sweep.set_defaults(run=_sweep)
+    sessions = commands.add_parser(
+        "sessions",
+        help="list a user's live sessions, or end them (--end)",
+        description="List the live sessions of a user (handle, times, tracking, "
+        "User-Agent) from the configured store, or end them all with --end.",
+    )
+    _config_arguments(sessions)
+    sessions.add_argument("--user", required=True, metavar="ID", help="the user id")
+    sessions.add_argument(
+        "--end", action="store_true", help="end every session of the user"
+    )
+    sessions.set_defaults(run=_sessions)
     return parser
 
 

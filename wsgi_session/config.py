@@ -198,6 +198,12 @@ SETTINGS: tuple[Setting, ...] = (
         "lifecycle hooks",
     ),
     Setting(
+        "user_key", None, "optional_text", checks.optional_nonempty_str,
+        "``str`` | ``None``", "(no user binding)",
+        "the key; ``None`` or empty for none",
+        "the session key that names the signed-in user (binding, index)",
+    ),
+    Setting(
         "csrf", "off", "text", checks.one_of("off", "check"),
         "``'off'`` | ``'check'``", "",
         "``off`` or ``check``",
@@ -346,6 +352,7 @@ class Settings:
     concurrency: str
     rewrite_html: bool
     events: SessionEvents | None
+    user_key: str | None
     csrf: str
     csrf_exempt: tuple[str, ...]
     lock_timeout: int

@@ -32,6 +32,7 @@ adapter that is not a WSGI middleware calls that function itself). Events
 from __future__ import annotations
 
 import logging
+import time
 import typing as t
 
 from .cookiepolicy import CookiePolicy, Headers
@@ -41,6 +42,7 @@ from .presented import NOTHING_PRESENTED, IdResolver, Resolution
 from .repository import CREATED, ENDED, NOTHING, Refusal, lock_ttl, store_key
 from .session import Session
 from .tracking import choose_mode, read_presented, user_agent_binding
+from .users import SessionInfo, new_handle
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from .middleware import SessionMiddleware
@@ -88,6 +90,7 @@ class RequestContext:
         "session",
         "settings",
         "signer",
+        "started",
     )
 
     def __init__(
@@ -112,6 +115,9 @@ class RequestContext:
         self.signer = resolver.signer
         self.cookies = cookie_policy.cookies
         self.environ = environ
+        #: When the request began (a login that began before a concurrent
+        #: "end all sessions" of its user does not survive it).
+        self.started = time.time()
         self.presented = read_presented(  # positional: the cheaper call
             environ,
             self.cookies.name,
@@ -120,7 +126,11 @@ class RequestContext:
             settings.url_body_limit,
         )
         self.session = session = middleware.session_class(  # positional: cheaper
-            self, settings.serializer, settings.idle_timeout, settings.absolute_timeout
+            self,
+            settings.serializer,
+            settings.idle_timeout,
+            settings.absolute_timeout,
+            settings.user_key,
         )
         #: Which presented id this request resumes (set when the session loads).
         self.resolution: Resolution = NOTHING_PRESENTED
@@ -187,6 +197,8 @@ class RequestContext:
             self._reject(reason)
         if found is Refusal.EXPIRED:
             dispatch(self.settings.events, "ended", session, EndReason.EXPIRED)
+        elif found is Refusal.REVOKED:
+            dispatch(self.settings.events, "ended", session, EndReason.REVOKED)
         if found is not Refusal.BINDING_MISMATCH:
             self.cookie_rejected = not from_url
         self.release()
@@ -207,11 +219,14 @@ class RequestContext:
     # -- SessionHost: regenerate and destroy -----------------------------------
 
     def discard_stored(self, session: Session, *, destroyed: bool) -> None:
-        """Delete the stored entry now (destroy)."""
-        session_id = session.state.id
+        """Delete the stored entry now (destroy); it leaves its user's index."""
+        state = session.state
+        session_id = state.id
         if session_id is None:
             return
         self.repository.delete(session_id)
+        if state.bound_user is not None:
+            self.middleware.users.remove(state.bound_user, state.handle)
         if destroyed:
             dispatch(self.settings.events, "ended", session, EndReason.DESTROYED)
 
@@ -284,13 +299,80 @@ class RequestContext:
 
     def prepare_save(self) -> None:
         """Bring the session to what should be stored (an override point):
-        age the flash data once, and bind an id written into URLs."""
+        age the flash data once, follow the ``user_key`` (bind or unbind the
+        session, §13.1), and bind an id written into URLs."""
         state = self.session.state
         if not self._aged:
             self._aged = True
             state.age_flash()
+        user_key = self.settings.user_key
+        if user_key is not None:
+            value = state.get_value(user_key, None)
+            user = None if value is None else str(value)
+            if user != state.bound_user:
+                if user is None:
+                    self.unbind_user(self.session)
+                else:
+                    self.bind_user(self.session, user)
         if self.exposed:
             state.mark_exposed()
+
+    # -- the user (§13.1) ---------------------------------------------------------
+
+    def bind_user(self, session: Session, user_id: str) -> None:
+        """Bind the session to ``user_id`` now: a new id (fixation), a new CSRF
+        secret, the session stored with its binding, an entry in the user's
+        index. A login that began before a concurrent "end all sessions" of
+        the user ends at once (its session is revoked)."""
+        state = session.state
+        if state.bound_user == user_id:
+            return
+        users = self.middleware.users
+        if state.bound_user is not None:
+            users.remove(state.bound_user, state.handle)
+        session.regenerate()  # rotates the CSRF secret too
+        state.bind(user_id, new_handle(user_id))
+        wrote = self.repository.save(state, self._token)
+        if wrote is ENDED or state.id is None:
+            state.ended()
+            return
+        if wrote is CREATED:
+            dispatch(self.settings.events, "created", session, self.environ)
+        watermark = users.add(
+            user_id,
+            t.cast(str, state.handle),
+            session_key=store_key(state.id),
+            meta=state.meta,
+            user_agent=str(self.environ.get("HTTP_USER_AGENT", "")),
+            tracking=state.tracking,
+        )
+        if watermark is not None and watermark >= self.started:
+            log.debug("wsgi_session: a login raced 'end all sessions'; ended")
+            users.remove(user_id, state.handle)
+            self.repository.delete(state.id)
+            state.reset()
+            dispatch(self.settings.events, "ended", session, EndReason.REVOKED)
+
+    def unbind_user(self, session: Session) -> None:
+        """The session no longer belongs to its user (logout)."""
+        state = session.state
+        if state.bound_user is not None:
+            self.middleware.users.remove(state.bound_user, state.handle)
+            state.unbind()
+
+    def user_sessions(self, session: Session) -> list[SessionInfo]:
+        """The live sessions of the session's user, this one flagged current."""
+        state = session.state
+        if state.bound_user is None:
+            return []
+        return self.middleware.users.sessions(state.bound_user, current=state.handle)
+
+    def end_other_sessions(self, session: Session) -> int:
+        """End every other session of the session's user; return how many."""
+        state = session.state
+        if state.bound_user is None:
+            return 0
+        return self.middleware.users.end_all(state.bound_user, keep=state.handle)
 
     def save_wanted(self) -> bool:
         """True when this request's changes go to the store (an override

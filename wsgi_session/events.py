@@ -37,6 +37,9 @@ class EndReason(enum.Enum):
 
     DESTROYED = "destroyed"
     EXPIRED = "expired"
+    #: Ended by ``end_sessions_of()``, ``end_session()`` or
+    #: ``end_other_sessions()`` (§13.1), found at its next request.
+    REVOKED = "revoked"
 
 
 class RejectReason(enum.Enum):

@@ -32,6 +32,7 @@ from .session import Session
 from .signing import IdSigner
 from .stores import Backend, backend_for, is_in_memory, open_store
 from .tracking import CookieProfile
+from .users import SessionInfo, UserIndex
 
 __all__ = [
     "CONTEXT_KEY",
@@ -107,6 +108,8 @@ class SessionMiddleware:
             absolute_timeout=settings.absolute_timeout,
         )
         self.cookie_policy = CookiePolicy(self.cookies, self.signer)
+        #: The per-user indexes of bound sessions (§13.1).
+        self.users = UserIndex(self.backend, settings.absolute_timeout)
         self._multiprocess_warned = is_in_memory(self.store) is False
         self._own_context = (
             type(self).request_context is SessionMiddleware.request_context
@@ -172,6 +175,25 @@ class SessionMiddleware:
             return [body]
 
         return checked
+
+    # -- users (§13.1) -----------------------------------------------------------
+
+    def sessions_of(self, user_id: t.Any) -> list[SessionInfo]:
+        """The live sessions of ``user_id`` (from code outside a request).
+
+        Each :class:`~wsgi_session.SessionInfo` has an opaque ``handle`` for
+        :meth:`end_session`; none is ``current``.
+        """
+        return self.users.sessions(str(user_id))
+
+    def end_sessions_of(self, user_id: t.Any) -> int:
+        """End every session of ``user_id`` (password reset, "log out
+        everywhere"); return how many were ended. None is served again."""
+        return self.users.end_all(str(user_id))
+
+    def end_session(self, handle: str) -> bool:
+        """End the session of a listed ``handle``; False if there is none."""
+        return self.users.end_one(handle)
 
     def request_context(self, environ: WSGIEnviron) -> RequestContext:
         """Make the coordinator of one request (an override point).

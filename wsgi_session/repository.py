@@ -35,7 +35,7 @@ from .lifetime import expired, refresh_due, store_ttl
 from .memo import Memo
 from .meta import SessionMeta, now_ms
 from .signing import short_hash
-from .state import SessionState
+from .state import REVOKED_FIELD, SessionState
 from .stores import Backend, Record, SaveResult
 
 __all__ = [
@@ -98,6 +98,8 @@ class Refusal(enum.Enum):
     BINDING_MISMATCH = "binding_mismatch"
     #: Idle or absolute timeout passed (the entry has been deleted).
     EXPIRED = "expired"
+    #: Ended by "log out everywhere" (its tombstone has been deleted).
+    REVOKED = "revoked"
 
 
 class Wrote(enum.Enum):
@@ -191,6 +193,10 @@ class SessionRepository:
         except ValueError:
             self.drop_corrupt(session_id)
             return Refusal.CORRUPT
+        if REVOKED_FIELD in record.fields:
+            self.backend.delete(key)
+            log.debug("wsgi_session: session %s was ended", short_hash(session_id))
+            return Refusal.REVOKED
         if (from_url or meta.exposed) and meta.binding != agent():
             return Refusal.BINDING_MISMATCH
         if expired(meta, self.absolute_timeout, time.time()):

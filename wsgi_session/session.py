@@ -32,6 +32,9 @@ from .state import DATA_PREFIX as DATA_PREFIX
 from .state import SYS_FIELD as SYS_FIELD
 from .state import SessionState
 
+if t.TYPE_CHECKING:  # pragma: no cover
+    from .users import SessionInfo
+
 __all__ = [
     "DATA_PREFIX",
     "SYS_FIELD",
@@ -50,6 +53,15 @@ def _utc(ts: float | None) -> dt.datetime | None:
 
 class SessionHost(t.Protocol):
     """What a :class:`Session` needs from its request (the pipeline provides it)."""
+
+    def bind_user(self, session: Session, user_id: str) -> None:
+        """Bind ``session`` to ``user_id`` now (new id, CSRF secret, index entry)."""
+
+    def user_sessions(self, session: Session) -> list[SessionInfo]:
+        """The live sessions of the session's user."""
+
+    def end_other_sessions(self, session: Session) -> int:
+        """End the other sessions of the session's user; how many."""
 
     def load_session(self, session: Session) -> None:
         """Fill ``session.state`` (:meth:`~SessionState.adopt`) or leave it new."""
@@ -71,6 +83,16 @@ class DetachedHost:
 
     def load_session(self, session: Session) -> None:
         pass
+
+    def bind_user(self, session: Session, user_id: str) -> None:
+        session.regenerate()
+        session.state.bind(user_id, user_id)
+
+    def user_sessions(self, session: Session) -> list[SessionInfo]:
+        return []
+
+    def end_other_sessions(self, session: Session) -> int:
+        return 0
 
     def discard_stored(self, session: Session, *, destroyed: bool) -> None:
         pass
@@ -108,9 +130,10 @@ class Session(MutableMapping[str, t.Any]):
         serializer: Serializer = default_serializer,
         idle_timeout: int | None = 1800,
         absolute_timeout: int | None = None,
+        user_key: str | None = None,
     ) -> None:
         self._host = host
-        self.state = SessionState(serializer, idle_timeout, absolute_timeout)
+        self.state = SessionState(serializer, idle_timeout, absolute_timeout, user_key)
 
     @classmethod
     def detached(cls, **options: t.Any) -> Session:
@@ -331,6 +354,46 @@ class Session(MutableMapping[str, t.Any]):
         """
         self.load()
         return lookup_dotted(self.state.flash.input or {}, name, default)
+
+    # -- the user (§13.1) ------------------------------------------------------------
+
+    def login(self, user_id: t.Any) -> None:
+        """Bind the session to ``user_id`` now: a new id (session fixation), a
+        new CSRF secret, an entry in the user's index; sets :setting:`user_key`
+        when it is configured.
+
+        >>> s = Session.detached(); s["cart"] = [1]; old = s.id
+        >>> s.login(42); s.user_id, s.id != old, s["cart"]
+        ('42', True, [1])
+        """
+        self.load()
+        user = str(user_id)
+        key = self.state.user_key
+        if key is not None:
+            self[key] = user_id
+        self._host.bind_user(self, user)
+
+    @property
+    def user_id(self) -> str | None:
+        """The signed-in user (``str``), or None when anonymous."""
+        self.load()
+        state = self.state
+        key = state.user_key
+        if key is None:
+            return state.bound_user
+        value = state.get_value(key, None)
+        return None if value is None else str(value)
+
+    def user_sessions(self) -> list[SessionInfo]:
+        """The live sessions of this session's user (this one ``current``)."""
+        self.load()
+        return self._host.user_sessions(self)
+
+    def end_other_sessions(self) -> int:
+        """End every other session of this session's user ("log out other
+        devices"); return how many were ended."""
+        self.load()
+        return self._host.end_other_sessions(self)
 
     # -- CSRF tokens (§13.2) ----------------------------------------------------
 

@@ -38,7 +38,15 @@ from .meta import SessionMeta, now_ms
 from .serializers import Serializer, default_serializer
 from .signing import new_session_id
 
-__all__ = ["CSRF_FIELD", "DATA_PREFIX", "SYS_FIELD", "SessionState"]
+__all__ = [
+    "CSRF_FIELD",
+    "DATA_PREFIX",
+    "HANDLE_FIELD",
+    "REVOKED_FIELD",
+    "SYS_FIELD",
+    "USER_FIELD",
+    "SessionState",
+]
 
 log = logging.getLogger("wsgi_session")
 
@@ -47,6 +55,11 @@ log = logging.getLogger("wsgi_session")
 DATA_PREFIX = "d"
 SYS_FIELD = "s"
 CSRF_FIELD = "c"
+#: The user a session is bound to (§13.1), its handle in the user's index,
+#: and the tombstone an ended session's record carries.
+USER_FIELD = "u"
+HANDLE_FIELD = "h"
+REVOKED_FIELD = "r"
 #: The value of a key whose stored bytes have not been decoded yet; the
 #: default of a lookup that has none.
 _UNDECODED: t.Any = object()
@@ -54,12 +67,12 @@ _MISSING: t.Any = object()
 _IMMUTABLE = (str, int, float, bool, type(None), bytes)
 
 
-def _csrf_secret(data: bytes) -> str:
-    """A stored CSRF secret; ValueError when it is not one (a corrupt record)."""
+def _ascii(data: bytes) -> str:
+    """A stored ASCII field; ValueError when it is not one (a corrupt record)."""
     try:
         return data.decode("ascii")
     except UnicodeDecodeError:
-        raise ValueError("corrupt CSRF secret") from None
+        raise ValueError("corrupt session field") from None
 
 
 class SessionState:
@@ -80,6 +93,7 @@ class SessionState:
     # Slots: one state is made per request; slot stores are cheaper than an
     # instance dict.
     __slots__ = (
+        "_binding_changed",
         "_csrf",
         "_csrf_changed",
         "_flash",
@@ -92,8 +106,10 @@ class SessionState:
         "_watch",
         "absolute_timeout",
         "accessed",
+        "bound_user",
         "destroyed",
         "failure",
+        "handle",
         "id",
         "idle_timeout",
         "is_new",
@@ -105,6 +121,7 @@ class SessionState:
         "started",
         "stored",
         "tracking",
+        "user_key",
         "writes",
     )
 
@@ -116,8 +133,11 @@ class SessionState:
         serializer: Serializer = default_serializer,
         idle_timeout: int | None = 1800,
         absolute_timeout: int | None = None,
+        user_key: str | None = None,
     ) -> None:
         self.serializer = serializer
+        #: The session key that names the signed-in user (§13.1), or None.
+        self.user_key = user_key
         #: The idle timeout new sessions get; the absolute limit, or None.
         self.idle_timeout = idle_timeout
         self.absolute_timeout = absolute_timeout
@@ -141,8 +161,12 @@ class SessionState:
         #: How many times this request wrote the session to the store.
         self.writes = 0
         self._meta_changed = self._forced = self._csrf_changed = False
+        self._binding_changed = False
         self._flash = NO_FLASH
         self._csrf: str | None = None
+        #: The user the session is bound to (§13.1) and its handle, or None.
+        self.bound_user: str | None = None
+        self.handle: str | None = None
 
     # -- loading (the host's calls) ---------------------------------------------
 
@@ -168,7 +192,12 @@ class SessionState:
         )
         csrf = fields.get(CSRF_FIELD)
         if csrf is not None:
-            self._csrf = _csrf_secret(csrf)
+            self._csrf = _ascii(csrf)
+        user = fields.get(USER_FIELD)
+        if user is not None:
+            self.bound_user = user.decode("utf-8", "surrogatepass")
+            handle = fields.get(HANDLE_FIELD)
+            self.handle = None if handle is None else _ascii(handle)
         self.id = session_id
         self.stored = True
         self.is_new = False
@@ -323,6 +352,20 @@ class SessionState:
             self._csrf = new_secret()
             self._csrf_changed = True
 
+    # -- the user (§13.1) ------------------------------------------------------------
+
+    def bind(self, user_id: str, handle: str) -> None:
+        """Record that the session now belongs to ``user_id`` (a change to save)."""
+        self.bound_user, self.handle = user_id, handle
+        self._binding_changed = True
+        self.ensure_id()
+
+    def unbind(self) -> None:
+        """Record that the session no longer belongs to a user."""
+        if self.bound_user is not None:
+            self.bound_user = self.handle = None
+            self._binding_changed = True
+
     # -- metadata -------------------------------------------------------------------
 
     def set_timeout(self, seconds: int | None) -> None:
@@ -362,6 +405,7 @@ class SessionState:
             or self._removed
             or self._meta_changed
             or self._csrf_changed
+            or self._binding_changed
             or self._flash.changed
         )
 
@@ -377,6 +421,7 @@ class SessionState:
             or self._meta_changed
             or self._forced
             or self._csrf_changed
+            or self._binding_changed
         )
 
     @property
@@ -387,7 +432,12 @@ class SessionState:
     @property
     def has_data(self) -> bool:
         """True when the session holds any data or pending flash input."""
-        return bool(self._items) or self._flash.active or self._csrf is not None
+        return (
+            bool(self._items)
+            or self._flash.active
+            or self._csrf is not None
+            or self.bound_user is not None
+        )
 
     def changes(self) -> tuple[dict[str, bytes], set[str]]:
         """Return ``(fields_to_set, fields_to_delete)`` in record form.
@@ -398,10 +448,13 @@ class SessionState:
         """
         fields: dict[str, bytes] = {}
         flash = self._flash
+        removed: set[str] = set()
         if self._csrf_changed and self._csrf is not None:
             fields[CSRF_FIELD] = self._csrf.encode("ascii")
+        if self._binding_changed:
+            self._binding_fields(fields, removed)
         if not (self._watch or self._pending or self._removed or flash.changed):
-            return fields, set()
+            return fields, removed
         for key in self._watch:
             value = self._items.get(key, _UNDECODED)
             if value is _UNDECODED:
@@ -413,7 +466,7 @@ class SessionState:
             self.ensure_id()
         for key, data in self._pending.items():
             fields[DATA_PREFIX + key] = data
-        removed = {DATA_PREFIX + key for key in self._removed}
+        removed.update(DATA_PREFIX + key for key in self._removed)
         if flash.changed or (fields and not self.stored and flash.active):
             if flash.active:
                 fields[SYS_FIELD] = flash.encode(self.serializer)
@@ -437,7 +490,18 @@ class SessionState:
             fields[SYS_FIELD] = self._flash.encode(self.serializer)
         if self._csrf is not None:
             fields[CSRF_FIELD] = self._csrf.encode("ascii")
+        if self.bound_user is not None:
+            self._binding_fields(fields, set())
         return fields
+
+    def _binding_fields(self, fields: dict[str, bytes], removed: set[str]) -> None:
+        if self.bound_user is None:
+            if self.stored:
+                removed.update((USER_FIELD, HANDLE_FIELD))
+            return
+        fields[USER_FIELD] = self.bound_user.encode("utf-8", "surrogatepass")
+        if self.handle is not None:
+            fields[HANDLE_FIELD] = self.handle.encode("ascii")
 
     # -- how the write went (the host's calls) ---------------------------------------
 
@@ -452,6 +516,7 @@ class SessionState:
         if self._flash.changed:
             self._flash.changed = False
         self._meta_changed = self._forced = self._csrf_changed = False
+        self._binding_changed = False
         self.meta = meta
         self.stored = True
         self.writes += 1
@@ -496,4 +561,6 @@ class SessionState:
         self._flash = NO_FLASH
         self._forced = self._meta_changed = self._csrf_changed = False
         self._csrf = None
+        self.bound_user = self.handle = None
+        self._binding_changed = False
         self.destroyed = True

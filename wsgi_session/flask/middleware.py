@@ -36,6 +36,8 @@ if t.TYPE_CHECKING:  # pragma: no cover
 
     from ..middleware import StartResponse, WSGIApp, WSGIEnviron
 
+#: The session key of Flask-Login's user id: replace mode's ``user_key``.
+FLASK_LOGIN_USER_KEY = "_user_id"
 #: Default cookie name beside Flask's own session cookie.
 SIDE_BY_SIDE_COOKIE = "wsgi_session"
 _MAX_PROFILES = 16
@@ -102,6 +104,8 @@ class FlaskSessionMiddleware(SessionMiddleware):
                 # Flask's False means "not forced": Secure on https requests.
                 cookie_secure=True if config.get("SESSION_COOKIE_SECURE") else "auto",
                 cookie_samesite=config.get("SESSION_COOKIE_SAMESITE"),
+                # Flask-Login keeps the signed-in user here (SPEC §9, §13.1).
+                user_key=FLASK_LOGIN_USER_KEY,
             )
         return {k: v for k, v in options.items() if k not in self.explicit}
 
