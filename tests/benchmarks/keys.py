@@ -229,7 +229,7 @@ def report(
             what = "one key read" if scenario == "read" else "one key changed"
             title = f"{run.store}, {what}: median µs per request"
             out += [f"#### {title}", ""] if md else [f"== {title} =="]
-            out += table(run, scenario, keys, md) + [""]
+            out += [*table(run, scenario, keys, md), ""]
         problems = [f"{n}: {why}" for n, why in run.missing.items()]
         problems += [c.name + ": " + c.failed for c in run.cells.values() if c.failed]
         out += [("- " if md else "  ! ") + p for p in problems]
