@@ -828,6 +828,16 @@ def test_setup_cfg_pins_the_ranges_the_compat_modules_support() -> None:
         assert ">=" in spec and ",<" in spec  # both ends pinned
 
 
+def test_redis_extra_installs_the_c_reply_parser() -> None:
+    """pip install "wsgi_session[redis]" brings hiredis (issue 16: big sessions)."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).parent.parent / "setup.cfg")
+    extra = config["options.extras_require"]["redis"].split()
+    assert [line.split(">")[0] for line in extra] == ["redis", "hiredis"]
+
+
 def test_missing_client_names_the_package_and_is_a_store_failure(
     tmp_path: Path,
 ) -> None:

@@ -3,10 +3,10 @@
 Run from the repository root::
 
     python tests/benchmarks/keys.py [--quick] [--rounds N] [--only STORE]
-        [--markdown PATH] [--json PATH] [--plot PATH] [--no-pin]
+        [--count K] [--markdown PATH] [--json PATH] [--plot PATH] [--no-pin]
 
-(also ``python tests/benchmarks/run.py --keys ...``; ``--only`` may be
-repeated: memory, file, redis, memcached.) Issue 16: a session holding K
+(also ``python tests/benchmarks/run.py --keys ...``; ``--only`` (memory,
+file, redis, memcached) and ``--count`` may be repeated.) Issue 16: a session holding K
 small keys (K = 1, 10, 50, 300, 1000), then one key read (``/read``) or one
 key changed (``/write``) per request; wsgi_session against Beaker (JSON
 data serializer: ``data_serializer=json``) and, on Flask, wsgi_session's
@@ -216,7 +216,12 @@ def _versions() -> str:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             found.append(f"{name} (not installed)")
-    return ", ".join(found)
+    try:
+        from redis.utils import HIREDIS_AVAILABLE
+    except ImportError:
+        HIREDIS_AVAILABLE = False
+    parser = "hiredis" if HIREDIS_AVAILABLE else "pure Python"
+    return ", ".join(found) + f"; redis-py's reply parser: {parser}"
 
 
 def report(
@@ -301,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short run")
     parser.add_argument("--rounds", type=int, help="interleaved rounds per store")
     parser.add_argument("--only", action="append", choices=STORES)
-    parser.add_argument("--keys", type=int, action="append", help="key counts")
+    parser.add_argument("--count", type=int, action="append", help="key counts")
     parser.add_argument("--markdown", metavar="PATH", help="also write Markdown")
     parser.add_argument("--json", metavar="PATH", help="also write the medians")
     parser.add_argument("--plot", metavar="PATH", help="draw a PNG (matplotlib)")
@@ -309,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 9)
     batch_seconds = 0.02 if args.quick else 0.06
-    keys = tuple(args.keys or KEY_COUNTS)
+    keys = tuple(args.count or KEY_COUNTS)
     stores = [s for s in STORES if not args.only or s in args.only]
     started = time.perf_counter()
     load = MachineLoad()
