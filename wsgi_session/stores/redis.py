@@ -233,7 +233,7 @@ def _record(reply: list[bytes] | dict[bytes, bytes]) -> Record | None:
     if not reply:
         return None
     if isinstance(reply, dict):
-        pairs = dict(reply)  # a copy: the meta is popped below
+        pairs = reply  # a reply nobody else holds: the meta is popped below
     else:
         items = iter(reply)
         pairs = dict(zip(items, items))
