@@ -30,6 +30,9 @@ def plot(data: dict[str, t.Any], path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    plain = FuncFormatter(lambda value, _: f"{value:,.0f}")
 
     stores = list(data["stores"])
     keys = data["keys"]
@@ -48,6 +51,10 @@ def plot(data: dict[str, t.Any], path: str) -> None:
                 ax.plot(xs, ys, label=data["labels"][name], **STYLE.get(name, {}))
             ax.set_xscale("log")
             ax.set_yscale("log")
+            ax.xaxis.set_major_formatter(plain)
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_title(f"{store}: {TITLES[scenario]}", fontsize=10)
             ax.grid(True, which="both", alpha=0.3)
             if row == 1:
