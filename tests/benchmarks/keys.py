@@ -208,6 +208,39 @@ def table(run: StoreRun, scenario: str, keys: t.Sequence[int], md: bool) -> list
     ]
 
 
+#: Issue 16's goals: (keys, limit of wsgi_session / Beaker) per scenario;
+#: on every store but memory (where the limits are run.py's).
+GOALS = {
+    "read": ((1, 0.25), (50, 1.0), (300, 1.0), (1000, 1.0)),
+    "write": ((1, 0.6), (50, 1.0), (300, 1.0), (1000, 1.0)),
+}
+
+
+def goals(data: dict[str, t.Any]) -> list[str]:
+    """PASS / FAIL of each goal, from the medians (:func:`as_json`'s data)."""
+    keys = data["keys"]
+    lines = []
+    for store, scenarios in data["stores"].items():
+        if store == "memory":
+            continue
+        for scenario, limits in GOALS.items():
+            times = scenarios[scenario]
+            for k, limit in limits:
+                if k not in keys or "ws" not in times or "beaker" not in times:
+                    continue
+                ws, bk = times["ws"][keys.index(k)], times["beaker"][keys.index(k)]
+                ratio = _ratio(ws, bk)
+                status = (
+                    "n/a" if ratio is None else "PASS" if ratio <= limit else "FAIL"
+                )
+                lines.append(
+                    f"{status}  {store} {scenario}, {k:,} key{'s' if k > 1 else ''}:"
+                    " wsgi_session / Beaker"
+                    f" {_fmt(ratio, 2)} (limit {limit:g})"
+                )
+    return lines
+
+
 def _versions() -> str:
     names = ["Beaker", "Flask-Session", "redis", "hiredis", "python-memcached"]
     found = []
@@ -238,6 +271,11 @@ def report(
         problems = [f"{n}: {why}" for n, why in run.missing.items()]
         problems += [c.name + ": " + c.failed for c in run.cells.values() if c.failed]
         out += [("- " if md else "  ! ") + p for p in problems]
+    out.append("Goals of issue 16:" if not md else "**Goals of issue 16:**")
+    out += [
+        ("- " if md else "  ") + g for g in goals(json.loads(as_json(runs, keys, head)))
+    ]
+    out.append("")
     out.append("Contenders:" if not md else "**Contenders:**")
     notes: dict[str, list[str]] = {}
     for run in runs:
