@@ -228,7 +228,7 @@ def _record(reply: list[bytes] | dict[bytes, bytes]) -> Record | None:
     >>> _record([b"m", b"meta", b"cart", b"[1]"])
     Traceback (most recent call last):
       ...
-    ValueError: unexpected field in session hash
+    ValueError: unexpected field b'cart' in session hash
     """
     if not reply:
         return None
@@ -242,8 +242,9 @@ def _record(reply: list[bytes] | dict[bytes, bytes]) -> Record | None:
     # and the decoding are C-level passes (map, a comprehension), not a loop
     # with branches per field.
     if pairs and set(map(_PREFIX, pairs)) != {_FIELD}:
-        raise ValueError("unexpected field in session hash")
-    try:
+        name = next(name for name in pairs if not name.startswith(_FIELD))
+        raise ValueError(f"unexpected field {name!r} in session hash")
+    try:  # name[2:]: after b"f:"
         fields = {name[2:].decode(): value for name, value in pairs.items()}
     except UnicodeDecodeError as exc:
         raise ValueError("field name is not UTF-8") from exc
