@@ -22,6 +22,7 @@ line per contender) with matplotlib; ``--json`` keeps the numbers so
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -85,37 +86,29 @@ class Cell:
             )
 
 
-class Templates:
-    """Environ templates, one per path, built once."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, dict[str, t.Any]] = {}
-
-    def __getitem__(self, path: str) -> dict[str, t.Any]:
-        if path not in self._cache:
-            self._cache[path] = environ_template(path)
-        return self._cache[path]
+#: Environ templates, one per path, built once (timed_batch copies them).
+_template = functools.lru_cache(maxsize=None)(environ_template)
 
 
-def _batch(cell: Cell, templates: Templates, count: int) -> float:
+def _batch(cell: Cell, count: int) -> float:
     mean, cell.jar = timed_batch(
-        cell.app, templates["/" + cell.scenario], cell.jar, count, cell.check
+        cell.app, _template("/" + cell.scenario), cell.jar, count, cell.check
     )
     if cell.scenario == "write":
         cell.counter += count
-    exchange = call(cell.app, templates["/read"], cell.jar)
+    exchange = call(cell.app, _template("/read"), cell.jar)
     if exchange.body != b"%d" % cell.counter:
         raise BenchmarkError(f"{cell.name}: not persisted ({exchange.body[:60]!r})")
     return mean
 
 
-def _prepare(cell: Cell, templates: Templates, batch_seconds: float) -> None:
+def _prepare(cell: Cell, batch_seconds: float) -> None:
     """Fill the session (untimed), warm up, size the batch."""
-    setup = call(cell.app, templates[f"/setup/{cell.keys}"], cell.jar)
+    setup = call(cell.app, _template(f"/setup/{cell.keys}"), cell.jar)
     if not setup.status.startswith("200") or not cell.jar.values:
         raise BenchmarkError(f"{cell.name}: setup answered {setup.status}")
-    _batch(cell, templates, 3)
-    warm = _batch(cell, templates, 5)
+    _batch(cell, 3)
+    warm = _batch(cell, 5)
     cell.count = max(5, min(2000, int(batch_seconds / max(warm, 1e-7))))
 
 
@@ -140,7 +133,6 @@ def run_store(
     env: KeysEnv, rounds: int, batch_seconds: float, keys: t.Sequence[int]
 ) -> StoreRun:
     """Measure every contender at every key count on ``env``'s store."""
-    templates = Templates()
     apps, notes, missing = build(env)
     cells: dict[tuple[str, int, str], Cell] = {}
     for name, app in apps.items():
@@ -149,7 +141,7 @@ def run_store(
                 cell = Cell(name, app, k, scenario)
                 cells[name, k, scenario] = cell
                 try:
-                    _prepare(cell, templates, batch_seconds)
+                    _prepare(cell, batch_seconds)
                 except Exception as exc:
                     cell.failed = f"{type(exc).__name__}: {exc}"
                     log(f"  !! {cell.name}: {cell.failed}")
@@ -165,7 +157,7 @@ def run_store(
                     if cell.failed:
                         continue
                     try:
-                        cell.samples.append(_batch(cell, templates, cell.count))
+                        cell.samples.append(_batch(cell, cell.count))
                     except Exception as exc:
                         cell.failed = f"{type(exc).__name__}: {exc}"
                         log(f"  !! {cell.name}: {cell.failed}")
