@@ -304,6 +304,21 @@ def test_load_reads_both_reply_protocols(redis_server, redis_url, protocol):
     client.close()
 
 
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_load_of_a_large_hash_keeps_every_field(redis_server, redis_url, protocol):
+    """A session hash of 1,000 fields (non-ASCII names too) loads every field."""
+    resp3 = int(redis.__version__.split(".")[0]) >= 5
+    if protocol == 3 and not resp3:
+        pytest.skip("redis-py before 5.0 speaks RESP2 only")
+    options = {"protocol": protocol} if resp3 else {}
+    client = redis.Redis(host=redis_server.host, port=redis_server.port, **options)
+    backend = RedisBackend(RedisCache(client, key_prefix="big:"))
+    fields = {f"k{i}-é": b"v%d" % i for i in range(1000)} | {"m": b"", "f:": b"x"}
+    backend.create(KEY, b"meta", fields, 60)
+    assert backend.load(KEY) == Record(b"meta", fields)
+    client.close()
+
+
 def test_single_connection_client_uses_its_own_api(redis_server, redis_url, admin):
     """A client the wire cannot borrow from works through execute_command."""
     client = redis.Redis(

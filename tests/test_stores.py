@@ -772,6 +772,22 @@ def test_file_lock_of_a_dead_holder_is_broken_after_its_ttl(tmp_path: Path) -> N
     assert Path(path).read_text().startswith("alive")
 
 
+def test_file_lock_release_spares_a_lock_taken_over_after_expiry(
+    tmp_path: Path,
+) -> None:
+    """Releasing an expired lock that another holder took leaves theirs in place."""
+    from wsgi_session.stores.file import file_lock
+
+    path = tmp_path / "x.lock"
+    with file_lock(str(path), timeout=1, ttl=0.5):
+        path.write_text(f"other {time.time() + 60:.6f}")  # expired, taken over
+    assert path.read_text().startswith("other ")
+    path.unlink()
+    with file_lock(str(path), timeout=1, ttl=30):  # fresh: released at once
+        assert path.exists()
+    assert not path.exists()
+
+
 def test_file_store_helper_files_are_not_counted_as_sessions(tmp_path: Path) -> None:
     """Lock files do not count towards the threshold and leave nothing behind."""
     cache = open_store(f"file://{tmp_path}")
@@ -826,6 +842,16 @@ def test_setup_cfg_pins_the_ranges_the_compat_modules_support() -> None:
     assert found == {name: {spec} for name, spec in RANGES.items()}
     for spec in RANGES.values():
         assert ">=" in spec and ",<" in spec  # both ends pinned
+
+
+def test_redis_extra_installs_the_c_reply_parser() -> None:
+    """pip install "wsgi_session[redis]" brings hiredis (issue 16: big sessions)."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).parent.parent / "setup.cfg")
+    extra = config["options.extras_require"]["redis"].split()
+    assert [line.split(">")[0] for line in extra] == ["redis", "hiredis"]
 
 
 def test_missing_client_names_the_package_and_is_a_store_failure(

@@ -3,11 +3,15 @@
 Run from the repository root::
 
     python tests/benchmarks/profile_paths.py [--requests N] [--top N] [--path NAME]
+        [--keys K]
 
 NAME is one of memory-untouched, memory-read, memory-write, redis-read,
 redis-write, flask-read, flask-write, flask-redis-read, flask-redis-write
 (``--path`` may be repeated; default:
-memory-read, memory-write, redis-write).
+memory-read, memory-write, redis-write). With ``--keys K`` the session
+holds K small keys and the requests are the key-count sweep's (keys.py:
+one key read or changed), on memory, file, Redis or Memcached: NAME is
+then one of memory-read ... memcached-write (``--path`` required).
 Each path runs the same requests as ``run.py`` (direct WSGI calls, cookies
 carried), first unprofiled to warm up, then under cProfile; it prints the
 functions with the most own time and the most cumulative time, and each
@@ -35,6 +39,7 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 
 from contenders import StoreEnv, build_contenders  # noqa: E402
 from harness import CookieJar, call, environ_template, timed_batch  # noqa: E402
+from keys_contenders import KeysEnv, build  # noqa: E402
 
 
 def run_profiled(profiler, app, template, jar, requests) -> None:
@@ -74,23 +79,51 @@ PATHS = {
     "flask-redis-read": ("redis", "flask_ws", "/read"),
     "flask-redis-write": ("redis", "flask_ws", "/write"),
 }
+#: The paths of ``--keys``: the key-count sweep's requests (store-scenario).
+KEY_PATHS = {
+    f"{store}-{scenario}": None
+    for store in ("memory", "file", "redis", "memcached")
+    for scenario in ("read", "write")
+}
+
+
+def _keys_app(name: str, keys: int, servers: dict) -> tuple:
+    """The key-count sweep's wsgi_session app for ``name`` (store-scenario)."""
+    store, _, scenario = name.rpartition("-")
+    env = KeysEnv(store, servers.get(store))
+    apps, _notes, missing = build(env)
+    if "ws" not in apps:
+        raise SystemExit(f"{name}: {missing.get('ws')}")
+    return env, apps["ws"], f"/setup/{keys}", "/" + scenario, f"ws, {keys} keys"
 
 
 def profile_path(
-    name: str, requests: int, top: int, redis_server, plain: bool = False
+    name: str,
+    requests: int,
+    top: int,
+    servers: dict,
+    plain: bool = False,
+    keys: int | None = None,
 ) -> None:
-    store, key, path = PATHS[name]
-    env = StoreEnv(store)
-    if redis_server is not None:
+    if keys is not None:
+        env, app, setup, path, label = _keys_app(name, keys, servers)
+        store = env.store
+    else:
+        store, key, path = PATHS[name]
+        env = StoreEnv(store)
+        setup = "/setup"
+    redis_server = servers.get("redis")
+    if keys is None and redis_server is not None:
         env.redis_host, env.redis_port = redis_server.host, redis_server.port
     try:
-        contender = next(c for c in build_contenders(env) if c.key == key)
-        if contender.unavailable:
-            print(f"{name}: {contender.label} unavailable: {contender.unavailable}")
-            return
-        app = contender.app
+        if keys is None:
+            contender = next(c for c in build_contenders(env) if c.key == key)
+            if contender.unavailable:
+                print(f"{name}: {contender.label} unavailable: {contender.unavailable}")
+                return
+            app, label = contender.app, contender.label
         jar = CookieJar()
-        call(app, environ_template("/setup"), jar)
+        call(app, environ_template(setup), jar)
         template = environ_template(path)
 
         def ok(i, exchange):
@@ -107,7 +140,7 @@ def profile_path(
         env.close()
     stats = pstats.Stats(profiler)
     total = stats.total_tt  # type: ignore[attr-defined]
-    print(f"\n=== {name}: {contender.label} {path} on {store} ===")
+    print(f"\n=== {name}: {label} {path} on {store} ===")
     print(
         f"unprofiled: {mean * 1e6:.1f} µs/request; profiled total own time "
         f"{total:.3f} s for {requests} requests"
@@ -155,7 +188,8 @@ def _module(filename: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--path", action="append", choices=sorted(PATHS))
+    parser.add_argument("--path", action="append", choices=sorted(PATHS | KEY_PATHS))
+    parser.add_argument("--keys", type=int, help="a session of K small keys")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument(
@@ -165,18 +199,22 @@ def main() -> int:
     )
     args = parser.parse_args()
     paths = args.path or ["memory-read", "memory-write", "redis-write"]
-    redis_server = None
-    try:
-        if any(PATHS[p][0] == "redis" for p in paths):
-            from tests.servers import RedisServer
+    table = PATHS if args.keys is None else KEY_PATHS
+    if any(p not in table for p in paths):
+        parser.error("with --keys: " + ", ".join(KEY_PATHS) + "; else the others")
+    from tests.servers import MemcachedServer, RedisServer
 
-            redis_server = RedisServer()
-            redis_server.start()
+    servers = {}
+    try:
+        for store, kind in (("redis", RedisServer), ("memcached", MemcachedServer)):
+            if any(p.startswith(store + "-") for p in paths):
+                servers[store] = kind()
+                servers[store].start()
         for name in paths:
-            profile_path(name, args.requests, args.top, redis_server, args.plain)
+            profile_path(name, args.requests, args.top, servers, args.plain, args.keys)
     finally:
-        if redis_server is not None:
-            redis_server.close()
+        for server in servers.values():
+            server.close()
     return 0
 
 

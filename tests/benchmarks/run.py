@@ -5,7 +5,9 @@ Run from the repository root::
     python tests/benchmarks/run.py [--quick] [--rounds N] [--markdown PATH]
         [--only memory|file|redis|sqlite|postgresql]
 
-(``--only`` may be repeated.) Not part of the test suite: pytest ignores
+(``--only`` may be repeated.) ``run.py --keys [OPTIONS]`` runs the
+key-count sweep of issue 16 instead (``keys.py``, whose options it takes).
+Not part of the test suite: pytest ignores
 ``tests/benchmarks``. A full run takes about 3 minutes on a 2-core machine,
 ``--quick`` about 30 s. Needs ``redis-server`` on the PATH for the
 Redis store (it is started on a free loopback port and stopped at the end)
@@ -721,6 +723,11 @@ def pin_to_one_cpu(redis_server: t.Any) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--keys" in argv:  # the key-count sweep: keys.py and its options
+        from keys import main as sweep
+
+        return sweep([arg for arg in argv if arg != "--keys"])
     parser = argparse.ArgumentParser(
         description="Benchmark wsgi_session against Beaker and Flask-Session."
     )

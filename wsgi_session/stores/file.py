@@ -104,14 +104,16 @@ def _read_lock(path: str) -> tuple[str, float] | None:
     try:
         with open(path, "rb") as f:
             content = f.read()
-        mtime = os.stat(path).st_mtime
     except FileNotFoundError:
         return None
     try:
         token, expires = content.decode("ascii").split()
         return token, float(expires)
     except ValueError:  # being written (or its writer died): short grace period
-        return "", mtime + 2.0
+        try:
+            return "", os.stat(path).st_mtime + 2.0
+        except FileNotFoundError:
+            return None
 
 
 def _remove_if_token(path: str, token: str, suffix: str) -> bool:
@@ -152,8 +154,10 @@ def file_lock(
     False
     """
     token = secrets.token_hex(16)
+    expires = 0.0  # of our lock, once written
 
     def attempt() -> bool:
+        nonlocal expires
         while True:
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
@@ -170,7 +174,8 @@ def file_lock(
                     f"cannot create lock file: {exc}", original=exc
                 ) from exc
             try:
-                os.write(fd, f"{token} {time.time() + ttl:.6f}".encode("ascii"))
+                expires = time.time() + ttl
+                os.write(fd, f"{token} {expires:.6f}".encode("ascii"))
             finally:
                 os.close(fd)
             return True
@@ -179,7 +184,14 @@ def file_lock(
     try:
         yield
     finally:
-        _remove_if_token(path, token, suffix)
+        # Others break a lock only once it has expired; until a second before
+        # that it is certainly still ours, and one unlink releases it (the
+        # rename-aside check costs four more file operations).
+        if time.time() < expires - 1.0:
+            with suppress(FileNotFoundError):
+                os.unlink(path)
+        else:
+            _remove_if_token(path, token, suffix)
 
 
 class FileBackend(FramedBackend):
