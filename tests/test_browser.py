@@ -128,7 +128,8 @@ def demo_url() -> Iterator[str]:
 @pytest.mark.usefixtures("browser_env")
 @pytest.mark.parametrize("cookies", [True, False], ids=["cookies", "no-cookies"])
 def test_demo_session_holds_in_chromium(tmp_path: Path, demo_url: str, cookies: bool):
-    """Log in, follow links, submit GET and POST forms, log out: the session holds."""
+    """Log in, follow links, submit GET and POST forms (with their CSRF tokens),
+    list the user's sessions, log out: the session holds."""
     with chromium(tmp_path / "profile", block_cookies=not cookies) as driver:
         visit = Visit(driver, demo_url, cookies=cookies)
         visit.open("/", "Turn cookies off in your browser")
@@ -170,6 +171,11 @@ def test_demo_session_holds_in_chromium(tmp_path: Path, demo_url: str, cookies: 
         visit.click("#save-button", "Saved")
         assert urlsplit(driver.current_url).path == "/profile"
         assert visit.value("#note-form [name=note]") == "written in Chromium <3"
+
+        visit.click("#sessions-link", "this one")  # "your sessions" (user_key)
+        assert visit.text("#sessions").count("(this one)") == 1
+        visit.click("#end-others", "Logged out 0 other sessions.")  # a CSRF form
+        assert urlsplit(driver.current_url).path == "/sessions"
 
         visit.click("#logout", "Bye")
         assert urlsplit(driver.current_url).path == "/"

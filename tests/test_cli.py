@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from browser import HttpClient, script_command, serve_script
+from browser import HttpClient, Page, script_command, serve_script
 from servers import free_port
 
 from wsgi_session.cli import main, redact_url
@@ -259,7 +259,9 @@ def test_demo_serves_on_a_free_port_and_stops_on_ctrl_c(tmp_path: Path):
         client = HttpClient(served.url)
         home = client.get("/")
         assert home.status == 200 and "wsgi_session demo" in home.text
-        reply = client.post("/login", {"username": "ann", "password": "demo"})
+        form = Page(client.get("/login").text).forms["login-form"]
+        fields = {**form["fields"], "username": "ann", "password": "demo"}
+        reply = client.post(form["action"], fields)  # with its CSRF token
         assert reply.status == 303
         assert "Welcome ann!" in client.get("/profile").text
         status = served.interrupt()

@@ -22,6 +22,19 @@ def sid_of(url: str) -> str | None:
     return parse_qs(urlsplit(url).query).get("sid", [None])[0]
 
 
+def token_of(text: str) -> str:
+    """The CSRF token of the first form of a page."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert match is not None, "no CSRF token on the page"
+    return match[1]
+
+
+def login_form(client: Client, **values: str) -> TestResponse:
+    """Submit the login form (its hidden fields, CSRF token included)."""
+    page = Page(client.get("/login").text)
+    return submit(client, page, "login-form", **values)
+
+
 def login(client: Client, username: str = "ann") -> TestResponse:
     """Open the home page and the login page, then log in."""
     home = Page(client.get("/").text)
@@ -54,7 +67,7 @@ def test_home_page_links_and_no_session_until_something_is_stored(client: Client
 def test_login_regenerates_the_id_and_flashes_a_welcome(client: Client):
     """A failed then successful login changes the session id and welcomes the user."""
     client.get("/")
-    client.post("/login", data={"username": "ann", "password": "wrong"})
+    login_form(client, username="ann", password="wrong")
     before = client.get_cookie("session")
     assert before is not None
     response = login(client)
@@ -72,7 +85,7 @@ def test_login_regenerates_the_id_and_flashes_a_welcome(client: Client):
 def test_login_errors_show_with_the_old_input_refilled_and_escaped(client: Client):
     """Validation errors come back after the redirect with the user name refilled."""
     client.get("/")
-    response = client.post("/login", data={"username": "<script>x", "password": "nope"})
+    response = login_form(client, username="<script>x", password="nope")
     assert (response.status_code, response.headers["Location"]) == (303, "/login")
     page = client.get("/login").text
     assert 'id="username-error"' in page and 'id="password-error"' in page
@@ -86,7 +99,7 @@ def test_login_errors_show_with_the_old_input_refilled_and_escaped(client: Clien
 def test_empty_login_form_asks_for_both_fields(client: Client):
     """An empty login form gets one message per missing field."""
     client.get("/")
-    client.post("/login", data={})
+    login_form(client, username="", password="")
     page = client.get("/login").text
     assert "Enter a user name." in page and "Enter the password." in page
 
@@ -128,9 +141,9 @@ def test_post_note_form_saves_and_flashes_saved(client: Client):
 def test_too_long_note_is_refused_with_the_input_kept(client: Client):
     """A note over the limit is not stored; the error and the typed text come back."""
     login(client)
-    client.post("/profile", data={"note": "kept"})
-    client.get("/profile")
-    client.post("/profile", data={"note": "x" * (NOTE_LIMIT + 1)})
+    submit(client, Page(client.get("/profile").text), "note-form", note="kept")
+    page = Page(client.get("/profile").text)
+    submit(client, page, "note-form", note="x" * (NOTE_LIMIT + 1))
     text = client.get("/profile").text
     assert f"Too long: {NOTE_LIMIT + 1} characters" in text
     assert "x" * (NOTE_LIMIT + 1) in text
@@ -166,9 +179,11 @@ def test_unknown_pages_and_methods(client: Client):
     """Unknown paths are 404 pages and unsupported methods 405 with Allow."""
     response = client.get("/nowhere")
     assert response.status_code == 404 and "no page here" in response.text
-    response = client.post("/")
+    token = token_of(client.get("/login").text)
+    response = client.post("/", data={"csrf_token": token})
     assert response.status_code == 405 and response.headers["Allow"] == "GET, HEAD"
-    assert client.delete("/login").headers["Allow"] == "GET, HEAD, POST"
+    deleted = client.delete("/login", headers={"X-CSRF-Token": token})
+    assert deleted.headers["Allow"] == "GET, HEAD, POST"
 
 
 def test_head_request_has_headers_but_no_body(client: Client):
@@ -239,7 +254,7 @@ NOTICE = "was issued to another browser or tool"
 
 def url_login(browser: Client) -> str:
     """Log in with cookies refused; return the profile URL (with its ``sid``)."""
-    response = browser.post("/login", data={"username": "ann", "password": "demo"})
+    response = login_form(browser, username="ann", password="demo")
     location = response.headers["Location"]
     assert sid_of(location) is not None
     return t.cast(str, location)
@@ -280,7 +295,7 @@ def test_other_refused_ids_show_no_binding_notice():
     browser = Client(app, use_cookies=False)
     assert NOTICE not in browser.get("/?sid=forged.value").text
     profile_url = url_login(browser)
-    browser.post(f"/logout?sid={quote(t.cast(str, sid_of(profile_url)))}")
+    submit(browser, Page(browser.get(profile_url).text), "logout-form")
     stale = browser.get(profile_url)
     assert stale.status_code == 303
     assert NOTICE not in browser.get(stale.headers["Location"]).text
@@ -294,7 +309,9 @@ def test_demo_server_log_never_shows_a_session_id(tmp_path: Path):
     argv = [*script_command("wsgi-session"), "demo", "--port", "0"]
     with serve_script(argv, tmp_path) as served:
         browser = HttpClient(served.url, use_cookies=False)
-        reply = browser.post("/login", {"username": "ann", "password": DEMO_PASSWORD})
+        form = Page(browser.get("/login").text).forms["login-form"]
+        fields = {**form["fields"], "username": "ann", "password": DEMO_PASSWORD}
+        reply = browser.post(form["action"], fields)
         location = reply.headers["Location"]
         signed = t.cast(str, sid_of(location))
         page = browser.get(location)
@@ -365,3 +382,43 @@ def test_demo_app_uses_the_given_store_and_secret(tmp_path: Path):
     again.set_cookie("session", cookie.value)
     again.set_cookie("session_probe", "1")
     assert "Signed in as" in again.get("/profile").text
+
+
+# -- your sessions (user_key) and CSRF (csrf="check") ---------------------------------
+
+
+@pytest.mark.parametrize("cookies", [True, False])
+def test_sessions_page_lists_devices_and_logs_out_the_others(cookies: bool):
+    """Two browsers of one user are listed; "log out other devices" ends the
+    other one, with cookies on and off."""
+    app = make_demo_app()
+    phone = Client(app, use_cookies=cookies)
+    laptop = Client(app, use_cookies=cookies)
+    phone_home = login_form(phone, username="ann", password=DEMO_PASSWORD).headers[
+        "Location"
+    ]
+    laptop_home = login_form(laptop, username="ann", password=DEMO_PASSWORD).headers[
+        "Location"
+    ]
+    sessions_url = Page(laptop.get(laptop_home).text).links["sessions-link"]
+    page = laptop.get(sessions_url).text
+    assert page.count("<tr class=") == 2 and "(this one)" in page
+    response = submit(laptop, Page(page), "end-others-form")
+    assert response.status_code == 303
+    after = laptop.get(response.headers["Location"]).text
+    assert "Logged out 1 other session." in after and after.count("<tr class=") == 1
+    assert phone.get(phone_home).status_code == 303  # the phone is signed out
+    assert laptop.get(laptop_home).status_code == 200
+
+
+def test_every_post_form_carries_a_csrf_token_and_a_post_without_one_is_refused(
+    client: Client,
+):
+    """csrf="check": the demo's forms work, a forged POST gets 403."""
+    login(client)
+    page = Page(client.get("/profile").text)
+    posting = [f for f in page.forms.values() if f["method"] == "post"]
+    assert posting and all("csrf_token" in form["fields"] for form in posting)
+    response = client.post("/profile", data={"note": "forged"})
+    assert response.status_code == 403
+    assert ">forged</textarea>" not in client.get("/profile").text

@@ -743,6 +743,15 @@ def test_base_href_to_another_origin_stops_relative_rewriting() -> None:
     assert rewrite(page) == expected
 
 
+def test_an_href_on_another_element_is_not_taken_for_the_base() -> None:
+    """A raw-text element's href before a foreign <base> is not the base URL
+    (found by hypothesis: the iframe's href let the id leak to http:/)."""
+    page = (
+        '<iframe HREF=/first src=""></iframe><a href=""><base href="http:/"><a href="">'
+    )
+    assert rewrite(page) == page
+
+
 def test_same_origin_base_href_keeps_rewriting() -> None:
     """A same-origin <base href> (or one inside a comment) changes nothing."""
     page = '<!-- <base href="//evil.example/"> --><base href="/app/"><a href="x">'

@@ -272,3 +272,87 @@ def test_a_login_racing_end_all_never_survives(
             if client.get("/whoami").text.startswith("ann:"):
                 survivors.append((round_, client.user_agent))
     assert survivors == []
+
+
+def test_a_url_mode_login_redirect_carries_the_new_id():
+    """Without cookies, the redirect after a login carries the bound session's
+    new id (binding happens before URLs get the id), and it is signed in."""
+
+    def app(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
+        session = environ["wsgi_session"]
+        if environ["PATH_INFO"] == "/login":
+            session["user"] = "ann"
+            start_response("303 See Other", [("Location", "/me")])
+            return [b""]
+        session.setdefault("seen", True)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [str(session.user_id).encode()]
+
+    mw = SessionMiddleware(app, secret_key="k", user_key="user", tracking="url")
+    client = Client(mw, use_cookies=False)
+    first = client.get("/start", follow_redirects=False)
+    assert first.status_code == 200
+    response = client.get("/login")
+    location = response.headers["Location"]
+    assert "sid=" in location
+    assert client.get(location).text == "ann"
+    assert len(mw.sessions_of("ann")) == 1
+
+
+@pytest.fixture(scope="module")
+def redis_cluster() -> t.Iterator[t.Any]:
+    """A one-node Redis Cluster (all slots: it still refuses cross-slot commands)."""
+    import os
+
+    from servers import RedisClusterServer, ServerError
+
+    server = RedisClusterServer()
+    try:
+        server.start()
+    except ServerError as exc:
+        server.close()
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("via", ["cluster", "sentinel"])
+def test_binding_listing_and_ending_through_cluster_and_sentinel_clients(
+    via: str, request: pytest.FixtureRequest
+):
+    """A RedisCache over a RedisCluster or a Sentinel master_for() client: every
+    index operation works (one key per atomic operation, one hash slot)."""
+    from cachelib import RedisCache
+
+    if via == "cluster":
+        from redis.cluster import RedisCluster
+
+        node = request.getfixturevalue("redis_cluster")
+        client = RedisCluster(host="127.0.0.1", port=node.port)
+    else:
+        from redis.sentinel import Sentinel
+        from test_redis_backend import SentinelServer
+
+        master = request.getfixturevalue("redis_server")
+        sentinel = SentinelServer(master)
+        try:
+            sentinel.start()
+        except Exception as exc:  # pragma: no cover - no sentinel binary
+            sentinel.close()
+            pytest.skip(str(exc))
+        request.addfinalizer(sentinel.close)
+        client = Sentinel([(sentinel.host, sentinel.port)]).master_for("main")
+    events = Ended()
+    mw = middleware(RedisCache(client, key_prefix=f"{via}:"), events=events)
+    phone, laptop = agent(mw, "phone"), agent(mw, "laptop")
+    phone.get("/login?u=ann")
+    laptop.get("/login?u=ann")
+    assert sorted(i.user_agent for i in mw.sessions_of("ann")) == ["laptop", "phone"]
+    assert laptop.get("/others").text == "1"
+    assert phone.get("/whoami").text == "None:0"
+    assert mw.end_sessions_of("ann") == 1
+    assert laptop.get("/whoami").text == "None:0"
+    assert events.reasons.count(EndReason.REVOKED) == 2
+    client.close()

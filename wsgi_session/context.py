@@ -305,17 +305,26 @@ class RequestContext:
         if not self._aged:
             self._aged = True
             state.age_flash()
-        user_key = self.settings.user_key
-        if user_key is not None:
-            value = state.get_value(user_key, None)
-            user = None if value is None else str(value)
-            if user != state.bound_user:
-                if user is None:
-                    self.unbind_user(self.session)
-                else:
-                    self.bind_user(self.session, user)
+        self.settle()
         if self.exposed:
             state.mark_exposed()
+
+    def settle(self) -> None:
+        """Give the session the identity it will be stored with, before any
+        URL or cookie gets its id: follow the ``user_key`` (bind or unbind,
+        §13.1; binding gives a new id). Called when the app's response is in,
+        before rewriting its URLs; again by :meth:`save` (cheap then)."""
+        user_key = self.settings.user_key
+        state = self.session.state
+        if user_key is None or not state.loaded:
+            return
+        value = state.get_value(user_key, None)
+        user = None if value is None else str(value)
+        if user != state.bound_user:
+            if user is None:
+                self.unbind_user(self.session)
+            else:
+                self.bind_user(self.session, user)
 
     # -- the user (§13.1) ---------------------------------------------------------
 

@@ -4,13 +4,17 @@ It is written the way old WSGI apps are: one function per page, HTML from
 ``string.Template`` with every value escaped, no framework. It uses only what
 such an app can use after wrapping it in :class:`~wsgi_session.SessionMiddleware`:
 the session in ``environ["wsgi_session"]``, :func:`~wsgi_session.rewrite_url` on
-every link and :func:`~wsgi_session.hidden_input` in every form. Redirects are
+every link, :func:`~wsgi_session.hidden_input` and
+:func:`~wsgi_session.csrf_input` in every form. Redirects are
 plain ``Location: /…`` headers; the middleware adds the session id to them when
 the browser does not keep cookies, so the site works with cookies on and off.
 
 Pages: ``/`` (home), ``/login`` (a form with validation errors and the old
 input refilled), ``/profile`` (a GET search form, and a POST form that edits a
-note kept in the session) and ``/logout``. Every page says how the session
+note kept in the session), ``/sessions`` (where the user is signed in, and
+"log out other devices") and ``/logout``. Every POST form carries a CSRF token
+(the middleware runs ``csrf="check"``); logging in binds the session to its
+user (``user_key="user"``). Every page says how the session
 travels: by cookie, by URL, or both until the browser proves it keeps cookies.
 When a URL id is refused because it was issued to another User-Agent, the page
 says so (:class:`DemoEvents` records the ``rejected`` event). The server of
@@ -18,8 +22,10 @@ says so (:class:`DemoEvents` records the ``rejected`` event). The server of
 
 >>> from werkzeug.test import Client
 >>> client = Client(make_demo_app())
->>> _ = client.get("/")  # the first answer sets the cookie probe
->>> response = client.post("/login", data={"username": "ann", "password": "demo"})
+>>> page = client.get("/login").text  # the first answer sets the cookie probe
+>>> token = page.split('name="csrf_token" value="')[1].split('"')[0]
+>>> form = {"username": "ann", "password": "demo", "csrf_token": token}
+>>> response = client.post("/login", data=form)
 >>> response.status_code, response.headers["Location"]
 (303, '/profile')
 >>> "Welcome ann!" in client.get("/profile").text
@@ -32,7 +38,6 @@ import datetime as dt
 import hmac
 import re
 import secrets
-import string
 import threading
 import typing as t
 from collections.abc import Iterable
@@ -41,8 +46,9 @@ from wsgiref.simple_server import WSGIRequestHandler
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Request
 
+from . import demo_templates as pages
 from .events import RejectReason, SessionEvents
-from .helpers import hidden_input, rewrite_url
+from .helpers import csrf_input, hidden_input, rewrite_url
 from .middleware import SessionMiddleware, WSGIEnviron, get_session
 from .redact import redact_session_ids
 
@@ -96,115 +102,8 @@ _TRACKING = {
     "both": ("by cookie and by URL, until your browser shows that it keeps cookies."),
 }
 
-# -- templates ------------------------------------------------------------------------
 
-_LAYOUT = string.Template("""\
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>$title · wsgi_session demo</title>
-<style>
-body { font: 16px/1.5 system-ui, sans-serif; max-width: 42rem; margin: 2rem auto;
-       padding: 0 1rem; color: #222; }
-nav { display: flex; gap: 1rem; align-items: center; border-bottom: 1px solid #ccc;
-      padding-bottom: .5rem; }
-nav form { margin: 0 0 0 auto; }
-.flash { background: #e8f4e8; border: 1px solid #9c9; padding: .5rem 1rem; }
-.notice { background: #fdf3d8; border: 1px solid #d9b64c; padding: .5rem 1rem; }
-.error { color: #b00; }
-footer { margin-top: 2rem; border-top: 1px solid #ccc; font-size: .9rem; color: #555; }
-</style>
-</head>
-<body>
-<nav>
-<a id="home-link" href="$home_url">Home</a>
-<a id="profile-link" href="$profile_url">Profile</a>
-$account
-</nav>
-<main>
-$notice
-$flash
-<h1>$title</h1>
-$content
-</main>
-<footer>
-<p id="tracking" data-tracking="$tracking">$tracking_text</p>
-</footer>
-</body>
-</html>
-""")
-
-_LOGGED_IN = string.Template("""\
-<span id="user">Signed in as <strong>$user</strong></span>
-<form id="logout-form" method="post" action="/logout">$hidden\
-<button id="logout">Log out</button></form>""")
-
-_LOGGED_OUT = string.Template('<a id="login-link" href="$login_url">Log in</a>')
-
-_FLASH = string.Template('<p class="flash" id="flash" role="status">$message</p>')
-
-_NOTICE = string.Template('<p class="notice" id="notice" role="status">$message</p>')
-
-_ERROR = string.Template('<span class="error" id="$field-error">$message</span>')
-
-_HOME = string.Template("""\
-<p>A legacy-style WSGI app wrapped by <code>SessionMiddleware</code>: its session
-lives on the server, your browser holds only a signed, random id.</p>
-<ul>
-<li><a id="login-page" href="$login_url">Log in</a>
-  (any user name; the password is <code>$password</code>)</li>
-<li><a id="profile-page" href="$profile_url">Your profile</a>:
-  a search form (GET) and a note kept in the session (POST)</li>
-<li><a id="search-link" href="$search_url">Search the profile for “wsgi”</a>
-  (a link with its own query string)</li>
-</ul>
-<p>Turn cookies off in your browser and try again: the session then travels in
-the URL, and everything still works.</p>""")
-
-_LOGIN = string.Template("""\
-<form id="login-form" method="post" action="/login" novalidate>
-$hidden
-<p><label>User name
-<input name="username" value="$username" autocomplete="username"></label>
-$username_error</p>
-<p><label>Password
-<input name="password" type="password" autocomplete="current-password"></label>
-$password_error</p>
-<p><button id="login-button">Log in</button>
-(any user name; the password is <code>$password</code>)</p>
-</form>""")
-
-_PROFILE = string.Template("""\
-<p>Signed in as <strong>$user</strong> since $since.</p>
-<h2>Search</h2>
-<form id="search-form" method="get" action="/profile">
-$hidden
-<input name="q" type="search" value="$query" aria-label="Search WSGI servers">
-<button id="search-button">Search</button>
-</form>
-$results
-<h2>Your note</h2>
-<form id="note-form" method="post" action="/profile">
-$hidden
-<p><textarea name="note" rows="4" cols="40" aria-label="Note">$note</textarea>
-$note_error</p>
-<p><button id="save-button">Save</button> (at most $limit characters)</p>
-</form>""")
-
-_LOGOUT = string.Template("""\
-<form id="logout-page-form" method="post" action="/logout">
-$hidden
-<p><button>Log out</button></p>
-</form>""")
-
-_NOT_FOUND = string.Template(
-    '<p>There is no page here. <a href="$home_url">Back to the home page</a>.</p>'
-)
-
-
-def _render(template: string.Template, **values: object) -> Markup:
+def _render(template: t.Any, **values: object) -> Markup:
     """Fill ``template``; values are HTML-escaped unless they are Markup already."""
     filled = template.substitute({k: escape(v) for k, v in values.items()})
     return Markup(filled)  # noqa: S704 - our template, every value escaped above
@@ -226,19 +125,25 @@ def _page(
     session = get_session(environ)
     user = session.get("user")
     if user is None:
-        account = _render(_LOGGED_OUT, login_url=rewrite_url(environ, "/login"))
+        account = _render(pages.LOGGED_OUT, login_url=rewrite_url(environ, "/login"))
     else:
-        account = _render(_LOGGED_IN, user=user, hidden=hidden_input(environ))
+        account = _render(
+            pages.LOGGED_IN,
+            user=user,
+            hidden=hidden_input(environ),
+            csrf=csrf_input(environ),
+            sessions_url=rewrite_url(environ, "/sessions"),
+        )
     message = session.get("message")
-    flash = _render(_FLASH, message=message) if message else Markup("")
+    flash = _render(pages.FLASH, message=message) if message else Markup("")
     notice_text = session.get("notice") or _binding_notice(environ)
-    notice = _render(_NOTICE, message=notice_text) if notice_text else Markup("")
+    notice = _render(pages.NOTICE, message=notice_text) if notice_text else Markup("")
     if session.id is None:
         tracking_text = "No session yet: nothing is stored until you log in."
     else:
         tracking_text = "Your session travels " + _TRACKING[session.tracking]
     html = _render(
-        _LAYOUT,
+        pages.LAYOUT,
         title=title,
         home_url=rewrite_url(environ, "/"),
         profile_url=rewrite_url(environ, "/profile"),
@@ -271,13 +176,13 @@ def _redirect(location: str) -> _Response:
 
 def _error(errors: t.Mapping[str, str], field: str) -> Markup:
     message = errors.get(field)
-    return _render(_ERROR, field=field, message=message) if message else Markup("")
+    return _render(pages.ERROR, field=field, message=message) if message else Markup("")
 
 
 def home(environ: WSGIEnviron, request: Request) -> _Response:
     """``/``: what the demo is, and links to the other pages."""
     content = _render(
-        _HOME,
+        pages.HOME,
         login_url=rewrite_url(environ, "/login"),
         profile_url=rewrite_url(environ, "/profile"),
         search_url=rewrite_url(environ, "/profile?q=wsgi"),
@@ -310,14 +215,16 @@ def login(environ: WSGIEnviron, request: Request) -> _Response:
             session.flash("errors", errors)
             session.flash_input(request.form, only=["username"])
             return _redirect("/login")
-        session.regenerate()  # a new id at login defeats session fixation
+        # Setting the user_key binds the session to the user: a new id (session
+        # fixation), a new CSRF secret, an entry in the user's index.
         session["user"] = username
         session["since"] = dt.datetime.now(dt.timezone.utc).strftime("%H:%M UTC")
         session.flash("message", f"Welcome {username}!")
         return _redirect("/profile")
     errors = session.get("errors") or {}
     content = _render(
-        _LOGIN,
+        pages.LOGIN,
+        csrf=csrf_input(environ),  # first: it may create the session (and its id)
         hidden=hidden_input(environ),
         username=session.old("username", ""),
         username_error=_error(errors, "username"),
@@ -358,10 +265,11 @@ def profile(environ: WSGIEnviron, request: Request) -> _Response:
     query = request.args.get("q", "").strip()
     errors = session.get("errors") or {}
     content = _render(
-        _PROFILE,
+        pages.PROFILE,
         user=session["user"],
         since=session.get("since", "?"),
         hidden=hidden_input(environ),
+        csrf=csrf_input(environ),
         query=query,
         results=_search_results(query),
         note=session.old("note", session.get("note", "")),
@@ -378,8 +286,43 @@ def logout(environ: WSGIEnviron, request: Request) -> _Response:
         session.destroy()
         session.flash("message", "Bye")  # lives in a fresh session with a fresh id
         return _redirect("/")
-    content = _render(_LOGOUT, hidden=hidden_input(environ))
+    content = _render(
+        pages.LOGOUT, hidden=hidden_input(environ), csrf=csrf_input(environ)
+    )
     return _page(environ, "Log out", content)
+
+
+def sessions(environ: WSGIEnviron, request: Request) -> _Response:
+    """``/sessions``: where the user is signed in; POST logs out the others."""
+    session = get_session(environ)
+    if "user" not in session:
+        session.flash("message", "Please log in first.")
+        return _redirect("/login")
+    if request.method == "POST":
+        ended = session.end_other_sessions()
+        others = "other session" if ended == 1 else "other sessions"
+        session.flash("message", f"Logged out {ended} {others}.")
+        return _redirect("/sessions")
+    rows = Markup("").join(
+        _render(
+            pages.SESSION_ROW,
+            css="current" if info.current else "other",
+            agent=(info.user_agent or "unknown browser")[:60],
+            marker=Markup(" <strong>(this one)</strong>") if info.current else "",
+            created=info.created.strftime("%H:%M UTC"),
+            last_used=info.last_accessed.strftime("%H:%M:%S UTC"),
+            tracking=info.tracking,
+        )
+        for info in session.user_sessions()
+    )
+    content = _render(
+        pages.SESSIONS,
+        user=session["user"],
+        rows=rows,
+        hidden=hidden_input(environ),
+        csrf=csrf_input(environ),
+    )
+    return _page(environ, "Your sessions", content)
 
 
 _ROUTES: dict[str, t.Callable[[WSGIEnviron, Request], _Response]] = {
@@ -387,8 +330,9 @@ _ROUTES: dict[str, t.Callable[[WSGIEnviron, Request], _Response]] = {
     "/login": login,
     "/profile": profile,
     "/logout": logout,
+    "/sessions": sessions,
 }
-_POST_ROUTES = frozenset({"/login", "/profile", "/logout"})
+_POST_ROUTES = frozenset({"/login", "/profile", "/logout", "/sessions"})
 
 
 def demo_app(environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
@@ -402,7 +346,7 @@ def demo_app(environ: WSGIEnviron, start_response: StartResponse) -> Iterable[by
     path = request.path
     handler = _ROUTES.get(path)
     if handler is None:
-        content = _render(_NOT_FOUND, home_url=rewrite_url(environ, "/"))
+        content = _render(pages.NOT_FOUND, home_url=rewrite_url(environ, "/"))
         response = _page(environ, "Not found", content, "404 Not Found")
     elif request.method not in ("GET", "HEAD") and not (
         request.method == "POST" and path in _POST_ROUTES
@@ -470,7 +414,8 @@ def make_demo_app(
     secret_key: str | bytes | list[str | bytes] | None = None,
     **options: t.Any,
 ) -> SessionMiddleware:
-    """The demo wrapped by :class:`SessionMiddleware` with ``tracking="auto"``.
+    """The demo wrapped by :class:`SessionMiddleware` with ``tracking="auto"``,
+    ``user_key="user"`` and ``csrf="check"``.
 
     Unless ``events`` is given, :class:`DemoEvents` records refused ids for
     the page's notice.
@@ -487,4 +432,6 @@ def make_demo_app(
         secret_key = _secret_of_this_process()
     options.setdefault("tracking", "auto")
     options.setdefault("events", DemoEvents())
+    options.setdefault("user_key", "user")
+    options.setdefault("csrf", "check")
     return SessionMiddleware(demo_app, secret_key=secret_key, store=store, **options)

@@ -93,6 +93,7 @@ def finish_headers(request: RequestContext, headers: Headers) -> Headers:
     SerializationError; the stored copy is then left as it was.
     """
     headers = list(headers)  # the app may reuse its list
+    request.settle()  # a login gives a new id: before any URL gets one
     state = request.session.state
     if state.tracking != "cookie" or not state.loaded:
         token = request.url_token()
@@ -146,6 +147,7 @@ def rewrite_body(
 ) -> tuple[Headers, bytes]:
     """The headers and body with the id in the page's links and forms
     (Content-Length corrected); unchanged when there is nothing to add."""
+    request.settle()  # a login gives a new id: before the page gets one
     token = request.url_token()
     if token is None:
         return headers, body

@@ -134,7 +134,9 @@ class HTMLRewriter:
         url_fn = self.url_fn
         if not _BASE_TAGS.may_contain(text):
             return url_fn
-        for _, tag in _BASE_TAGS.start_tags(text):
+        for name, tag in _BASE_TAGS.start_tags(text):
+            if name != "base":  # the finder also reports the raw-text elements
+                continue
             found = find_attribute(text, tag, "href")
             if found is None:
                 continue

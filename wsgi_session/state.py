@@ -90,43 +90,43 @@ class SessionState:
     True
     """
 
-    # Slots: one state is made per request; slot stores are cheaper than an
-    # instance dict.
-    __slots__ = (
-        "_binding_changed",
-        "_csrf",
-        "_csrf_changed",
-        "_flash",
-        "_forced",
-        "_items",
-        "_meta_changed",
-        "_pending",
-        "_raw",
-        "_removed",
-        "_watch",
-        "absolute_timeout",
-        "accessed",
-        "bound_user",
-        "destroyed",
-        "failure",
-        "handle",
-        "id",
-        "idle_timeout",
-        "is_new",
-        "last_accessed",
-        "loaded",
-        "loading",
-        "meta",
-        "serializer",
-        "started",
-        "stored",
-        "tracking",
-        "user_key",
-        "writes",
-    )
+    # The per-request facts start as class-level defaults, so that making the
+    # state of a request (most never touch their session) sets four
+    # attributes instead of twenty; each is set on the instance when it
+    # changes. (The instance dict this needs costs less than the stores.)
 
+    #: The session id, or None until the first write creates one.
+    id: str | None = None
+    #: How the id travels this request: "cookie", "url" or "both".
+    tracking = "cookie"
+    #: Loaded (or started new) this request / being loaded right now;
+    #: given its data by :meth:`start` or :meth:`adopt`.
+    loaded = loading = started = False
+    #: An entry exists in the store under :attr:`id`.
+    stored = False
+    #: This request did not resume a stored session.
+    is_new = True
+    #: The application used the session / destroyed it this request.
+    accessed = destroyed = False
+    #: The error every further use raises (a failed load or move), or None.
+    failure: BaseException | None = None
+    #: When the resumed session was last written (POSIX seconds), or None.
+    last_accessed: float | None = None
+    #: How many times this request wrote the session to the store.
+    writes = 0
+    #: The user the session is bound to (§13.1) and its handle, or None.
+    bound_user: str | None = None
+    handle: str | None = None
     #: The metadata stored beside the data (set by :meth:`start` / :meth:`adopt`).
     meta: SessionMeta
+    _meta_changed = _forced = _csrf_changed = _binding_changed = False
+    _flash: FlashState = NO_FLASH
+    _csrf: str | None = None
+    _raw: dict[str, bytes]
+    _items: dict[str, t.Any]
+    _pending: dict[str, bytes]
+    _removed: set[str]
+    _watch: set[str]
 
     def __init__(
         self,
@@ -141,32 +141,6 @@ class SessionState:
         #: The idle timeout new sessions get; the absolute limit, or None.
         self.idle_timeout = idle_timeout
         self.absolute_timeout = absolute_timeout
-        #: The session id, or None until the first write creates one.
-        self.id: str | None = None
-        #: How the id travels this request: "cookie", "url" or "both".
-        self.tracking = "cookie"
-        #: Loaded (or started new) this request / being loaded right now;
-        #: given its data by :meth:`start` or :meth:`adopt`.
-        self.loaded = self.loading = self.started = False
-        #: An entry exists in the store under :attr:`id`.
-        self.stored = False
-        #: This request did not resume a stored session.
-        self.is_new = True
-        #: The application used the session / destroyed it this request.
-        self.accessed = self.destroyed = False
-        #: The error every further use raises (a failed load or move), or None.
-        self.failure: BaseException | None = None
-        #: When the resumed session was last written (POSIX seconds), or None.
-        self.last_accessed: float | None = None
-        #: How many times this request wrote the session to the store.
-        self.writes = 0
-        self._meta_changed = self._forced = self._csrf_changed = False
-        self._binding_changed = False
-        self._flash = NO_FLASH
-        self._csrf: str | None = None
-        #: The user the session is bound to (§13.1) and its handle, or None.
-        self.bound_user: str | None = None
-        self.handle: str | None = None
 
     # -- loading (the host's calls) ---------------------------------------------
 
@@ -174,8 +148,8 @@ class SessionState:
         """Begin a new, empty session bound to the User-Agent hash ``binding``."""
         now = now_ms()
         self.meta = SessionMeta(now, now, self.idle_timeout, binding)
-        self._raw: dict[str, bytes] = {}
-        self._items: dict[str, t.Any] = {}
+        self._raw = {}
+        self._items = {}
         self._begin()
 
     def adopt(
@@ -209,9 +183,9 @@ class SessionState:
 
     def _begin(self) -> None:
         self.started = True
-        self._pending: dict[str, bytes] = {}
-        self._removed: set[str] = set()
-        self._watch: set[str] = set()
+        self._pending = {}
+        self._removed = set()
+        self._watch = set()
 
     def fail(self, error: BaseException) -> None:
         """Make every further use of the session raise ``error`` (no save)."""
