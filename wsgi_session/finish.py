@@ -41,6 +41,7 @@ __all__ = [
     "add_vary",
     "finish_headers",
     "forbidden_response",
+    "header_value",
     "rewrite_body",
     "unavailable_response",
     "untouched_headers",
@@ -56,12 +57,20 @@ def _has(headers: Headers, name: str) -> bool:
     return any(k.lower() == lname for k, _ in headers)
 
 
-def _get(headers: Headers, name: str) -> str | None:
+def header_value(headers: Headers, name: str) -> str | None:
+    """The value of the first header called ``name`` (any case), or None.
+
+    >>> header_value([("content-length", "3")], "Content-Length")
+    '3'
+    """
     lname = name.lower()
     for k, v in headers:
         if k.lower() == lname:
             return v
     return None
+
+
+_get = header_value
 
 
 def add_vary(headers: Headers, value: str) -> None:

@@ -9,6 +9,7 @@ a ``503``. What the headers and an HTML body get is decided in
 
 from __future__ import annotations
 
+import itertools
 import logging
 import typing as t
 from collections.abc import Iterable, Iterator
@@ -17,6 +18,7 @@ from .errors import StoreUnavailable
 from .finish import (
     Headers,
     finish_headers,
+    header_value,
     rewrite_body,
     unavailable_response,
     untouched_headers,
@@ -170,10 +172,7 @@ class ResponseEditor:
         """
         try:
             if stream is not None:
-                for chunk in stream:
-                    if chunk:
-                        body.append(chunk)
-                        break
+                stream = self._first_chunk(body, stream)
             status = self.status
             if status is not None and wants_html_rewrite(
                 self.request, status, self.headers
@@ -198,6 +197,32 @@ class ResponseEditor:
         # fire ``suspended``) rather than when the server closes the body.
         self.close()
         return body
+
+    def _first_chunk(
+        self, body: list[bytes], stream: Iterator[bytes]
+    ) -> Iterator[bytes] | None:
+        """Pull the first non-empty chunk of ``stream`` into ``body``; return
+        the rest of the stream, or None when the body is known complete.
+
+        It is complete when the stream ended, or when the first chunk is as
+        long as the response's ``Content-Length`` and the stream then ends
+        (one more ``next()``: nothing can follow such a chunk, so no streamed
+        response waits for it). Framework responses (Flask's, Django's) are
+        iterators over one chunk: complete, they are sent as a list, with no
+        wrapper around the server's iteration (issue 16: that wrapper was
+        most of the Flask overhead).
+        """
+        for chunk in stream:
+            if chunk:
+                body.append(chunk)
+                break
+        else:
+            return None  # the stream ended
+        declared = header_value(self.headers, "Content-Length")
+        if declared is None or declared.strip() != str(len(body[0])):
+            return stream
+        rest = list(itertools.islice(stream, 1))
+        return itertools.chain(rest, stream) if rest else None
 
     def _untouched(self, body: list[bytes]) -> list[bytes]:
         """Pass on the response of a request that never used its session (the
