@@ -34,7 +34,6 @@ from ..presented import IdResolver, Resolution
 from ..repository import Wrote
 from ..signing import IdSigner, is_valid_id
 from ..tracking import CookieProfile, Presented
-
 from .session import BeakerSession
 
 if t.TYPE_CHECKING:  # pragma: no cover

@@ -27,6 +27,7 @@ session outside the request, as Beaker's does. The PasteDeploy entry points
 from __future__ import annotations
 
 import logging
+import secrets
 import typing as t
 from collections.abc import Iterable, Mapping
 
@@ -78,7 +79,7 @@ class SessionMiddleware(_CoreMiddleware):
         translated = translate_beaker_config(config, **kwargs)
         options = dict(translated.options)
         if translated.unsigned_ids:
-            options["secret_key"] = "unused: ids are sent unsigned"
+            options["secret_key"] = secrets.token_urlsafe(32)  # never signs a sent id
         super().__init__(app, **options)
         if environ_key == self.settings.environ_key:
             raise ConfigError(

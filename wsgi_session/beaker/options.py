@@ -318,11 +318,11 @@ def translate_beaker_config(
     :class:`~wsgi_session.ConfigError`, one line each.
 
     Defaults: Beaker's cookie name and cookie tracking (as Beaker: no URL
-    tracking, no probe cookie, until ``tracking`` says so); otherwise wsgi_session's own defaults
-    (``Secure`` on HTTPS, ``HttpOnly``). Beaker has no server-side limit
-    without ``timeout``: the idle limit is then the cookie's lifetime when
-    ``cookie_expires`` gives one, else the default 30 minutes; an explicit
-    ``timeout=None`` means no limit.
+    tracking, no probe cookie, until ``tracking`` says so); otherwise
+    wsgi_session's own defaults (``Secure`` on HTTPS, ``HttpOnly``). Beaker
+    has no server-side limit without ``timeout``: the idle limit is then the
+    cookie's lifetime when ``cookie_expires`` gives one, else the default 30
+    minutes; an explicit ``timeout=None`` means no limit.
 
     >>> try:
     ...     translate_beaker_config({"session.tyep": "file"})
