@@ -194,11 +194,26 @@ class BeakerCookiePolicy(CookiePolicy):
         session_id = request.session.state.id
         assert session_id is not None
         value = self.cookie_value(session_id)
-        return self.profile(request).set_header(request.environ, value)
+        profile = self.profile(request)
+        return _dotted(profile.set_header(request.environ, value), profile.domain)
 
     def expire(self, request: RequestContext) -> Headers:
         """The expiring cookie, with this response's domain and path."""
         headers = super().expire(request)
         if not headers:
             return headers
-        return [self.profile(request).expire_header(request.environ)]
+        profile = self.profile(request)
+        return [_dotted(profile.expire_header(request.environ), profile.domain)]
+
+
+def _dotted(header: tuple[str, str], domain: str | None) -> tuple[str, str]:
+    """The header with ``Domain`` written as configured: Werkzeug drops a
+    leading dot (RFC 6265 ignores it); Beaker apps and their tests expect it.
+
+    >>> _dotted(("Set-Cookie", "k=v; Domain=example.com; Path=/"), ".example.com")
+    ('Set-Cookie', 'k=v; Domain=.example.com; Path=/')
+    """
+    if not domain or not domain.startswith("."):
+        return header
+    name, value = header
+    return name, value.replace(f"; Domain={domain[1:]};", f"; Domain={domain};", 1)
