@@ -50,7 +50,7 @@ def find_middleware(app: t.Any) -> SessionMiddleware:
 
 @pytest.mark.usefixtures("dist_dir")
 def test_ini_builds_the_drop_in_from_beaker_keys() -> None:
-    """pylons.ini's beaker.session.* keys and the filter's keys configure the drop-in."""
+    """pylons.ini's beaker.session.* and filter keys configure the drop-in."""
     middleware = find_middleware(load("cookie"))
     settings = middleware.settings
     assert (settings.cookie_name, settings.idle_timeout) == ("pylons_app", 3600)
