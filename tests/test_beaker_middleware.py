@@ -355,3 +355,57 @@ def test_url_tracking_can_be_switched_on() -> None:
     location = res.headers["Location"]
     assert "sid=" in location
     assert test.get(location).text == "2"
+
+
+# -- the migration shim of docs/migration.rst -------------------------------------
+
+
+def test_migration_shim_moves_a_beaker_session_once() -> None:
+    """The first-visit shim of the migration page copies Beaker's data into ours."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from beaker.middleware import SessionMiddleware as BeakerSessionMiddleware
+    from wsgi_session import get_session
+
+    beaker_config = {"session.type": "memory", "session.secret": "old-secret"}
+
+    def old_app(environ: Environ, start_response: t.Any) -> list[bytes]:
+        environ["beaker.session"]["cart"] = ["tea"]
+        environ["beaker.session"].save()
+        start_response("200 OK", [])
+        return [b"old"]
+
+    def adopt_beaker_sessions(app: t.Any) -> t.Any:  # as on the page
+        def middleware(environ: Environ, start_response: t.Any) -> t.Any:
+            if "beaker.session.id" in environ.get("HTTP_COOKIE", ""):
+                old = environ["beaker.legacy_session"]
+                session = get_session(environ)
+                for key, value in old.items():
+                    if not key.startswith("_"):
+                        session.setdefault(key, value)
+                environ["beaker.session"].save()
+                old.delete()
+            return app(environ, start_response)
+
+        return middleware
+
+    def new_app(environ: Environ, start_response: t.Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [repr(environ["beaker.session"].get("cart")).encode()]
+
+    before = TestApp(BeakerSessionMiddleware(old_app, beaker_config))
+    before.get("/")
+    application = BeakerSessionMiddleware(
+        SessionMiddleware(
+            adopt_beaker_sessions(new_app), beaker_config, key="myapp_session"
+        ),
+        beaker_config,
+        environ_key="beaker.legacy_session",
+    )
+    after = TestApp(application)
+    after.cookiejar = before.cookiejar
+    assert after.get("/").text == "['tea']"
+    assert "beaker.session.id" not in after.cookies or not after.cookies.get(
+        "beaker.session.id"
+    )
+    assert after.get("/").text == "['tea']"
