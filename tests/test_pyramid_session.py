@@ -318,6 +318,49 @@ def test_url_mode_rewrites_html_links(mode: str) -> None:
     assert re.search(r'href="/next\?sid=[^"]+"', app.get("/").text)
 
 
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "factory",
+        pytest.param(
+            "wrapper",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="core: under SessionMiddleware, ResponseEditor asks "
+                "wants_html_rewrite() before url_token() has loaded the session "
+                "of a URL id, so an untouched page is not rewritten",
+            ),
+        ),
+    ],
+)
+def test_untouched_pages_keep_the_url_id(mode: str) -> None:
+    """A page that never uses request.session still gets the id in its links."""
+
+    def start(request: t.Any) -> Response:
+        request.session["n"] = 1
+        return Response('<a href="/plain">on</a>', content_type="text/html")
+
+    def plain(request: t.Any) -> Response:
+        return Response('<a href="/back">back</a>', content_type="text/html")
+
+    app = make_app(
+        {"/": start, "/plain": plain}, mode=mode, tracking="url", rewrite_html=True
+    )
+    link = re.search(r'href="([^"]+)"', app.get("/").text).group(1)  # type: ignore[union-attr]
+    assert "sid=" in link
+    assert re.search(r'href="/back\?sid=[^"]+"', app.get(link).text)
+
+
+def test_untouched_pages_get_the_probe_cookie_in_auto_mode(mode: str) -> None:
+    """tracking=auto: the probe cookie goes out even if no view uses the session."""
+
+    def plain(request: t.Any) -> Response:
+        return text("plain")
+
+    res = make_app({"/": plain}, mode=mode, tracking="auto").get("/")
+    assert "session_probe=1" in res.headers.get("Set-Cookie", "")
+
+
 def test_store_outage_is_a_503(mode: str) -> None:
     """An unreachable store answers 503, not a traceback."""
     app = make_app(

@@ -47,12 +47,17 @@ if t.TYPE_CHECKING:  # pragma: no cover
     from .session import PyramidSession
 
 __all__ = [
+    "REGISTRY_KEY",
     "PyramidSessionFactory",
     "factory_from_settings",
     "includeme",
     "session_factory",
+    "session_tween_factory",
     "store_unavailable_view",
 ]
+
+#: Where ``includeme`` keeps the factory in the registry (for the tween).
+REGISTRY_KEY = "wsgi_session.pyramid.factory"
 
 log = logging.getLogger("wsgi_session")
 
@@ -75,6 +80,17 @@ class PyramidSessionFactory:
         self.middleware = middleware
         #: The ``ISession`` class of ``request.session``.
         self.session_class: type[PyramidSession] = PyramidSession
+
+    def opens_every_request(self, environ: WSGIEnviron) -> bool:
+        """True when this factory must open the session of a request its
+        views may never touch: no WSGI wrapper in front, and tracking is not
+        ``"cookie"`` (the probe cookie goes out, URL ids stay in links)."""
+        middleware = self.middleware
+        return (
+            middleware is not None
+            and middleware.settings.tracking != "cookie"
+            and CONTEXT_KEY not in environ
+        )
 
     def __call__(self, request: t.Any) -> PyramidSession:
         environ: WSGIEnviron = request.environ
@@ -162,8 +178,33 @@ def factory_from_settings(settings: Mapping[str, t.Any]) -> PyramidSessionFactor
     return session_factory(**options_from_settings(settings))
 
 
+def session_tween_factory(handler: t.Any, registry: t.Any) -> t.Any:
+    """A tween that opens the session of every request when the factory
+    works without the WSGI wrapper and tracking is ``"auto"`` or ``"url"``,
+    so that pages which never touch ``request.session`` still get the probe
+    cookie and keep a URL id in their links, as under the wrapper. Opening
+    costs no store round trip: the session loads when it is used."""
+    factory = registry.get(REGISTRY_KEY)
+    if not isinstance(factory, PyramidSessionFactory) or factory.middleware is None:
+        return handler
+    if factory.middleware.settings.tracking == "cookie":
+        return handler
+
+    def session_tween(request: t.Any) -> t.Any:
+        if factory.opens_every_request(request.environ):
+            request.session  # noqa: B018  # reified: the view gets this one
+        return handler(request)
+
+    return session_tween
+
+
 def includeme(config: t.Any) -> None:
     """``config.include("wsgi_session.pyramid")``: set the session factory
-    from the settings and answer a store outage with a 503."""
-    config.set_session_factory(factory_from_settings(config.get_settings()))
+    from the settings, open sessions for untouched pages where the tracking
+    mode needs it (:func:`session_tween_factory`), answer a store outage
+    with a 503."""
+    factory = factory_from_settings(config.get_settings())
+    config.set_session_factory(factory)
+    config.registry[REGISTRY_KEY] = factory
+    config.add_tween("wsgi_session.pyramid.factory.session_tween_factory")
     config.add_exception_view(store_unavailable_view, context=StoreUnavailable)
