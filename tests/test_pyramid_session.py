@@ -361,6 +361,15 @@ def test_untouched_pages_get_the_probe_cookie_in_auto_mode(mode: str) -> None:
     assert "session_probe=1" in res.headers.get("Set-Cookie", "")
 
 
+@pytest.mark.parametrize(
+    "cookie", ["", "%%%", "\u20ac", "x" * 5000, "A" * 43 + ".sig", "a=b; c"]
+)
+def test_bad_cookies_get_a_fresh_session(mode: str, cookie: str) -> None:
+    """Malformed or forged session cookies never produce an error."""
+    app = make_app({"/": counter}, mode=mode)
+    assert app.get("/", headers={"Cookie": f"session={cookie}"}).text == "1"
+
+
 def test_store_outage_is_a_503(mode: str) -> None:
     """An unreachable store answers 503, not a traceback."""
     app = make_app(

@@ -48,6 +48,8 @@ if t.TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "REGISTRY_KEY",
+    "FactoryMiddleware",
+    "PyramidRequestContext",
     "PyramidSessionFactory",
     "factory_from_settings",
     "includeme",
@@ -67,6 +69,26 @@ def _no_app(environ: WSGIEnviron, start_response: StartResponse) -> Iterable[byt
     raise RuntimeError("the session factory's middleware serves no requests")
 
 
+class PyramidRequestContext(RequestContext):
+    """A request's pipeline opened by the factory (no WSGI wrapper in front);
+    ``finishing`` is True once its response callbacks are registered."""
+
+    __slots__ = ("finishing",)
+
+    def __init__(self, middleware: SessionMiddleware, environ: WSGIEnviron) -> None:
+        super().__init__(middleware, environ)
+        self.finishing = False
+
+
+class FactoryMiddleware(SessionMiddleware):
+    """The middleware behind a factory: it wraps no app and opens
+    :class:`PyramidRequestContext` pipelines for Pyramid's requests."""
+
+    def request_context(self, environ: WSGIEnviron) -> PyramidRequestContext:
+        """The pipeline of one Pyramid request."""
+        return PyramidRequestContext(self, environ)
+
+
 class PyramidSessionFactory:
     """An ``ISessionFactory``: called with a request, returns its session.
 
@@ -74,41 +96,50 @@ class PyramidSessionFactory:
     means the wrapper is required (a request without it is a ConfigError).
     """
 
-    def __init__(self, middleware: SessionMiddleware | None) -> None:
+    def __init__(self, middleware: FactoryMiddleware | None) -> None:
         from .session import PyramidSession  # Pyramid, imported when used
 
         self.middleware = middleware
         #: The ``ISession`` class of ``request.session``.
         self.session_class: type[PyramidSession] = PyramidSession
 
-    def opens_every_request(self, environ: WSGIEnviron) -> bool:
-        """True when this factory must open the session of a request its
-        views may never touch: no WSGI wrapper in front, and tracking is not
-        ``"cookie"`` (the probe cookie goes out, URL ids stay in links)."""
-        middleware = self.middleware
-        return (
-            middleware is not None
-            and middleware.settings.tracking != "cookie"
-            and CONTEXT_KEY not in environ
-        )
-
     def __call__(self, request: t.Any) -> PyramidSession:
+        return self.session_class(self.context_of(request).session)
+
+    def context_of(self, request: t.Any) -> RequestContext:
+        """The request's pipeline: the WSGI wrapper's, or one this factory
+        opens (and finishes from a response callback)."""
         environ: WSGIEnviron = request.environ
         context = environ.get(CONTEXT_KEY)
-        if isinstance(context, RequestContext):
-            return self.session_class(context.session)  # the WSGI wrapper's
+        if not isinstance(context, RequestContext):
+            middleware = self.middleware
+            if middleware is None:
+                raise ConfigError(
+                    "no wsgi_session middleware in front of this Pyramid app and "
+                    f"no {PREFIX}secret_key setting: put the session filter in "
+                    f"the pipeline or set {PREFIX}secret_key",
+                    key=f"{PREFIX}secret_key",
+                )
+            context = middleware.request_context(environ)
+        if isinstance(context, PyramidRequestContext) and not context.finishing:
+            context.finishing = True
+            request.add_response_callback(functools.partial(_finish, context))
+            request.add_finished_callback(functools.partial(_end, context))
+        return context
+
+    def open_untouched(self, request: t.Any) -> None:
+        """Open the pipeline of a request before its views run (the tween),
+        and finish it even if they never touch the session when its response
+        needs us: the probe cookie goes out, or a URL id must stay in links."""
         middleware = self.middleware
-        if middleware is None:
-            raise ConfigError(
-                "no wsgi_session middleware in front of this Pyramid app and no "
-                f"{PREFIX}secret_key setting: put the session filter in the "
-                f"pipeline or set {PREFIX}secret_key",
-                key=f"{PREFIX}secret_key",
-            )
-        context = middleware.request_context(environ)
-        request.add_response_callback(functools.partial(_finish, context))
-        request.add_finished_callback(functools.partial(_end, context))
-        return self.session_class(context.session)
+        if middleware is None or CONTEXT_KEY in request.environ:
+            return
+        context = middleware.request_context(request.environ)
+        if (
+            context.presented.url_value is not None
+            or context.cookie_policy.probe(context) is not None
+        ):
+            self.context_of(request)
 
 
 def _finish(context: RequestContext, request: t.Any, response: t.Any) -> None:
@@ -156,7 +187,7 @@ def session_factory(**options: t.Any) -> PyramidSessionFactory:
     """
     if "user_key" in DEFAULTS:  # §13's setting, where the core has it
         options.setdefault("user_key", USER_KEY_PRESET)
-    return PyramidSessionFactory(SessionMiddleware(_no_app, **options))
+    return PyramidSessionFactory(FactoryMiddleware(_no_app, **options))
 
 
 def factory_from_settings(settings: Mapping[str, t.Any]) -> PyramidSessionFactory:
@@ -179,11 +210,12 @@ def factory_from_settings(settings: Mapping[str, t.Any]) -> PyramidSessionFactor
 
 
 def session_tween_factory(handler: t.Any, registry: t.Any) -> t.Any:
-    """A tween that opens the session of every request when the factory
+    """A tween that opens the pipeline of every request when the factory
     works without the WSGI wrapper and tracking is ``"auto"`` or ``"url"``,
     so that pages which never touch ``request.session`` still get the probe
-    cookie and keep a URL id in their links, as under the wrapper. Opening
-    costs no store round trip: the session loads when it is used."""
+    cookie and keep a URL id in their links, as under the wrapper
+    (:meth:`PyramidSessionFactory.open_untouched`). Opening costs no store
+    round trip: the session loads when it is used."""
     factory = registry.get(REGISTRY_KEY)
     if not isinstance(factory, PyramidSessionFactory) or factory.middleware is None:
         return handler
@@ -191,8 +223,7 @@ def session_tween_factory(handler: t.Any, registry: t.Any) -> t.Any:
         return handler
 
     def session_tween(request: t.Any) -> t.Any:
-        if factory.opens_every_request(request.environ):
-            request.session  # noqa: B018  # reified: the view gets this one
+        factory.open_untouched(request)
         return handler(request)
 
     return session_tween
