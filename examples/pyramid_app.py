@@ -93,7 +93,15 @@ def make_app(
         "wsgi_session.rewrite_html": "true",
         **(settings or {}),
     }
-    with Configurator(settings=config_settings) as config:
+    return paste_app({}, **config_settings)
+
+
+def paste_app(global_config: t.Mapping[str, str], **settings: str) -> t.Any:
+    """The ``paste.app_factory`` for a PasteDeploy pipeline whose
+    ``[filter:session]`` (``use = egg:wsgi_session#session``) has the session
+    configuration: the app's own settings then need no ``wsgi_session.*`` key,
+    and ``request.session`` is the filter's session."""
+    with Configurator(settings=settings) as config:
         config.include("wsgi_session.pyramid")
         config.set_default_csrf_options(require_csrf=True)
         config.add_route("home", "/")

@@ -80,3 +80,42 @@ def test_script_serves_the_app(tmp_path: Path) -> None:
         assert "Signed in as cy" in client.get("/").text
         assert served.interrupt() == 0
     assert "Traceback" not in served.stderr()
+
+
+PIPELINE = """
+[pipeline:main]
+pipeline = session app
+
+[app:app]
+use = call:examples.pyramid_app:paste_app
+
+[filter:session]
+use = egg:wsgi_session#session
+secret_key = pipeline-secret
+tracking = {tracking}
+rewrite_html = true
+"""
+
+
+@pytest.mark.parametrize("tracking", ["cookie", "url"])
+def test_under_the_paste_filter_request_session_is_the_filters(
+    tmp_path: Path, tracking: str
+) -> None:
+    """Under a PasteDeploy [filter:session], request.session is the filter's."""
+    loadapp = pytest.importorskip("paste.deploy").loadapp
+    ini = tmp_path / "pyramid.ini"
+    ini.write_text(PIPELINE.format(tracking=tracking), encoding="utf-8")
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    client = Client(loadapp(f"config:{ini}"), use_cookies=tracking == "cookie")
+    page = client.get("/").text
+    extra = ""
+    if tracking == "url":
+        sid = re.search(r'name="sid" value="([^"]+)"', page)
+        assert sid and "sid=" in page
+        extra = f"?sid={sid.group(1)}"
+    reply = client.post(
+        f"/login{extra}", data={"user": "dee", "csrf_token": token_of(page)}
+    )
+    page = follow(client, reply)
+    assert "Welcome, dee!" in page and "Signed in as dee" in page
