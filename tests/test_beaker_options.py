@@ -269,7 +269,14 @@ def test_cookie_attributes_map_onto_ours() -> None:
         "cookie_httponly": False,
         "cookie_samesite": "Strict",
         "idle_timeout": 1800,
+        "tracking": "cookie",
     }
+
+
+def test_tracking_defaults_to_cookies_as_in_beaker() -> None:
+    """Without tracking, the drop-in tracks by cookie only (no probe, no URL ids)."""
+    assert options()["tracking"] == "cookie"
+    assert options(tracking="auto")["tracking"] == "auto"
 
 
 def test_unset_cookie_attributes_keep_our_secure_defaults() -> None:

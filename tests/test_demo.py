@@ -319,7 +319,7 @@ def test_demo_server_log_never_shows_a_session_id(tmp_path: Path):
         encoded = location.replace("sid=", "s%69d=")
         assert "Signed in as" in browser.get(encoded).text  # read as the id
         browser.get(f"/?q=1&sid={quote(signed)}&x=2")
-        served.wait_for_access_log(4)
+        served.wait_for_access_log(5)  # GET /login, POST, 3 GETs
         log = served.stderr()
         assert served.interrupt() == 0
     assert signed not in log and quote(signed) not in log

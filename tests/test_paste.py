@@ -51,7 +51,9 @@ def plain_app(environ: dict[str, t.Any], start_response: t.Any) -> list[bytes]:
 
 
 def test_entry_points_are_registered() -> None:
-    """Both PasteDeploy protocols name the 'session' entry point."""
+    """Both PasteDeploy protocols name the 'session' and 'beaker' entry points."""
+    from wsgi_session.beaker import middleware as beaker
+
     eps = importlib.metadata.distribution("wsgi_session").entry_points
     found = {
         (ep.group, ep.name): ep.load() for ep in eps if ep.group.startswith("paste")
@@ -59,6 +61,8 @@ def test_entry_points_are_registered() -> None:
     assert found == {
         ("paste.filter_factory", "session"): filter_factory,
         ("paste.filter_app_factory", "session"): filter_app_factory,
+        ("paste.filter_factory", "beaker"): beaker.filter_factory,
+        ("paste.filter_app_factory", "beaker"): beaker.filter_app_factory,
     }
 
 

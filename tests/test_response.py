@@ -76,7 +76,7 @@ def test_a_body_longer_than_its_first_chunk_keeps_streaming():
     """A first chunk shorter than Content-Length: the rest streams as before."""
     events: list[str] = []
     mw = SessionMiddleware(app_with([b"ab", b"cd"], 4, events), secret_key="k")
-    seen, start_response = start_response_recorder()
+    _seen, start_response = start_response_recorder()
     body = mw({"REQUEST_METHOD": "GET"}, start_response)
     assert events == ["chunk b'ab'"]
     assert list(body) == [b"ab", b"cd"]
@@ -88,7 +88,7 @@ def test_a_lying_content_length_loses_no_chunk():
     """A chunk follows one that met Content-Length: it is still sent."""
     events: list[str] = []
     mw = SessionMiddleware(app_with([b"ab", b"cd"], 2, events), secret_key="k")
-    seen, start_response = start_response_recorder()
+    _seen, start_response = start_response_recorder()
     body = mw({"REQUEST_METHOD": "GET"}, start_response)
     assert list(body) == [b"ab", b"cd"]
     body.close()  # type: ignore[attr-defined]

@@ -402,3 +402,26 @@ def test_form_body_survives_a_followed_307_redirect_on_a_first_visit():
     client = Client(SessionMiddleware(app, secret_key=SECRET))
     r = client.post("/user", data={"status": "active"}, follow_redirects=True)
     assert r.status_code == 200 and r.get_data() == b"status=active"
+
+
+def test_an_untouched_html_page_of_a_url_session_is_rewritten():
+    """rewrite_html: a page that never uses the session still gets the URL
+    id in its links (the session of a presented URL id is loaded first)."""
+    from werkzeug.test import Client
+
+    from wsgi_session import SessionMiddleware
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        if environ["PATH_INFO"] == "/start":
+            environ["wsgi_session"]["n"] = 1
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b'<a href="/next">next</a>']
+
+    mw = SessionMiddleware(app, secret_key="k", tracking="url", rewrite_html=True)
+    client = Client(mw, use_cookies=False)
+    first = client.get("/start").text
+    href = first.split('href="')[1].split('"')[0]
+    assert "sid=" in href
+    sid = href.split("sid=")[1]
+    again = client.get(f"/plain?sid={sid}").text
+    assert f'href="/next?sid={sid}"' in again

@@ -148,6 +148,8 @@ def wants_html_rewrite(request: RequestContext, status: str, headers: Headers) -
     if ctype.lower() not in ("text/html", "application/xhtml+xml"):
         return False
     state = request.session.state
+    if not state.loaded and request.url_id_pending():
+        request.url_token()  # loads the session of a URL id the app never used
     return state.loaded and state.tracking != "cookie"
 
 

@@ -317,11 +317,12 @@ def translate_beaker_config(
     of Beaker's cookie sessions) is reported in one
     :class:`~wsgi_session.ConfigError`, one line each.
 
-    Defaults: Beaker's cookie name; otherwise wsgi_session's own defaults
-    (``Secure`` on HTTPS, ``HttpOnly``). Beaker has no server-side limit
-    without ``timeout``: the idle limit is then the cookie's lifetime when
-    ``cookie_expires`` gives one, else the default 30 minutes; an explicit
-    ``timeout=None`` means no limit.
+    Defaults: Beaker's cookie name and cookie tracking (as Beaker: no URL
+    tracking, no probe cookie, until ``tracking`` says so); otherwise
+    wsgi_session's own defaults (``Secure`` on HTTPS, ``HttpOnly``). Beaker
+    has no server-side limit without ``timeout``: the idle limit is then the
+    cookie's lifetime when ``cookie_expires`` gives one, else the default 30
+    minutes; an explicit ``timeout=None`` means no limit.
 
     >>> try:
     ...     translate_beaker_config({"session.tyep": "file"})
@@ -375,7 +376,12 @@ def translate_beaker_config(
             )
         )
 
-    options: dict[str, t.Any] = {"cookie_name": BEAKER_COOKIE_NAME}
+    # Beaker's cookie name; cookie tracking only (Beaker has no URL tracking
+    # and sends no probe cookie): ``tracking`` switches URL tracking on.
+    options: dict[str, t.Any] = {
+        "cookie_name": BEAKER_COOKIE_NAME,
+        "tracking": "cookie",
+    }
     for name, target in _RENAMED.items():
         if name in beaker and name != "cookie_expires":
             options[target] = beaker[name]
