@@ -115,9 +115,8 @@ class RequestContext:
         self.signer = resolver.signer
         self.cookies = cookie_policy.cookies
         self.environ = environ
-        #: When the request began (a login that began before a concurrent
-        #: "end all sessions" of its user does not survive it).
-        self.started = time.time()
+        #: When the login of this request began (see :meth:`bind_user`).
+        self.started: float | None = None
         self.presented = read_presented(  # positional: the cheaper call
             environ,
             self.cookies.name,
@@ -163,6 +162,10 @@ class RequestContext:
 
     def load_session(self, session: Session) -> None:
         """Resume the presented session if it is genuine, alive and ours."""
+        if self.settings.user_key is not None:
+            # When a login began: one that began before a concurrent "end
+            # all sessions" of its user does not survive it (§13.1).
+            self.started = time.time()
         resolution = self.resolver.resolve(self.presented)
         for reason in resolution.rejections:
             self._reject(reason)
@@ -355,7 +358,8 @@ class RequestContext:
             user_agent=str(self.environ.get("HTTP_USER_AGENT", "")),
             tracking=state.tracking,
         )
-        if watermark is not None and watermark >= self.started:
+        began = self.started if self.started is not None else time.time()
+        if watermark is not None and watermark >= began:
             log.debug("wsgi_session: a login raced 'end all sessions'; ended")
             users.remove(user_id, state.handle)
             self.repository.delete(state.id)
