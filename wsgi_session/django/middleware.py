@@ -128,6 +128,7 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
             middleware = drop_in_middleware()
             _keep_form_body(request, environ, middleware)
             context = middleware.request_context(environ)
+            _cookie_from_request(request, context)
         request.wsgi_session = context.session
         request.session = DjangoSession.of(context)
 
@@ -135,8 +136,8 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
         """Save the session this middleware opened and give the response its
         headers (under the WSGI wrapper, the wrapper does both)."""
         session = getattr(request, "session", None)
-        if not isinstance(session, DjangoSession):
-            return response
+        if not isinstance(session, DjangoSession):  # a view put another there
+            return super().process_response(request, response)
         context = session.context
         if not _owned(context):
             if drop_in_middleware().save_every_request and not session.is_empty():
@@ -155,6 +156,20 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
         if isinstance(exception, StoreUnavailable):
             return _unavailable()
         return None
+
+
+def _cookie_from_request(request: t.Any, context: RequestContext) -> None:
+    """Read the session cookie from ``request.COOKIES``, as Django's middleware
+    does, when the Cookie header did not bring it (code before this middleware,
+    or a test, may have set it there)."""
+    presented = context.presented
+    if presented.cookie_values:
+        return
+    value = request.COOKIES.get(context.cookies.name)
+    if value:
+        context.presented = presented._replace(
+            cookie_values=(value,), cookie_seen=True, has_our_cookie=True
+        )
 
 
 def _keep_form_body(
@@ -205,13 +220,28 @@ def _finish(context: RequestContext, session: DjangoSession, response: t.Any) ->
             )
     for name, value in headers:
         if name.lower() == "set-cookie":
-            jar: SimpleCookie = SimpleCookie()
-            jar.load(value)
-            for cookie, morsel in jar.items():
-                response.cookies[cookie] = morsel
+            _set_cookie(response, value, context)
         elif original.get(name.lower()) != value:
             response[name] = value
     return response
+
+
+def _set_cookie(response: t.Any, header: str, context: RequestContext) -> None:
+    """Put a ``Set-Cookie`` value of the pipeline on a Django response (an
+    expired session cookie as Django's own middleware deletes it)."""
+    jar: SimpleCookie = SimpleCookie()
+    jar.load(header)
+    profile = context.cookies
+    for name, morsel in jar.items():
+        if name == profile.name and morsel["max-age"] == "0":
+            response.delete_cookie(
+                name,
+                path=profile.path,
+                domain=profile.domain,
+                samesite=profile.samesite,
+            )
+        else:
+            response.cookies[name] = morsel
 
 
 def _unavailable() -> HttpResponse:

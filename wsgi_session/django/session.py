@@ -36,6 +36,7 @@ from django.conf import settings as django_settings
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 from django.utils.module_loading import import_string
 
+from ..state import SessionState
 from .dropin import DjangoRepository, drop_in_middleware
 from .expiry import EXPIRY_KEY, expired, idle_seconds
 
@@ -125,9 +126,25 @@ class DjangoSession(SessionBase):  # type: ignore[misc]  # django has no stubs
         return self._wsgi
 
     def load(self) -> dict[str, t.Any]:
-        """The session's data as a dict (loaded from the store if need be;
-        an unknown or expired key gives a new, empty session)."""
-        return self._get_session().all()
+        """The session's data as stored (Django's ``load()``): a dict read
+        from the store, without this request's unsaved changes. An unknown,
+        tampered or expired key gives ``{}`` (and a new session)."""
+        state = self._wsgi.state
+        if not state.loaded:
+            return self._get_session().all()
+        if not state.stored or state.id is None:
+            return {}
+        context = self._context
+        found = context.repository.find(state.id, agent=context.agent, from_url=False)
+        if not isinstance(found, tuple):
+            return {}
+        meta, record = found
+        stored = SessionState(state.serializer)
+        try:
+            stored.adopt(state.id, meta, record.fields)
+        except ValueError:
+            return {}
+        return {key: stored.get_value(key) for key in stored.live_keys()}
 
     # -- keys ------------------------------------------------------------------------
 
@@ -160,9 +177,10 @@ class DjangoSession(SessionBase):  # type: ignore[misc]  # django has no stubs
 
     @property
     def modified(self) -> bool:
-        """True once the request assigned or deleted a key, or changed the
-        session through ``request.wsgi_session`` (settable: True forces a save)."""
-        return self._assigned or self._wsgi.state.modified
+        """Django's flag: True once the request assigned or deleted a key
+        through this view (settable; True also forces a save). Changes made
+        through ``request.wsgi_session`` are saved whatever it says."""
+        return self._assigned
 
     @modified.setter
     def modified(self, value: bool) -> None:
