@@ -1,7 +1,8 @@
-"""The Django integration: ``request.wsgi_session``, the context processor, the tags.
+"""The Django integration under the WSGI wrapper: ``request.wsgi_session``, tags.
 
 A small Django project (``django_project.py``, ``django_urls.py``) is served by
-``SessionMiddleware(get_wsgi_application(), ...)`` through werkzeug's test client.
+``SessionMiddleware(get_wsgi_application(), ...)`` through werkzeug's test client
+(the drop-in without the wrapper: ``test_django_dropin.py``).
 """
 
 from __future__ import annotations
@@ -83,12 +84,12 @@ def test_login_regenerate_replaces_the_session_id(django_wsgi, cookie_client):
     assert attacker.get("/whoami/").text == "anonymous"
 
 
-def test_unwrapped_application_raises_improperly_configured(django_wsgi):
-    """Serving get_wsgi_application() unwrapped fails loudly, saying how to wrap it."""
-    from django.core.exceptions import ImproperlyConfigured
-
-    with pytest.raises(ImproperlyConfigured, match=r"SessionMiddleware\(get_wsgi"):
-        Client(django_wsgi).get("/whoami/")
+def test_unwrapped_application_serves_sessions_itself(django_wsgi):
+    """Served unwrapped, the Django middleware opens and saves the session itself."""
+    client = Client(django_wsgi)
+    client.post("/login/", data={"user_id": "9"})
+    assert client.get("/whoami/").text == "9"
+    assert client.get_cookie("sessionid") is not None
 
 
 def test_app_config_has_label_wsgi_session(django_wsgi):
@@ -178,7 +179,9 @@ def test_context_processor_raises_improperly_configured_when_unwrapped(django_ws
 
     from wsgi_session.django import context_processor
 
-    with pytest.raises(ImproperlyConfigured, match="wrap Django's WSGI application"):
+    with pytest.raises(
+        ImproperlyConfigured, match=r"wsgi_session\.django\.SessionMiddleware"
+    ):
         context_processor(RequestFactory().get("/"))
 
 

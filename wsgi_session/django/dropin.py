@@ -152,7 +152,7 @@ def _frozen(value: t.Any) -> t.Hashable:
     if isinstance(value, dict):
         return (dict, tuple(sorted((str(k), _frozen(v)) for k, v in value.items())))
     hash(value)  # TypeError for anything else unhashable
-    return value
+    return t.cast(t.Hashable, value)
 
 
 def _settings_key(settings: t.Any) -> t.Hashable | None:
@@ -184,7 +184,9 @@ def drop_in_middleware(settings: t.Any = None) -> DropInMiddleware:
     :class:`~wsgi_session.ConfigError` naming the setting.
     """
     if settings is None:
-        from django.conf import settings
+        from django.conf import settings as django_settings
+
+        settings = django_settings
     key = _settings_key(settings)
     found = None if key is None else _middlewares.get(key)
     if found is None:

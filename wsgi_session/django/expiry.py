@@ -21,7 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-__all__ = ["EXPIRY_KEY", "cookie_max_age", "expired", "idle_seconds", "remaining_seconds"]
+__all__ = [
+    "EXPIRY_KEY",
+    "cookie_max_age",
+    "expired",
+    "idle_seconds",
+    "remaining_seconds",
+]
 
 #: Where Django's ``SessionBase.set_expiry()`` keeps the session's own expiry.
 EXPIRY_KEY = "_session_expiry"
@@ -90,7 +96,9 @@ def idle_seconds(value: t.Any, default: int | None) -> int | None:
     return max(1, remaining)
 
 
-def cookie_max_age(value: t.Any, *, default: int | None, browser_close: bool) -> int | None:
+def cookie_max_age(
+    value: t.Any, *, default: int | None, browser_close: bool
+) -> int | None:
     """The session cookie's Max-Age as Django's middleware sets it: None
     for a browser-session cookie, else the seconds ``get_expiry_age()`` says.
 

@@ -203,9 +203,9 @@ def _finish(context: RequestContext, session: DjangoSession, response: t.Any) ->
     if response.status_code >= 500:  # as Django: no session save for 5xx
         headers = untouched_headers(context, headers)
     else:
-        if t.cast(DropInMiddleware, context.middleware).save_every_request:
-            if not session.is_empty():
-                state.force(True)
+        middleware = t.cast(DropInMiddleware, context.middleware)
+        if middleware.save_every_request and not session.is_empty():
+            state.force(True)
         status = f"{response.status_code} {response.reason_phrase}"
         if not response.streaming and wants_html_rewrite(context, status, headers):
             headers, body = rewrite_body(context, headers, response.content)
@@ -241,6 +241,9 @@ def _set_cookie(response: t.Any, header: str, context: RequestContext) -> None:
                 samesite=profile.samesite,
             )
         else:
+            age = morsel["max-age"]
+            if isinstance(age, str) and age.isdigit():
+                morsel["max-age"] = int(age)  # as Django's set_cookie() has it
             response.cookies[name] = morsel
 
 

@@ -82,7 +82,7 @@ class DjangoSession(SessionBase):  # type: ignore[misc]  # django has no stubs
         self._assigned = self._checked = False
         self._accessed: bool | None = None
 
-    # -- what it is a view of ----------------------------------------------------
+    # -- what it is a view of ------------------------------------------------------
 
     @property
     def context(self) -> RequestContext:
@@ -146,7 +146,7 @@ class DjangoSession(SessionBase):  # type: ignore[misc]  # django has no stubs
             return {}
         return {key: stored.get_value(key) for key in stored.live_keys()}
 
-    # -- keys ------------------------------------------------------------------------
+    # -- keys ----------------------------------------------------------------------
 
     def _get_session_key(self) -> str | None:
         state = self._wsgi.state
@@ -155,7 +155,7 @@ class DjangoSession(SessionBase):  # type: ignore[misc]  # django has no stubs
         session_id = state.id
         if session_id is None:
             return None
-        return t.cast(str, self._context.cookie_policy.cookie_value(session_id))
+        return self._context.cookie_policy.cookie_value(session_id)
 
     def _set_session_key(self, value: str | None) -> None:
         # Django's internals assign _session_key; here it opens that key.
@@ -169,11 +169,9 @@ class DjangoSession(SessionBase):  # type: ignore[misc]  # django has no stubs
         """The session id a cookie value carries, if it is genuine."""
         if not session_key:
             return None
-        return t.cast(
-            t.Optional[str], self._context.resolver.unsign_cookie(str(session_key))
-        )
+        return self._context.resolver.unsign_cookie(str(session_key))
 
-    # -- flags -------------------------------------------------------------------------
+    # -- flags ---------------------------------------------------------------------
 
     @property
     def modified(self) -> bool:
@@ -204,7 +202,7 @@ class DjangoSession(SessionBase):  # type: ignore[misc]  # django has no stubs
         the stored data uses wsgi_session's serializer)."""
         return import_string(django_settings.SESSION_SERIALIZER)
 
-    # -- the data ------------------------------------------------------------------------
+    # -- the data ------------------------------------------------------------------
 
     def __setitem__(self, key: str, value: t.Any) -> None:
         self._get_session()[key] = value
@@ -237,7 +235,9 @@ class DjangoSession(SessionBase):  # type: ignore[misc]  # django has no stubs
         """Django's ``set_expiry()``; the session gets the idle timeout it means."""
         super().set_expiry(value)
         session = self._get_session()
-        target = idle_seconds(session.get(EXPIRY_KEY), self._context.settings.idle_timeout)
+        target = idle_seconds(
+            session.get(EXPIRY_KEY), self._context.settings.idle_timeout
+        )
         if session.timeout != target:
             session.timeout = target
 
@@ -246,7 +246,7 @@ class DjangoSession(SessionBase):  # type: ignore[misc]  # django has no stubs
         await self._aget_session()
         self.set_expiry(value)
 
-    # -- lifecycle -----------------------------------------------------------------------
+    # -- lifecycle -----------------------------------------------------------------
 
     def flush(self) -> None:
         """End the session (deleted from the store) and continue with a new,
@@ -266,7 +266,7 @@ class DjangoSession(SessionBase):  # type: ignore[misc]  # django has no stubs
         """Async :meth:`cycle_key`."""
         await sync_to_async(self.cycle_key)()
 
-    # -- Django's backend surface ---------------------------------------------------------
+    # -- Django's backend surface --------------------------------------------------
 
     def exists(self, session_key: str | None) -> bool:
         """True when ``session_key`` opens a stored session that may be served."""
