@@ -128,6 +128,31 @@ def test_session_tests_mixin_ran_against_our_store(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("kind", ["redis", "sqlite"])
+def test_session_tests_mixin_passes_on_real_stores(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """Django's SessionTestsMixin passes with our engine on a Redis server and
+    a SQLite store too."""
+    store = request.getfixturevalue(f"{kind}_url")
+    runner = UnittestRunner("tests/runtests.py")
+    runner.env["WSGI_SESSION_UPSTREAM_STORE"] = store
+    try:
+        result = run_upstream(
+            "django",
+            ["upstream_django_plugin", "sessions_tests.tests.SessionBaseTests"],
+            plugin=PLUGIN,
+            runner=runner,
+            extra_args=["--parallel=1", "-v", "2", "--settings=upstream_django_plugin"],
+            timeout=300,
+        )
+    except SourceUnavailable as exc:
+        pytest.skip(f"no Django source release: {exc}")
+    assert result.returncode == 0 and result.failed == 0, result.summary()
+    assert result.passed >= 60, result.summary()
+
+
+@pytest.mark.slow
 def test_exclusions_are_exactly_the_listed_ones(django_result: UpstreamResult) -> None:
     """Every exclusion names a test that exists, and nothing else was skipped
     except by Django's own marks."""

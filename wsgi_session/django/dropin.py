@@ -25,6 +25,7 @@ import: the settings object is passed in, or ``django.conf.settings``.
 
 from __future__ import annotations
 
+import threading
 import typing as t
 
 from ..config import DEFAULTS
@@ -143,6 +144,8 @@ _MISSING: t.Any = object()
 _middlewares: Memo[t.Hashable, DropInMiddleware] = Memo(16)
 #: Stores by URL: a store URL names one store for the whole process.
 _stores: Memo[str, t.Any] = Memo(16)
+#: Held while building: two threads must not open two memory stores.
+_building = threading.Lock()
 
 
 def _frozen(value: t.Any) -> t.Hashable:
@@ -190,7 +193,10 @@ def drop_in_middleware(settings: t.Any = None) -> DropInMiddleware:
     key = _settings_key(settings)
     found = None if key is None else _middlewares.get(key)
     if found is None:
-        found = _build(settings)
-        if key is not None:
-            _middlewares.put(key, found)
+        with _building:
+            found = None if key is None else _middlewares.get(key)
+            if found is None:
+                found = _build(settings)
+                if key is not None:
+                    _middlewares.put(key, found)
     return found

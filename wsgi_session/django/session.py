@@ -32,7 +32,6 @@ from __future__ import annotations
 import typing as t
 
 from asgiref.sync import sync_to_async
-from django.conf import settings as django_settings
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 from django.utils.module_loading import import_string
 
@@ -200,7 +199,9 @@ class DjangoSession(SessionBase):  # type: ignore[misc]  # django has no stubs
     def serializer(self) -> t.Any:
         """``SESSION_SERIALIZER`` (for Django's ``encode()`` / ``decode()``;
         the stored data uses wsgi_session's serializer)."""
-        return import_string(django_settings.SESSION_SERIALIZER)
+        from django.conf import settings
+
+        return import_string(settings.SESSION_SERIALIZER)
 
     # -- the data ------------------------------------------------------------------
 
@@ -228,7 +229,9 @@ class DjangoSession(SessionBase):  # type: ignore[misc]  # django has no stubs
         """The age of a session without its own expiry: the idle timeout."""
         timeout = self._context.settings.idle_timeout
         if timeout is None:
-            return int(django_settings.SESSION_COOKIE_AGE)
+            from django.conf import settings
+
+            return int(settings.SESSION_COOKIE_AGE)
         return int(timeout)
 
     def set_expiry(self, value: t.Any) -> None:
