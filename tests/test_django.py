@@ -8,12 +8,14 @@ A small Django project (``django_project.py``, ``django_urls.py``) is served by
 from __future__ import annotations
 
 import html
+import http.cookiejar
 import os
 import re
 import subprocess
 import sys
 import threading
 import typing as t
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -188,18 +190,39 @@ def test_context_processor_raises_improperly_configured_when_unwrapped(django_ws
 # -- the example ---------------------------------------------------------------
 
 
-def test_example_django_app_serves_a_page_with_a_session():
-    """examples/django_app.py serves / with a session cookie and sid links."""
+def _follow(opener: urllib.request.OpenerDirector, url: str, data=None) -> str:
+    """GET (or POST ``data``) ``url``, following redirects; the page's text."""
+    body = None if data is None else urllib.parse.urlencode(data).encode()
+    with opener.open(url, data=body, timeout=10) as response:
+        assert response.status == 200
+        return t.cast(str, response.read().decode())
+
+
+def _form_fields(page: str) -> dict[str, str]:
+    """The hidden fields of the page's login form (CSRF token, session id)."""
+    return {
+        html.unescape(name): html.unescape(value)
+        for name, value in re.findall(
+            r'<input type="hidden" name="([^"]*)" value="([^"]*)"', page
+        )
+    }
+
+
+@pytest.mark.parametrize("tracking", ["cookie", "url"])
+def test_example_django_app_logs_in_with_auth_and_messages(tracking):
+    """examples/django_app.py: request.session, auth login, a message, CSRF and
+    logout work with cookies (cookie mode) and without them (URL mode)."""
     pytest.importorskip("django")
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "WSGI_SESSION_TRACKING": tracking}
     with subprocess.Popen(
         [sys.executable, str(EXAMPLE), "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONPATH": path},
+        env=env,
     ) as proc:
-        watchdog = threading.Timer(30, proc.kill)
+        watchdog = threading.Timer(60, proc.kill)
         watchdog.start()
         try:
             assert proc.stdout is not None
@@ -211,15 +234,31 @@ def test_example_django_app_serves_a_page_with_a_session():
                     break
             else:
                 pytest.fail("the example did not start:\n" + "".join(output))
-            with urllib.request.urlopen(found.group(0), timeout=10) as response:
-                status = response.status
-                cookies = response.headers.get_all("Set-Cookie") or []
-                body = response.read().decode()
+            base = found.group(0)
+            jar = http.cookiejar.CookieJar()
+            handlers = [urllib.request.HTTPCookieProcessor(jar)]
+            opener = urllib.request.build_opener(
+                *handlers if tracking == "cookie" else ()
+            )
+            page = _follow(opener, base)
+            fields = _form_fields(page)
+            assert "csrfmiddlewaretoken" in fields
+            assert ("sid" in fields) is (tracking == "url")
+            action = re.search(r'<form method="post" action="([^"]*)"', page)
+            assert action is not None
+            fields.update(username="demo", password="demo")
+            page = _follow(
+                opener, urllib.parse.urljoin(base, html.unescape(action[1])), fields
+            )
+            assert "Welcome, demo." in page and "Hello demo!" in page
+            assert "seen this page 2 time(s)" in page
+            logout = re.search(r'<a href="([^"]*)">log out</a>', page)
+            assert logout is not None
+            page = _follow(opener, urllib.parse.urljoin(base, html.unescape(logout[1])))
+            assert "Not logged" in page and "seen this page 1 time(s)" in page
         finally:
             watchdog.cancel()
             proc.terminate()
             proc.communicate(timeout=10)
-    assert status == 200
-    assert any(cookie.startswith("session=") for cookie in cookies)
-    assert "/logout/?sid=" in body
-    assert 'type="hidden" name="sid"' in body
+    cookies = {cookie.name for cookie in jar}
+    assert cookies == ({"sessionid"} if tracking == "cookie" else set())
