@@ -88,7 +88,19 @@ SETTINGS: dict[str, t.Any] = {
                 ],
                 "loaders": [("django.template.loaders.locmem.Loader", TEMPLATES)],
             },
-        }
+        },
+        {  # the admin's own templates
+            "NAME": "apps",
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "APP_DIRS": True,
+            "OPTIONS": {
+                "context_processors": [
+                    "django.template.context_processors.request",
+                    "django.contrib.auth.context_processors.auth",
+                    "django.contrib.messages.context_processors.messages",
+                ]
+            },
+        },
     ],
 }
 

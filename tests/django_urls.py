@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typing as t
 
-from django.contrib import auth, messages
+from django.contrib import admin, auth, messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path
@@ -179,6 +179,7 @@ def dj_csrf(request: t.Any) -> HttpResponse:
 
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("dj/count/", dj_count),
     path("dj/peek/", dj_peek),
     path("dj/both/", dj_both),

@@ -146,6 +146,48 @@ def test_password_change_keeps_this_session_and_ends_the_others(django_wsgi, cli
         User.objects.filter(username="bob").delete()
 
 
+def test_admin_login_and_index_work(client):
+    """The admin's own login view signs a staff user in; its index follows."""
+    from django.contrib.auth.models import User
+
+    if not User.objects.filter(username="root").exists():
+        User.objects.create_superuser("root", password="pw")
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "root", "password": "pw", "next": "/admin/"},
+    )
+    # the first response cannot know yet that this client keeps cookies (§4)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/?sid=")
+    index = client.get("/admin/")
+    assert index.status_code == 200 and b"Site administration" in index.content
+
+
+def test_admin_works_for_a_client_without_cookies(django_wsgi):
+    """With rewrite_html, a client without cookies logs into the admin (CSRF
+    in the session) and follows its links."""
+    from django.contrib.auth.models import User
+
+    if not User.objects.filter(username="root").exists():
+        User.objects.create_superuser("root", password="pw")
+    browser = no_cookies(django_wsgi)
+    settings = {"WSGI_SESSION": {"tracking": "url", "rewrite_html": True}}
+    with override_settings(CSRF_USE_SESSIONS=True, **settings):
+        page = browser.get("/admin/login/?next=/admin/").text
+        fields = {
+            "csrfmiddlewaretoken": CSRF_INPUT.search(page).group(1),
+            "sid": HIDDEN_SID.search(page).group(1),
+            "username": "root",
+            "password": "pw",
+            "next": "/admin/",
+        }
+        response = browser.post("/admin/login/?next=/admin/", data=fields)
+        assert response.status_code == 302
+        index = browser.get(response.headers["Location"])
+        assert index.status_code == 200 and "Site administration" in index.text
+        assert "/admin/auth/user/?sid=" in index.text
+
+
 # -- messages ------------------------------------------------------------------
 
 
