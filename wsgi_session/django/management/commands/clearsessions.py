@@ -14,7 +14,6 @@ from __future__ import annotations
 import typing as t
 from importlib import import_module
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ...checks import ENGINE
@@ -31,6 +30,8 @@ class Command(BaseCommand):  # type: ignore[misc]  # django has no stubs
 
     def handle(self, *args: t.Any, **options: t.Any) -> None:
         """Sweep the drop-in's store, or ask another engine to clear."""
+        from django.conf import settings
+
         if settings.SESSION_ENGINE != ENGINE:
             store = import_module(settings.SESSION_ENGINE).SessionStore
             try:
