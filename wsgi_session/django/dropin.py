@@ -180,16 +180,48 @@ def _build(settings: t.Any) -> DropInMiddleware:
     return DropInMiddleware(save_every_request=conf.save_every_request, **options)
 
 
+#: The middleware of ``django.conf.settings`` as they are now, or None: the
+#: one value of ``setting_changed``-aware cache (Django sends that signal
+#: whenever ``override_settings`` / ``modify_settings`` change a setting).
+_current: list[DropInMiddleware | None] = [None]
+_watching: list[bool] = [False]
+
+
+def _settings_changed(*, setting: str, **kwargs: t.Any) -> None:
+    if setting in _SETTINGS_READ:
+        _current[0] = None
+
+
+def _watch_settings() -> None:
+    if not _watching[0]:
+        from django.core.signals import setting_changed
+
+        setting_changed.connect(_settings_changed, dispatch_uid=__name__)
+        _watching[0] = True
+
+
 def drop_in_middleware(settings: t.Any = None) -> DropInMiddleware:
     """The drop-in's middleware for the current values of Django's settings.
 
-    ``settings`` defaults to ``django.conf.settings``. A mistake in them is a
+    ``settings`` defaults to ``django.conf.settings``, whose middleware is
+    kept until Django signals a change of a setting it reads
+    (``setting_changed``: ``override_settings`` in tests); any other
+    settings object is read on every call. A mistake in them is a
     :class:`~wsgi_session.ConfigError` naming the setting.
     """
     if settings is None:
-        from django.conf import settings as django_settings
+        found = _current[0]
+        if found is None:
+            from django.conf import settings as django_settings
 
-        settings = django_settings
+            _watch_settings()
+            found = _current[0] = _lookup(django_settings)
+        return found
+    return _lookup(settings)
+
+
+def _lookup(settings: t.Any) -> DropInMiddleware:
+    """The middleware for the values ``settings`` has now (memoised by them)."""
     key = _settings_key(settings)
     found = None if key is None else _middlewares.get(key)
     if found is None:

@@ -197,8 +197,8 @@ def _keep_form_body(
 
 def _finish(context: RequestContext, session: DjangoSession, response: t.Any) -> t.Any:
     """Save the session and put the wrapper's headers on ``response``."""
-    headers = [(k, str(v)) for k, v in response.items()]
-    original = {k.lower(): v for k, v in headers}
+    original = list(response.items())  # Django keeps header values as str
+    headers = original
     state = session.wsgi_session.state
     if response.status_code >= 500:  # as Django: no session save for 5xx
         headers = untouched_headers(context, headers)
@@ -206,10 +206,11 @@ def _finish(context: RequestContext, session: DjangoSession, response: t.Any) ->
         middleware = t.cast(DropInMiddleware, context.middleware)
         if middleware.save_every_request and not session.is_empty():
             state.force(True)
-        status = f"{response.status_code} {response.reason_phrase}"
-        if not response.streaming and wants_html_rewrite(context, status, headers):
-            headers, body = rewrite_body(context, headers, response.content)
-            response.content = body
+        if context.settings.rewrite_html and not response.streaming:
+            status = f"{response.status_code} {response.reason_phrase}"
+            if wants_html_rewrite(context, status, headers):
+                headers, body = rewrite_body(context, headers, response.content)
+                response.content = body
         live = state.loaded and state.stored and not state.destroyed
         modified = state.modified
         headers = finish_headers(context, headers)
@@ -218,10 +219,13 @@ def _finish(context: RequestContext, session: DjangoSession, response: t.Any) ->
                 "The request's session was deleted before the request completed. "
                 "The user may have logged out in a concurrent request, for example."
             )
-    for name, value in headers:
+    kept = len(original)
+    for i, (name, value) in enumerate(headers):  # the app's come first
+        if i < kept and original[i] == (name, value):
+            continue
         if name.lower() == "set-cookie":
             _set_cookie(response, value, context)
-        elif original.get(name.lower()) != value:
+        else:
             response[name] = value
     return response
 
