@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import typing as t
 
-from django.contrib import admin, auth, messages
-from django.http import HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
-from django.urls import path
-from django.views.decorators.csrf import csrf_protect
+import django_project
 
-from wsgi_session import get_session
+django_project.setup()  # the admin's URLs need the apps (e.g. pytest's collection)
+
+from django.contrib import admin, auth, messages  # noqa: E402
+from django.http import HttpResponse, HttpResponseRedirect  # noqa: E402
+from django.shortcuts import render  # noqa: E402
+from django.urls import path  # noqa: E402
+from django.views.decorators.csrf import csrf_protect  # noqa: E402
+
+from wsgi_session import get_session  # noqa: E402
 
 
 def login(request: t.Any) -> HttpResponse:

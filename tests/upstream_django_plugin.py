@@ -32,13 +32,14 @@ import json
 import os
 import typing as t
 
-import django.contrib.sessions.middleware as django_middleware
-from django.test.runner import DiscoverRunner
-from django.test.utils import iter_test_cases
-from test_sqlite import *  # noqa: F403  (Django's own test settings)
+try:  # Django's own test settings: only in the child, under tests/runtests.py
+    from test_sqlite import *  # noqa: F403
+except ImportError:  # imported elsewhere (pytest's doctest collection): no patches
+    IN_DJANGO_TESTS = False
+else:
+    IN_DJANGO_TESTS = True
 
 import wsgi_session
-from wsgi_session.django import SessionMiddleware
 
 SESSION_ENGINE = "wsgi_session.django.engine"
 WSGI_SESSION = {
@@ -47,10 +48,6 @@ WSGI_SESSION = {
     # and cookies: no probe cookie, no ids in URLs (ours test URL mode).
     "tracking": os.environ.get("WSGI_SESSION_UPSTREAM_TRACKING", "cookie"),
 }
-
-# Every MIDDLEWARE entry that names Django's middleware now builds ours.
-django_middleware.SessionMiddleware = SessionMiddleware  # type: ignore[misc]
-
 #: Where the code under test comes from (checked by the parent).
 WSGI_SESSION_FILE = wsgi_session.__file__
 #: The environment variable with the tests to leave out, and why.
@@ -67,8 +64,10 @@ def _skipped(reason: str) -> t.Callable[[], None]:
 
 
 def _excluding(build_suite: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    from django.test.utils import iter_test_cases
+
     @functools.wraps(build_suite)
-    def build(self: DiscoverRunner, *args: t.Any, **kwargs: t.Any) -> t.Any:
+    def build(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
         suite = build_suite(self, *args, **kwargs)
         reasons = json.loads(os.environ.get(EXCLUDE_ENV) or "{}")
         for test in iter_test_cases(suite):
@@ -80,7 +79,20 @@ def _excluding(build_suite: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
     return build
 
 
-DiscoverRunner.build_suite = _excluding(DiscoverRunner.build_suite)  # type: ignore[method-assign]
+def _patch() -> None:
+    """Django's SessionMiddleware becomes ours; the runner skips exclusions."""
+    import django.contrib.sessions.middleware as django_middleware
+    from django.test.runner import DiscoverRunner
+
+    from wsgi_session.django import SessionMiddleware
+
+    # Every MIDDLEWARE entry that names Django's middleware now builds ours.
+    django_middleware.SessionMiddleware = SessionMiddleware  # type: ignore[misc]
+    DiscoverRunner.build_suite = _excluding(DiscoverRunner.build_suite)
+
+
+if IN_DJANGO_TESTS:
+    _patch()
 
 
 def load_tests(loader: t.Any, tests: t.Any, pattern: t.Any) -> t.Any:
