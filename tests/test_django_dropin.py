@@ -94,6 +94,19 @@ def test_async_view_uses_the_async_api(client):
     assert client.get("/dj/count/").content == b"2"
 
 
+def test_asgi_requests_use_the_drop_in_too(client):
+    """Django's AsyncClient (ASGI requests, no WSGI environ) keeps a session."""
+    import asyncio
+
+    from django.test import AsyncClient
+
+    async def visits() -> list[bytes]:
+        browser = AsyncClient()
+        return [(await browser.get("/dj/async/")).content for _ in range(3)]
+
+    assert asyncio.run(visits()) == [b"1", b"2", b"3"]
+
+
 # -- auth ----------------------------------------------------------------------
 
 

@@ -128,12 +128,11 @@ def test_session_tests_mixin_ran_against_our_store(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["redis", "sqlite"])
+@pytest.mark.parametrize("kind", ["redis"])  # SQL: test_django_engine.py
 def test_session_tests_mixin_passes_on_real_stores(
     kind: str, request: pytest.FixtureRequest
 ) -> None:
-    """Django's SessionTestsMixin passes with our engine on a Redis server and
-    a SQLite store too."""
+    """Django's SessionTestsMixin passes with our engine on a Redis server too."""
     store = request.getfixturevalue(f"{kind}_url")
     runner = UnittestRunner("tests/runtests.py")
     runner.env["WSGI_SESSION_UPSTREAM_STORE"] = store

@@ -88,10 +88,12 @@ def request_session(request: t.Any) -> Session:
 
 
 def _environ(request: t.Any) -> dict[str, t.Any]:
-    """The request's WSGI environ (an ASGI request's ``META`` stands in)."""
+    """The request's WSGI environ (an ASGI request's ``META`` stands in, told
+    the request's scheme: Secure cookies on HTTPS)."""
     environ = getattr(request, "environ", None)
     if environ is None:
         environ = request.META
+        environ.setdefault("wsgi.url_scheme", request.scheme)
     return t.cast(t.Dict[str, t.Any], environ)
 
 
