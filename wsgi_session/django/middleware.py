@@ -93,7 +93,9 @@ def _environ(request: t.Any) -> dict[str, t.Any]:
     environ = getattr(request, "environ", None)
     if environ is None:
         environ = request.META
-        environ.setdefault("wsgi.url_scheme", request.scheme)
+        scheme = getattr(request, "scheme", None)
+        if scheme:
+            environ.setdefault("wsgi.url_scheme", scheme)
     return t.cast(t.Dict[str, t.Any], environ)
 
 
@@ -232,25 +234,62 @@ def _finish(context: RequestContext, session: DjangoSession, response: t.Any) ->
     return response
 
 
+#: ``Set-Cookie`` attributes as keyword arguments of Django's ``set_cookie()``
+#: (``Expires`` is left out: Django derives it from ``Max-Age``, as Werkzeug did).
+_COOKIE_OPTIONS = {"max-age": "max_age", "path": "path", "domain": "domain"}
+_COOKIE_FLAGS = {"secure": "secure", "httponly": "httponly"}
+
+
+def _cookie_options(header: str) -> tuple[str, str, dict[str, t.Any]] | None:
+    """``(name, value, set_cookie() options)`` of a header the pipeline built,
+    or None for one this reading does not cover (quoted values, other
+    attributes).
+
+    >>> _cookie_options("sessionid=abc.def; Expires=Wed, 16 Dec 2026 15:36:53 GMT; "
+    ...                 "Max-Age=60; HttpOnly; Path=/; SameSite=Lax")
+    ('sessionid', 'abc.def',
+     {'max_age': 60, 'httponly': True, 'path': '/', 'samesite': 'Lax'})
+    >>> _cookie_options('sessionid="a b"; Path=/') is None
+    True
+    """
+    pair, *attributes = header.split("; ")
+    name, _, value = pair.partition("=")
+    if value.startswith('"'):
+        return None
+    options: dict[str, t.Any] = {}
+    for attribute in attributes:
+        key, _, text = attribute.partition("=")
+        key = key.lower()
+        if key in _COOKIE_OPTIONS:
+            options[_COOKIE_OPTIONS[key]] = int(text) if key == "max-age" else text
+        elif key in _COOKIE_FLAGS:
+            options[_COOKIE_FLAGS[key]] = True
+        elif key == "samesite":
+            options["samesite"] = text
+        elif key != "expires":
+            return None
+    return name, value, options
+
+
 def _set_cookie(response: t.Any, header: str, context: RequestContext) -> None:
-    """Put a ``Set-Cookie`` value of the pipeline on a Django response (an
-    expired session cookie as Django's own middleware deletes it)."""
-    jar: SimpleCookie = SimpleCookie()
-    jar.load(header)
-    profile = context.cookies
-    for name, morsel in jar.items():
-        if name == profile.name and morsel["max-age"] == "0":
-            response.delete_cookie(
-                name,
-                path=profile.path,
-                domain=profile.domain,
-                samesite=profile.samesite,
-            )
-        else:
-            age = morsel["max-age"]
-            if isinstance(age, str) and age.isdigit():
-                morsel["max-age"] = int(age)  # as Django's set_cookie() has it
+    """Put a ``Set-Cookie`` value of the pipeline on a Django response, as
+    Django's ``set_cookie()`` would (an expired session cookie as Django's own
+    middleware deletes it)."""
+    found = _cookie_options(header)
+    if found is None:  # a form set_cookie() cannot take: Django's cookie parser
+        jar: SimpleCookie = SimpleCookie()
+        jar.load(header)
+        for name, morsel in jar.items():
             response.cookies[name] = morsel
+        return
+    name, value, options = found
+    profile = context.cookies
+    if name == profile.name and options.get("max_age") == 0:
+        response.delete_cookie(
+            name, path=profile.path, domain=profile.domain, samesite=profile.samesite
+        )
+    else:
+        response.set_cookie(name, value, **options)
 
 
 def _unavailable() -> HttpResponse:
