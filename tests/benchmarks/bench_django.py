@@ -1,6 +1,7 @@
 """Benchmark: the Django drop-in against bare Django and Django's own sessions.
 
-Run with ``python tests/benchmarks/bench_django.py [--rounds N] [--requests N]``
+Run with ``python tests/benchmarks/bench_django.py [--rounds N] [--requests N]
+[--only "Django cache,ours memory"]``
 from the repository root. One Django project, served by its own
 ``WSGIHandler`` (no WSGI wrapper: the drop-in opens and saves sessions
 itself), with the middleware and session engine of each contender:
@@ -143,6 +144,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument(
+        "--only", default="", help="comma-separated contenders (bare always runs)"
+    )
     args = parser.parse_args(argv)
     from servers import RedisServer
 
@@ -151,6 +155,9 @@ def main(argv: list[str] | None = None) -> None:
     redis.start()
     try:
         table = contenders(redis.url)
+        if args.only:
+            wanted = {"bare", *(name.strip() for name in args.only.split(","))}
+            table = {name: v for name, v in table.items() if name in wanted}
         results: dict[tuple[str, str], list[float]] = {}
         for _round in range(args.rounds):
             for scenario in ("read", "write"):
