@@ -428,6 +428,23 @@ def test_under_the_wrapper_request_session_is_the_environ_session(django_wsgi):
     assert browser.get("/legacy/visits/").text == "1"  # get_session(environ)
 
 
+def test_under_the_wrapper_auth_login_and_logout_work(django_wsgi):
+    """Wrapped in wsgi.py, Django's auth logs in and out on the wrapper's session."""
+    app = SessionMiddleware(
+        django_wsgi, secret_key=django_project.SECRET, tracking="cookie"
+    )
+    browser = WerkzeugClient(app)
+    browser.get("/dj/count/")
+    before = browser.get_cookie("session")
+    response = browser.post("/dj/login/", data={"username": "ann", "password": "pw"})
+    assert response.status_code == 302
+    after = browser.get_cookie("session")
+    assert before is not None and after is not None and after.value != before.value
+    assert browser.get("/dj/whoami/").text == "ann"
+    browser.get("/dj/logout/")
+    assert browser.get("/dj/whoami/").text == "anonymous"
+
+
 # -- start-up ------------------------------------------------------------------
 
 
