@@ -33,6 +33,14 @@ TEMPLATES: dict[str, str] = {
         '{% load wsgi_session %}<a href="{% rewrite_url "/x/" %}">x</a>'
         "[{% session_input %}]"
     ),
+    # Written as for Django's own sessions: no wsgi_session tag at all.
+    "links.html": (
+        '<a id="next" href="/dj/count/">next</a>'
+        '<form id="form" method="post" action="/dj/count/"><input name="n"></form>'
+        "<textarea>/dj/count/</textarea>"
+    ),
+    "messages.html": ("{% for message in messages %}[{{ message }}]{% endfor %}"),
+    "csrf.html": ('<form method="post" action="/dj/csrf/">{% csrf_token %}</form>'),
 }
 
 #: Everything every Django test needs, configured once per process.
@@ -44,19 +52,55 @@ SETTINGS: dict[str, t.Any] = {
     "ROOT_URLCONF": "django_urls",
     "ALLOWED_HOSTS": ["*"],
     "USE_TZ": True,
-    "INSTALLED_APPS": ["wsgi_session.django"],
-    # no CsrfViewMiddleware: its token cookie never comes back from cookie-less
-    # clients, and URL-mode POST forms are part of what is tested
-    "MIDDLEWARE": ["wsgi_session.django.SessionMiddleware"],
+    "INSTALLED_APPS": [
+        "django.contrib.contenttypes",
+        "django.contrib.auth",
+        "django.contrib.messages",
+        "django.contrib.admin",
+        "wsgi_session.django",
+    ],
+    "DATABASES": {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+    },
+    "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+    "DEFAULT_AUTO_FIELD": "django.db.models.AutoField",
+    # The drop-in: request.session and the session engine are wsgi_session's.
+    # No CsrfViewMiddleware: its token cookie never comes back from cookie-less
+    # clients, and URL-mode POST forms are part of what is tested (the views
+    # that check tokens use csrf_protect, with CSRF_USE_SESSIONS).
+    "MIDDLEWARE": [
+        "wsgi_session.django.SessionMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+    ],
+    "SESSION_ENGINE": "wsgi_session.django.engine",
+    "MESSAGE_STORAGE": "django.contrib.messages.storage.session.SessionStorage",
     "TEMPLATES": [
         {
             "BACKEND": "django.template.backends.django.DjangoTemplates",
             "APP_DIRS": False,
             "OPTIONS": {
-                "context_processors": ["wsgi_session.django.context_processor"],
+                "context_processors": [
+                    "django.template.context_processors.request",
+                    "django.contrib.auth.context_processors.auth",
+                    "django.contrib.messages.context_processors.messages",
+                    "wsgi_session.django.context_processor",
+                ],
                 "loaders": [("django.template.loaders.locmem.Loader", TEMPLATES)],
             },
-        }
+        },
+        {  # the admin's own templates
+            "NAME": "apps",
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "APP_DIRS": True,
+            "OPTIONS": {
+                "context_processors": [
+                    "django.template.context_processors.request",
+                    "django.contrib.auth.context_processors.auth",
+                    "django.contrib.messages.context_processors.messages",
+                ]
+            },
+        },
     ],
 }
 
@@ -74,6 +118,14 @@ def setup() -> None:
             "Django was configured outside tests/django_project.py; "
             "put every Django test setting in django_project.SETTINGS"
         )
+
+
+def migrate() -> None:
+    """Create the tables of the project's apps (auth's users) in its database."""
+    setup()
+    from django.core.management import call_command
+
+    call_command("migrate", run_syncdb=True, verbosity=0)
 
 
 def wsgi_application() -> t.Any:

@@ -1,18 +1,21 @@
-"""The Django integration: ``request.wsgi_session``, the context processor, the tags.
+"""The Django integration under the WSGI wrapper: ``request.wsgi_session``, tags.
 
 A small Django project (``django_project.py``, ``django_urls.py``) is served by
-``SessionMiddleware(get_wsgi_application(), ...)`` through werkzeug's test client.
+``SessionMiddleware(get_wsgi_application(), ...)`` through werkzeug's test client
+(the drop-in without the wrapper: ``test_django_dropin.py``).
 """
 
 from __future__ import annotations
 
 import html
+import http.cookiejar
 import os
 import re
 import subprocess
 import sys
 import threading
 import typing as t
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -83,12 +86,12 @@ def test_login_regenerate_replaces_the_session_id(django_wsgi, cookie_client):
     assert attacker.get("/whoami/").text == "anonymous"
 
 
-def test_unwrapped_application_raises_improperly_configured(django_wsgi):
-    """Serving get_wsgi_application() unwrapped fails loudly, saying how to wrap it."""
-    from django.core.exceptions import ImproperlyConfigured
-
-    with pytest.raises(ImproperlyConfigured, match=r"SessionMiddleware\(get_wsgi"):
-        Client(django_wsgi).get("/whoami/")
+def test_unwrapped_application_serves_sessions_itself(django_wsgi):
+    """Served unwrapped, the Django middleware opens and saves the session itself."""
+    client = Client(django_wsgi)
+    client.post("/login/", data={"user_id": "9"})
+    assert client.get("/whoami/").text == "9"
+    assert client.get_cookie("sessionid") is not None
 
 
 def test_app_config_has_label_wsgi_session(django_wsgi):
@@ -178,25 +181,48 @@ def test_context_processor_raises_improperly_configured_when_unwrapped(django_ws
 
     from wsgi_session.django import context_processor
 
-    with pytest.raises(ImproperlyConfigured, match="wrap Django's WSGI application"):
+    with pytest.raises(
+        ImproperlyConfigured, match=r"wsgi_session\.django\.SessionMiddleware"
+    ):
         context_processor(RequestFactory().get("/"))
 
 
 # -- the example ---------------------------------------------------------------
 
 
-def test_example_django_app_serves_a_page_with_a_session():
-    """examples/django_app.py serves / with a session cookie and sid links."""
+def _follow(opener: urllib.request.OpenerDirector, url: str, data=None) -> str:
+    """GET (or POST ``data``) ``url``, following redirects; the page's text."""
+    body = None if data is None else urllib.parse.urlencode(data).encode()
+    with opener.open(url, data=body, timeout=10) as response:
+        assert response.status == 200
+        return t.cast(str, response.read().decode())
+
+
+def _form_fields(page: str) -> dict[str, str]:
+    """The hidden fields of the page's login form (CSRF token, session id)."""
+    return {
+        html.unescape(name): html.unescape(value)
+        for name, value in re.findall(
+            r'<input type="hidden" name="([^"]*)" value="([^"]*)"', page
+        )
+    }
+
+
+@pytest.mark.parametrize("tracking", ["cookie", "url"])
+def test_example_django_app_logs_in_with_auth_and_messages(tracking):
+    """examples/django_app.py: request.session, auth login, a message, CSRF and
+    logout work with cookies (cookie mode) and without them (URL mode)."""
     pytest.importorskip("django")
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "WSGI_SESSION_TRACKING": tracking}
     with subprocess.Popen(
         [sys.executable, str(EXAMPLE), "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONPATH": path},
+        env=env,
     ) as proc:
-        watchdog = threading.Timer(30, proc.kill)
+        watchdog = threading.Timer(60, proc.kill)
         watchdog.start()
         try:
             assert proc.stdout is not None
@@ -208,15 +234,31 @@ def test_example_django_app_serves_a_page_with_a_session():
                     break
             else:
                 pytest.fail("the example did not start:\n" + "".join(output))
-            with urllib.request.urlopen(found.group(0), timeout=10) as response:
-                status = response.status
-                cookies = response.headers.get_all("Set-Cookie") or []
-                body = response.read().decode()
+            base = found.group(0)
+            jar = http.cookiejar.CookieJar()
+            handlers = [urllib.request.HTTPCookieProcessor(jar)]
+            opener = urllib.request.build_opener(
+                *handlers if tracking == "cookie" else ()
+            )
+            page = _follow(opener, base)
+            fields = _form_fields(page)
+            assert "csrfmiddlewaretoken" in fields
+            assert ("sid" in fields) is (tracking == "url")
+            action = re.search(r'<form method="post" action="([^"]*)"', page)
+            assert action is not None
+            fields.update(username="demo", password="demo")
+            page = _follow(
+                opener, urllib.parse.urljoin(base, html.unescape(action[1])), fields
+            )
+            assert "Welcome, demo." in page and "Hello demo!" in page
+            assert "seen this page 2 time(s)" in page
+            logout = re.search(r'<a href="([^"]*)">log out</a>', page)
+            assert logout is not None
+            page = _follow(opener, urllib.parse.urljoin(base, html.unescape(logout[1])))
+            assert "Not logged" in page and "seen this page 1 time(s)" in page
         finally:
             watchdog.cancel()
             proc.terminate()
             proc.communicate(timeout=10)
-    assert status == 200
-    assert any(cookie.startswith("session=") for cookie in cookies)
-    assert "/logout/?sid=" in body
-    assert 'type="hidden" name="sid"' in body
+    cookies = {cookie.name for cookie in jar}
+    assert cookies == ({"sessionid"} if tracking == "cookie" else set())

@@ -1,48 +1,54 @@
-"""Django integration: ``request.wsgi_session``, a context processor, template tags.
+"""Django integration: ``request.session`` on wsgi_session, unchanged apps.
 
-Setup, in three places of a Django project:
+``settings.py`` of a project, in place of Django's own sessions::
 
-* ``wsgi.py`` wraps Django's WSGI application, which is what creates sessions::
+    INSTALLED_APPS = [..., "wsgi_session.django"]  # {% load wsgi_session %}, checks
+    MIDDLEWARE = [
+        ...,
+        "wsgi_session.django.SessionMiddleware",  # not django.contrib.sessions'
+        ...,
+    ]
+    SESSION_ENGINE = "wsgi_session.django.engine"  # client.login(), clearsessions
+    WSGI_SESSION = {"store": "redis://127.0.0.1:6379/0", "tracking": "auto"}
 
-      from django.core.wsgi import get_wsgi_application
-      from wsgi_session import SessionMiddleware
+``request.session`` is then Django's ``SessionBase`` API over a server-side
+wsgi_session session (auth, messages, ``CSRF_USE_SESSIONS`` and views work
+unchanged), and ``request.wsgi_session`` the same session as a
+:class:`wsgi_session.Session`. ``WSGI_SESSION`` takes
+:class:`wsgi_session.SessionMiddleware`'s options; the ones it leaves unset
+follow Django's ``SECRET_KEY`` and ``SESSION_*`` settings. The middleware
+works with or without ``wsgi_session.SessionMiddleware`` wrapping the WSGI
+application; the template tags (``{% rewrite_url %}``, ``{% session_input %}``)
+and :func:`context_processor` add the session id to links and forms in URL
+mode. Importing this package does not import Django.
 
-      application = SessionMiddleware(get_wsgi_application(), secret_key="...")
-
-* ``settings.py``::
-
-      INSTALLED_APPS = [..., "wsgi_session.django"]  # {% load wsgi_session %}
-      MIDDLEWARE = [
-          ...,
-          "wsgi_session.django.SessionMiddleware",  # request.wsgi_session
-      ]
-      TEMPLATES = [{
-          "BACKEND": "django.template.backends.django.DjangoTemplates",
-          "OPTIONS": {"context_processors": [
-              ...,
-              "wsgi_session.django.context_processor",  # {{ wsgi_session }}
-          ]},
-          ...
-      }]
-
-* templates::
-
-      {% load wsgi_session %}
-      <a href="{% rewrite_url "/cart/" %}">cart</a>
-      <form method="post" action="{% rewrite_url "/buy/" %}">{% session_input %}...
-
-Requests must come through the wrapped application: ``django.test.Client``
-calls Django's handler directly, so test with ``werkzeug.test.Client(application)``.
-Django's ``CsrfViewMiddleware`` keeps its token in a cookie, which clients with
-cookies disabled never return: views that must serve them are ``csrf_exempt``.
-
->>> from wsgi_session.django import SessionMiddleware, context_processor
+>>> from wsgi_session.django import SessionMiddleware
+>>> SessionMiddleware.__mro__[1].__module__
+'django.contrib.sessions.middleware'
 """
 
 from __future__ import annotations
 
-from .context_processors import context_processor as context_processor
-from .middleware import SessionMiddleware as SessionMiddleware
-from .middleware import request_session as request_session
+import importlib
+import typing as t
+
+if t.TYPE_CHECKING:  # pragma: no cover
+    from .context_processors import context_processor as context_processor
+    from .middleware import SessionMiddleware as SessionMiddleware
+    from .middleware import request_session as request_session
 
 __all__ = ["SessionMiddleware", "context_processor", "request_session"]
+
+#: Where each public name lives (imported on first use: they import Django).
+_LAZY = {
+    "SessionMiddleware": ".middleware",
+    "request_session": ".middleware",
+    "context_processor": ".context_processors",
+}
+
+
+def __getattr__(name: str) -> t.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)

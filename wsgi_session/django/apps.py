@@ -1,7 +1,8 @@
 """The Django ``AppConfig`` of ``wsgi_session.django`` (label ``wsgi_session``).
 
 Listing ``"wsgi_session.django"`` in ``INSTALLED_APPS`` is what makes
-``{% load wsgi_session %}`` available; the app has no models.
+``{% load wsgi_session %}`` available and registers the drop-in's system
+checks (``manage.py check``); the app has no models.
 
 >>> WsgiSessionConfig.label
 'wsgi_session'
@@ -25,3 +26,11 @@ class WsgiSessionConfig(AppConfig):  # type: ignore[misc]  # django has no stubs
     label = "wsgi_session"
     verbose_name = "WSGI sessions"
     default = True
+
+    def ready(self) -> None:
+        """Register the drop-in's system checks (:mod:`.checks`)."""
+        from django.core import checks
+
+        from .checks import check_drop_in
+
+        checks.register(check_drop_in)

@@ -1,0 +1,1 @@
+"""Management commands of ``"wsgi_session.django"`` (see :mod:`.commands`)."""

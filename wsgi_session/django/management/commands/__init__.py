@@ -1,0 +1,1 @@
+"""``manage.py clearsessions`` for projects without ``django.contrib.sessions``."""
