@@ -29,6 +29,7 @@ TEMPLATES: dict[str, str] = {
         "id={{ wsgi_session.id }};"
         "input={{ session_input }}"
     ),
+    "session_csrf.html": "{% load wsgi_session %}{% session_csrf_input %}",
     "plain.html": (
         '{% load wsgi_session %}<a href="{% rewrite_url "/x/" %}">x</a>'
         "[{% session_input %}]"

@@ -507,3 +507,19 @@ def test_importing_the_settings_module_does_not_import_django():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+def test_session_csrf_input_tag_renders_a_token_of_the_session(client):
+    """{% session_csrf_input %} renders a hidden csrf_token of wsgi_session's
+    secret: it verifies against request.wsgi_session (SPEC §13.2)."""
+    from wsgi_session.django.dropin import drop_in_middleware
+
+    page = client.get("/page/session_csrf/").content.decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    cookie = client.cookies["sessionid"].value
+    middleware = drop_in_middleware()
+    from wsgi_session.context import RequestContext
+
+    context = RequestContext(middleware, {"HTTP_COOKIE": f"sessionid={cookie}"})
+    assert context.session.check_csrf(token[1])

@@ -29,8 +29,9 @@ from django import template
 from markupsafe import Markup
 
 from ... import helpers
+from ...context import CONTEXT_KEY
 
-__all__ = ["register", "rewrite_url_tag", "session_input_tag"]
+__all__ = ["register", "rewrite_url_tag", "session_csrf_input_tag", "session_input_tag"]
 
 register = template.Library()
 
@@ -74,5 +75,24 @@ def session_input_tag(context: t.Any) -> Markup:
     return helpers.hidden_input(request_environ(context))
 
 
+def session_csrf_input_tag(context: t.Any) -> Markup:
+    """``{% session_csrf_input %}``: a hidden ``csrf_token`` input with a fresh
+    token of the request's wsgi_session session (SPEC §13.2), for
+    ``csrf="check"``; empty without a session (a template rendered outside a
+    request).
+
+    >>> from types import SimpleNamespace
+    >>> session_csrf_input_tag({"request": SimpleNamespace(environ={})})
+    Markup('')
+    """
+    environ = request_environ(context)
+    if CONTEXT_KEY not in environ:
+        return Markup("")
+    return helpers.csrf_input(environ)
+
+
 register.simple_tag(rewrite_url_tag, takes_context=True, name="rewrite_url")
+register.simple_tag(
+    session_csrf_input_tag, takes_context=True, name="session_csrf_input"
+)
 register.simple_tag(session_input_tag, takes_context=True, name="session_input")
