@@ -155,10 +155,25 @@ class ServerProcess:
         self._log.close()
 
     def pause(self) -> None:
-        """Freeze the server (SIGSTOP): connections hang instead of failing."""
+        """Freeze the server (SIGSTOP): connections hang instead of failing.
+
+        Returns once the kernel reports the process stopped: the signal is
+        delivered asynchronously, and a request sent in between would still
+        be answered.
+        """
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGSTOP)
         self.paused = True
+        stat = Path(f"/proc/{self.process.pid}/stat")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                state = stat.read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                return  # no /proc: the best we can do is the signal
+            if state in ("T", "t"):
+                return
+            time.sleep(0.005)
 
     def resume(self, process: subprocess.Popen[bytes] | None = None) -> None:
         """Unfreeze the server (SIGCONT)."""

@@ -71,10 +71,24 @@ def _counting(
 
 def pytest_configure(config: pytest.Config) -> None:
     """Count the sessions Flask's own cookie interface opens (none expected)."""
+    _pytest_compat()
     cls = SecureCookieSessionInterface
     original = cls.open_session
     config.add_cleanup(functools.partial(setattr, cls, "open_session", original))
     cls.open_session = _counting(cls.open_session, _flask_own)  # type: ignore[method-assign]
+
+
+def _pytest_compat() -> None:
+    """Let Flask's test suite run on the pytest installed here.
+
+    Flask 3.1's ``tests/conftest.py`` uses ``_pytest.monkeypatch.notset``,
+    which pytest 9.2 renamed ``NOTSET``; the old name is given back, in this
+    run of Flask's tests only (the plugin is loaded there alone).
+    """
+    from _pytest import monkeypatch
+
+    if not hasattr(monkeypatch, "notset") and hasattr(monkeypatch, "NOTSET"):
+        monkeypatch.notset = monkeypatch.NOTSET  # type: ignore[attr-defined]
 
 
 @pytest.hookimpl(wrapper=True)
