@@ -174,8 +174,10 @@ class ResponseEditor:
             if stream is not None:
                 stream = self._first_chunk(body, stream)
             status = self.status
-            if status is not None and wants_html_rewrite(
-                self.request, status, self.headers
+            if (
+                self.middleware.settings.rewrite_html  # off by default: skip the call
+                and status is not None
+                and wants_html_rewrite(self.request, status, self.headers)
             ):
                 if stream is not None:
                     body.extend(stream)
