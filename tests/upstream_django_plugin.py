@@ -1,8 +1,9 @@
 """Settings module for Django's own test suite run against the drop-in.
 
 :mod:`upstream` runs ``tests/runtests.py`` of the installed Django's source
-release with ``--settings=upstream_django_plugin``. This module is Django's
-own ``test_sqlite`` settings plus:
+release with ``--settings=upstream_django_plugin``. This module imports the
+``test_sqlite`` settings module of that release (``from test_sqlite import
+*``) and adds:
 
 * ``SESSION_ENGINE = "wsgi_session.django.engine"`` and ``WSGI_SESSION``
   (the store from ``$WSGI_SESSION_UPSTREAM_STORE``, default ``memory://``;

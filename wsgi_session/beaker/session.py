@@ -29,9 +29,9 @@ own API is Beaker's meaning of a few verbs (SPEC §12.3):
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Iterator, MutableMapping
 
 from ..session import Session
+from ..sessionview import SessionView
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from .context import BeakerRequestContext
@@ -39,34 +39,16 @@ if t.TYPE_CHECKING:  # pragma: no cover
 __all__ = ["BeakerSession"]
 
 
-class BeakerSession(MutableMapping[str, t.Any]):
+class BeakerSession(SessionView):
     """Beaker's ``Session`` / ``SessionObject`` API over one request's session."""
 
-    __slots__ = ("_context", "_session")
+    __slots__ = ("_context",)
 
     def __init__(self, context: BeakerRequestContext) -> None:
+        super().__init__(context.session)
         self._context = context
-        self._session: Session = context.session
 
-    # -- the dict API -------------------------------------------------------
-
-    def __getitem__(self, key: str) -> t.Any:
-        return self._session[key]
-
-    def __setitem__(self, key: str, value: t.Any) -> None:
-        self._session[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._session[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._session
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._session)
-
-    def __len__(self) -> int:
-        return len(self._session)
+    # -- the dict API: SessionView's -------------------------------------
 
     def __bool__(self) -> bool:
         """Always True: Beaker's session is never an empty dict (it holds its

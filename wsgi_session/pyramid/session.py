@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import secrets
 import typing as t
-from collections.abc import Iterator, MutableMapping
 
 from pyramid.interfaces import ISession  # type: ignore[import-untyped]
 from zope.interface import implementer  # type: ignore[import-untyped]
 
-from ..session import Session
+from ..sessionview import SessionView
 
 __all__ = ["CSRF_KEY", "FLASH_PREFIX", "ISession", "PyramidSession"]
 
@@ -40,38 +39,12 @@ FLASH_PREFIX = "_f_"
 
 
 @implementer(ISession)
-class PyramidSession(MutableMapping[str, t.Any]):
+class PyramidSession(SessionView):
     """Pyramid's ``ISession`` over a wsgi_session :class:`~wsgi_session.Session`."""
 
-    __slots__ = ("__provides__", "_session")
+    __slots__ = ("__provides__",)
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    @property
-    def session(self) -> Session:
-        """The wsgi_session session behind this view."""
-        return self._session
-
-    # -- the dict API (IDict) ------------------------------------------------
-
-    def __getitem__(self, key: str) -> t.Any:
-        return self._session[key]
-
-    def __setitem__(self, key: str, value: t.Any) -> None:
-        self._session[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._session[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._session
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._session)
-
-    def __len__(self) -> int:
-        return len(self._session)
+    # -- the dict API (IDict): SessionView's ------------------------------
 
     def __repr__(self) -> str:
         return f"<PyramidSession over {self._session!r}>"
@@ -104,6 +77,7 @@ class PyramidSession(MutableMapping[str, t.Any]):
     def flash(self, msg: t.Any, queue: str = "", allow_duplicate: bool = True) -> None:
         """Append ``msg`` to flash queue ``queue`` (kept until popped).
 
+        >>> from wsgi_session import Session
         >>> s = PyramidSession(Session.detached()); s.flash("a", "errors")
         >>> s.peek_flash(), s.peek_flash("errors")
         ([], ['a'])
@@ -127,6 +101,7 @@ class PyramidSession(MutableMapping[str, t.Any]):
     def new_csrf_token(self) -> str:
         """Store a new CSRF token in the session and return it.
 
+        >>> from wsgi_session import Session
         >>> s = PyramidSession(Session.detached()); token = s.new_csrf_token()
         >>> s.get_csrf_token() == token, len(token)
         (True, 40)
