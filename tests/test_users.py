@@ -356,3 +356,32 @@ def test_binding_listing_and_ending_through_cluster_and_sentinel_clients(
     assert laptop.get("/whoami").text == "None:0"
     assert events.reasons.count(EndReason.REVOKED) == 2
     client.close()
+
+
+def test_a_login_while_a_body_streams_keeps_the_session_and_binds_later():
+    """user_key set after the headers went out: no new id (the client could
+    not get it), the data is saved, and the next request binds the session."""
+
+    def app(environ: dict[str, t.Any], start_response: t.Any) -> t.Any:
+        session = environ["wsgi_session"]
+        if environ["PATH_INFO"] == "/stream":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+
+            def body() -> t.Iterator[bytes]:
+                yield b"first"
+                yield b"second"
+                session["user"] = "ann"
+
+            return body()
+        session.setdefault("n", 1)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [str(session.user_id).encode()]
+
+    mw = SessionMiddleware(app, secret_key="k", user_key="user")
+    client = Client(mw)
+    client.get("/start")
+    before = session_cookie(client)
+    assert client.get("/stream").data == b"firstsecond"
+    assert session_cookie(client) == before
+    assert client.get("/me").text == "ann"  # saved, and bound now
+    assert session_cookie(client) != before and len(mw.sessions_of("ann")) == 1

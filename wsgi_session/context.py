@@ -81,6 +81,7 @@ class RequestContext:
         "cookies",
         "environ",
         "exposed",
+        "headers_sent",
         "loaded_id",
         "middleware",
         "presented",
@@ -139,8 +140,10 @@ class RequestContext:
         self._token: object
         self.loaded_id = self._lock = self._token = None
         #: Whether the presented session cookie was refused (it gets
-        #: expired), the id was written into a URL, flash data was aged.
+        #: expired), the id was written into a URL, flash data was aged, the
+        #: response's headers are out (a streamed body is being sent).
         self.cookie_rejected = self.exposed = self._aged = False
+        self.headers_sent = False
         environ[settings.environ_key] = session
         environ[CONTEXT_KEY] = self
 
@@ -326,6 +329,13 @@ class RequestContext:
         if user != state.bound_user:
             if user is None:
                 self.unbind_user(self.session)
+            elif self.headers_sent:
+                # Binding gives a new id, and the client can no longer get it:
+                # the session stays as it is (bound at its next request).
+                log.warning(
+                    "wsgi_session: user_key set while a body was streamed; "
+                    "the session is bound at its next request"
+                )
             else:
                 self.bind_user(self.session, user)
 

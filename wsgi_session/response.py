@@ -244,6 +244,7 @@ class ResponseEditor:
 
     def after_body(self) -> None:
         """Best-effort save of changes made while the body was streamed."""
+        self.request.headers_sent = True  # no new id can reach the client now
         if self.request.session.state.modified:
             try:
                 self.request.save()
