@@ -21,7 +21,7 @@ release with ``--settings=upstream_django_plugin``. This module imports the
   suite (``DiscoverRunner.build_suite``, patched), so each exclusion shows in
   the ``-v 2`` listing as ``skipped '<reason>'``.
 
-Nothing of Django's is copied here: its test modules are imported from the
+Nothing of Django's is copied here: its test modules are loaded from the
 unpacked release in the child process. This file is imported only there
 (it needs Django's ``tests`` directory on ``sys.path``).
 """
