@@ -36,6 +36,7 @@ import secrets
 import time
 import typing as t
 
+from .errors import StoreUnavailable
 from .lifetime import expired, expires_at, store_ttl
 from .meta import SessionMeta
 from .state import REVOKED_FIELD, USER_FIELD
@@ -172,7 +173,9 @@ class UserIndex:
                 return
             if self.backend.create(key, _INDEX_META, dict(fields), 0):
                 return
-        raise RuntimeError("the user index kept changing under this write")
+        # Five rounds of "gone" then "exists": another writer keeps deleting
+        # and recreating the index; answer as a busy store does (a 503).
+        raise StoreUnavailable("the user index kept changing under this write")
 
     # -- reading the index ----------------------------------------------------------
 
