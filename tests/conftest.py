@@ -26,6 +26,7 @@ from servers import (
     MariaDBServer,
     MemcachedServer,
     PostgresServer,
+    RedisClusterServer,
     RedisServer,
     ServerError,
     ServerProcess,
@@ -61,6 +62,21 @@ def memcached_server() -> Iterator[MemcachedServer]:
     """A private memcached for the whole test run."""
     server = MemcachedServer()
     _start(server)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def redis_cluster() -> Iterator[RedisClusterServer]:
+    """A one-node Redis Cluster (all slots: it still refuses cross-slot commands)."""
+    server = RedisClusterServer()
+    try:
+        server.start()
+    except ServerError as exc:
+        server.close()
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
     yield server
     server.close()
 

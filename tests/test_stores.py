@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from cachelib import BaseCache, FileSystemCache, MemcachedCache, RedisCache, SimpleCache
-from servers import MemcachedServer, RedisClusterServer, RedisServer, ServerError
+from servers import MemcachedServer, RedisClusterServer, RedisServer
 
 from wsgi_session.errors import ConfigError, StoreUnavailable
 from wsgi_session.stores import (
@@ -716,21 +716,6 @@ def test_redis_round_trips_match_the_server_command_count(
             assert {n: d for n, d in delta.items() if d} == {name: 1}
         assert backend.round_trips - counted == 1
     raw.close()
-
-
-@pytest.fixture(scope="module")
-def redis_cluster() -> Iterator[RedisClusterServer]:
-    """A one-node Redis Cluster (all slots) for this module."""
-    server = RedisClusterServer()
-    try:
-        server.start()
-    except ServerError as exc:
-        server.close()
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    yield server
-    server.close()
 
 
 def test_redis_cluster_client_works_like_a_plain_one(

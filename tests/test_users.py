@@ -299,25 +299,6 @@ def test_a_url_mode_login_redirect_carries_the_new_id():
     assert len(mw.sessions_of("ann")) == 1
 
 
-@pytest.fixture(scope="module")
-def redis_cluster() -> t.Iterator[t.Any]:
-    """A one-node Redis Cluster (all slots: it still refuses cross-slot commands)."""
-    import os
-
-    from servers import RedisClusterServer, ServerError
-
-    server = RedisClusterServer()
-    try:
-        server.start()
-    except ServerError as exc:
-        server.close()
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    yield server
-    server.close()
-
-
 @pytest.mark.parametrize("via", ["cluster", "sentinel"])
 def test_binding_listing_and_ending_through_cluster_and_sentinel_clients(
     via: str, request: pytest.FixtureRequest

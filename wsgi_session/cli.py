@@ -204,15 +204,32 @@ def _check(args: argparse.Namespace) -> int:
 # -- sweep ----------------------------------------------------------------------------
 
 
-def _sweep(args: argparse.Namespace) -> int:
+class _Configured(t.NamedTuple):
+    """A command's settings, its store URL and the store opened from it."""
+
+    options: dict[str, t.Any]
+    url: str
+    store: t.Any
+
+
+def _open_configured(command: str, args: argparse.Namespace) -> _Configured | int:
+    """Load ``CONFIG.ini [--section S]`` and open its store; or the exit status
+    (2 for a configuration mistake, 1 for an unreachable store), reported."""
     try:
         options = load_config(args.config, args.section)
         url = options.get("store") or "memory://"
-        store = open_store(url)
+        return _Configured(options, url, open_store(url))
     except ConfigError as exc:
-        return _fail("sweep", str(exc), EXIT_USAGE)
+        return _fail(command, str(exc), EXIT_USAGE)
     except Exception as exc:  # mongodb:// and dynamodb:// connect at once
-        return _fail("sweep", f"cannot reach the store: {exc}", EXIT_FAILED)
+        return _fail(command, f"cannot reach the store: {exc}", EXIT_FAILED)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    configured = _open_configured("sweep", args)
+    if isinstance(configured, int):
+        return configured
+    url, store = configured.url, configured.store
     try:
         sweep = getattr(backend_for(store), "sweep", None)
         if sweep is None:
@@ -232,15 +249,11 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _sessions(args: argparse.Namespace) -> int:
-    try:
-        options = load_config(args.config, args.section)
-        url = options.get("store") or "memory://"
-        store = open_store(url)
-    except ConfigError as exc:
-        return _fail("sessions", str(exc), EXIT_USAGE)
-    except Exception as exc:  # mongodb:// and dynamodb:// connect at once
-        return _fail("sessions", f"cannot reach the store: {exc}", EXIT_FAILED)
-    users = UserIndex(backend_for(store), options.get("absolute_timeout"))
+    configured = _open_configured("sessions", args)
+    if isinstance(configured, int):
+        return configured
+    store = configured.store
+    users = UserIndex(backend_for(store), configured.options.get("absolute_timeout"))
     try:
         if args.end:
             count = users.end_all(args.user)
