@@ -39,9 +39,18 @@ from .cookiepolicy import CookiePolicy, Headers
 from .errors import StoreUnavailable
 from .events import EndReason, RejectReason, dispatch
 from .presented import NOTHING_PRESENTED, IdResolver, Resolution
-from .repository import CREATED, ENDED, NOTHING, Refusal, lock_ttl, store_key
+from .repository import (
+    CREATED,
+    ENDED,
+    NOTHING,
+    Refusal,
+    SessionRepository,
+    lock_ttl,
+    store_key,
+)
 from .session import Session
-from .tracking import choose_mode, read_presented, user_agent_binding
+from .signing import IdSigner
+from .tracking import CookieProfile, choose_mode, read_presented, user_agent_binding
 from .users import SessionInfo, new_handle
 
 if t.TYPE_CHECKING:  # pragma: no cover
@@ -71,26 +80,24 @@ class RequestContext:
     ``resolver`` and ``cookie_policy`` default to the middleware's.
     """
 
-    # Slots: one of these is made per request (subclasses may add a __dict__).
+    # Slots: one of these is made per request (subclasses may add a
+    # __dict__; this class has none: see SessionState's slots).
     __slots__ = (
         "_aged",
         "_lock",
         "_token",
         "cookie_policy",
         "cookie_rejected",
-        "cookies",
         "environ",
         "exposed",
         "headers_sent",
         "loaded_id",
         "middleware",
         "presented",
-        "repository",
         "resolution",
         "resolver",
         "session",
         "settings",
-        "signer",
         "started",
     )
 
@@ -105,22 +112,14 @@ class RequestContext:
         settings = middleware.settings
         self.middleware = middleware
         self.settings = settings
-        if resolver is None:
-            resolver = middleware.resolver
-        if cookie_policy is None:
-            cookie_policy = middleware.cookie_policy
-        self.resolver = resolver
-        self.cookie_policy = cookie_policy
-        self.repository = middleware.repository
-        #: Signs ids for URLs; builds the session and probe cookie headers.
-        self.signer = resolver.signer
-        self.cookies = cookie_policy.cookies
+        self.resolver = middleware.resolver if resolver is None else resolver
+        self.cookie_policy = policy = (
+            middleware.cookie_policy if cookie_policy is None else cookie_policy
+        )
         self.environ = environ
-        #: When the login of this request began (see :meth:`bind_user`).
-        self.started: float | None = None
         self.presented = read_presented(  # positional: the cheaper call
             environ,
-            self.cookies.name,
+            policy.cookies.name,
             settings.url_param,
             settings.tracking != "cookie",
             settings.url_body_limit,
@@ -134,18 +133,37 @@ class RequestContext:
         )
         #: Which presented id this request resumes (set when the session loads).
         self.resolution: Resolution = NOTHING_PRESENTED
-        #: The id this request resumed, the lock it holds: None until then.
+        #: The id this request resumed and its write token, the session lock
+        #: it holds (``concurrency="lock"``), when its login began (see
+        #: :meth:`bind_user`): None until then.
         self.loaded_id: str | None
-        self._lock: t.ContextManager[None] | None
         self._token: object
-        self.loaded_id = self._lock = self._token = None
-        #: Whether the presented session cookie was refused (it gets
-        #: expired), the id was written into a URL, flash data was aged, the
-        #: response's headers are out (a streamed body is being sent).
-        self.cookie_rejected = self.exposed = self._aged = False
-        self.headers_sent = False
+        self._lock: t.ContextManager[None] | None
+        self.started: float | None
+        self.loaded_id = self._token = self._lock = self.started = None
+        #: The presented session cookie was refused (it gets expired); the id
+        #: was written into a URL; the response's headers are out (a
+        #: streamed body is being sent).
+        self.cookie_rejected = self.exposed = self.headers_sent = False
+        #: Flash data was aged (once per request: a request may save twice).
+        self._aged = False
         environ[settings.environ_key] = session
         environ[CONTEXT_KEY] = self
+
+    @property
+    def repository(self) -> SessionRepository:
+        """The stored sessions (the middleware's)."""
+        return self.middleware.repository
+
+    @property
+    def signer(self) -> IdSigner:
+        """Signs ids for URLs (the resolver's keys)."""
+        return self.resolver.signer
+
+    @property
+    def cookies(self) -> CookieProfile:
+        """Builds the session and probe cookie headers (the cookie policy's)."""
+        return self.cookie_policy.cookies
 
     @property
     def url_param(self) -> str:
@@ -170,21 +188,29 @@ class RequestContext:
             # all sessions" of its user does not survive it (§13.1).
             self.started = time.time()
         resolution = self.resolver.resolve(self.presented)
-        for reason in resolution.rejections:
-            self._reject(reason)
-        self.cookie_rejected = resolution.cookie_rejected
-        if resolution.session_id is not None:
-            self.resolution = resolution
-            self._resume(session, resolution.session_id, resolution.source == "url")
+        if resolution.rejections or resolution.cookie_rejected:
+            self._refused(resolution)
         state = session.state
+        session_id = resolution.session_id
+        if session_id is not None:
+            self.resolution = resolution
+            self._resume(session, session_id, resolution.source == "url")
         state.tracking = self.mode()
         if not state.started:
             state.start(binding=self.agent())
 
+    def _refused(self, resolution: Resolution) -> None:
+        for reason in resolution.rejections:
+            self._reject(reason)
+        if resolution.cookie_rejected:
+            self.cookie_rejected = True
+
     def _resume(self, session: Session, session_id: str, from_url: bool) -> None:
-        repository = self.repository
-        self._lock = repository.lock(session_id)
-        found = repository.find(session_id, agent=self.agent, from_url=from_url)
+        repository = self.middleware.repository
+        lock = repository.lock(session_id)
+        if lock is not None:
+            self._lock = lock
+        found = repository.find(session_id, self.agent, from_url)
         if isinstance(found, tuple):
             meta, record = found
             try:
@@ -215,8 +241,9 @@ class RequestContext:
 
     def release(self) -> None:
         """Release the session lock, if this request holds one."""
-        lock, self._lock = self._lock, None
+        lock = self._lock
         if lock is not None:
+            self._lock = None
             try:
                 lock.__exit__(None, None, None)
             except Exception:
@@ -292,21 +319,21 @@ class RequestContext:
                 return self.cookie_policy.untouched(self)
             session.load()  # ``modified = True`` forces a save: of a loaded session
         self.prepare_save()
-        brand_new = state.is_new and not state.destroyed
         if self.save_wanted():
-            wrote = self.repository.save(state, self._token)
+            wrote = self.middleware.repository.save(state, self._token)
         else:
             wrote = NOTHING
         if wrote is ENDED:
             state.ended()  # by a concurrent request: not resurrected
-        elif wrote is CREATED and brand_new:
+        elif wrote is CREATED and state.is_new and not state.destroyed:
             dispatch(self.settings.events, "created", session, self.environ)
         return self.cookie_policy.headers(self, wrote)
 
     def prepare_save(self) -> None:
         """Bring the session to what should be stored (an override point):
-        age the flash data once, follow the ``user_key`` (bind or unbind the
-        session, §13.1), and bind an id written into URLs."""
+        age the flash data (once per request), follow the ``user_key``
+        (bind or unbind the session, §13.1), and bind an id written into
+        URLs."""
         state = self.session.state
         if not self._aged:
             self._aged = True
@@ -318,8 +345,8 @@ class RequestContext:
     def settle(self) -> None:
         """Give the session the identity it will be stored with, before any
         URL or cookie gets its id: follow the ``user_key`` (bind or unbind,
-        §13.1; binding gives a new id). Called when the app's response is in,
-        before rewriting its URLs; again by :meth:`save` (cheap then)."""
+        §13.1; binding gives a new id). Called by :meth:`save`, and before
+        that when the app's response is in, before its URLs are rewritten."""
         user_key = self.settings.user_key
         state = self.session.state
         if user_key is None or not state.loaded:

@@ -102,9 +102,9 @@ def finish_headers(request: RequestContext, headers: Headers) -> Headers:
     SerializationError; the stored copy is then left as it was.
     """
     headers = list(headers)  # the app may reuse its list
-    request.settle()  # a login gives a new id: before any URL gets one
     state = request.session.state
     if state.tracking != "cookie" or not state.loaded:
+        request.settle()  # a login gives a new id: before any URL gets one
         token = request.url_token()
         if token is not None:  # before saving: it may expose the id
             _url_mode_headers(request, headers, token)

@@ -49,6 +49,9 @@ def expired(meta: SessionMeta, absolute_timeout: int | None, now: float) -> bool
     >>> expired(SessionMeta(0.0, 0.0, 60, None), None, now=60.0)
     True
     """
+    if absolute_timeout is None:  # the common case, without expires_at's call
+        timeout = meta.timeout
+        return timeout is not None and meta.written + timeout <= now
     end = expires_at(meta, absolute_timeout)
     return end is not None and end <= now
 

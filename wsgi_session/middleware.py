@@ -115,6 +115,7 @@ class SessionMiddleware:
             type(self).request_context is SessionMiddleware.request_context
         )
         self._warn_lock = threading.Lock()
+        self._csrf_on = settings.csrf != "off"
 
     @classmethod
     def from_config(
@@ -151,7 +152,7 @@ class SessionMiddleware:
         """Run the app for one request with its coordinator ``request``."""
         if not self._multiprocess_warned and request.environ.get("wsgi.multiprocess"):
             self._warn_multiprocess()
-        app = self.app if self.settings.csrf == "off" else self._csrf_checked(request)
+        app = self._csrf_checked(request) if self._csrf_on else self.app
         return ResponseEditor(self, request, start_response).run(app)
 
     def _csrf_checked(self, request: RequestContext) -> WSGIApp:

@@ -169,7 +169,6 @@ class SessionRepository:
     def find(
         self,
         session_id: str,
-        *,
         agent: t.Callable[[], str | None],
         from_url: bool,
     ) -> Found | Refusal:

@@ -105,13 +105,15 @@ class ResponseEditor:
         self.request = request
         self.environ = request.environ
         self.start_response = start_response
-        self.status: str | None = None
+        #: What the app passed to ``start_response``; None until it does.
+        self.status: str | None
+        self.exc_info: t.Any
         self.headers: Headers = []
-        self.exc_info: t.Any = None
+        self.app_iter: Iterable[bytes] | None
+        self._server_write: t.Callable[[bytes], object] | None
+        self.status = self.exc_info = self.app_iter = self._server_write = None
         #: True once status and headers went to the server.
         self.sent = self.closed = False
-        self.app_iter: Iterable[bytes] | None = None
-        self._server_write: t.Callable[[bytes], object] | None = None
 
     # -- the app's start_response and write ---------------------------------
 
@@ -143,7 +145,8 @@ class ResponseEditor:
             self.close()
             raise
         request = self.request
-        body = complete_body(app_iter)
+        # complete_body()'s first case inlined: the common list costs no call.
+        body = app_iter if type(app_iter) is list else complete_body(app_iter)
         if (
             body is not None
             and self.status is not None
@@ -259,7 +262,8 @@ class ResponseEditor:
             return
         self.closed = True
         try:
-            _close(self.app_iter)
+            if type(self.app_iter) is not list:  # a list has nothing to close
+                _close(self.app_iter)
         finally:
             self.request.release()
             if self.sent:
