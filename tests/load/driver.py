@@ -35,6 +35,7 @@ client that presented a valid one.
 from __future__ import annotations
 
 import http.client
+import http.cookiejar
 import json
 import random
 import sys
@@ -180,16 +181,31 @@ class Browser:
 
 
 def _session_cookie(headers: list[str]) -> tuple[str, str] | None:
+    """Our cookie in Set-Cookie headers: ``("set", value)`` or ``("expire", "")``.
+
+    A cookie expires by ``Max-Age=0`` (wsgi_session) or by an ``Expires``
+    date in the past (Beaker), as a browser reads it.
+    """
     for header in headers:
         name, _, rest = header.partition("=")
         if name.strip() != COOKIE:
             continue
         value, _, attrs = rest.partition(";")
         lowered = attrs.lower().replace(" ", "")
-        if not value or "max-age=0" in lowered:
+        if not value or "max-age=0" in lowered or _expired(attrs):
             return ("expire", "")
         return ("set", value)
     return None
+
+
+def _expired(attrs: str) -> bool:
+    """True when the cookie attributes carry an ``Expires`` date in the past."""
+    for attr in attrs.split(";"):
+        key, _, date = attr.partition("=")
+        if key.strip().lower() == "expires" and date.strip():
+            when = http.cookiejar.http2time(date.strip())
+            return when is not None and when < time.time()
+    return False
 
 
 @dataclass
