@@ -5,9 +5,10 @@ Run by ``run.py`` in a process of its own::
     python tests/load/driver.py CONFIG.json RESULT.json
 
 It prints ``START <unix time>`` when the clients begin, runs them for
-``duration`` seconds, then verifies every session over HTTP and writes
-``RESULT.json``. Only the standard library is used (``http.client``), so the
-clients share no code with the server under test.
+``duration`` seconds, prints ``LOADED <unix time>``, then verifies every
+session over HTTP and writes ``RESULT.json``. Only the standard library is
+used (``http.client``), so the clients share no code with the server under
+test.
 
 Each client is a "browser" carrying one session cookie:
 
@@ -831,6 +832,7 @@ def main(argv: list[str]) -> int:
     for th in threads:
         th.join()
     elapsed = time.time() - start
+    print(f"LOADED {time.time():.6f}", flush=True)  # the verification follows
     stats = merge([c.stats for c in clients])
     # let the run's last faults settle before reading everything back
     time.sleep(cfg.get("settle", 0.5))

@@ -342,6 +342,11 @@ def _figures(result: dict[str, t.Any]) -> dict[str, t.Any]:
         "sessions_checked": ver.get("sessions checked", 0),
         "keys_checked": ver.get("keys checked", 0),
         "lock_counters": ver.get("lock counters", []),
+        # CPU time per request served (no faults only): µs
+        **{
+            f"{who}_cpu_us": round(1e6 * seconds / max(requests, 1))
+            for who, seconds in result.get("cpu", {}).items()
+        },
         "lost_increments": sum(
             max(0, c["confirmed"] - (c["final"] or 0))
             for c in ver.get("lock counters", [])

@@ -266,8 +266,31 @@ def driver_config(
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()  # from field 3, state
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_now(ctx: Context) -> dict[str, float]:
+    """CPU seconds used so far by the gunicorn workers and by the store server."""
+    store = ctx.server.process if ctx.server is not None else None
+    return {
+        "app": sum(cpu_seconds(pid) for pid in worker_pids(ctx.gunicorn.pid)),
+        "store": cpu_seconds(store.pid) if store is not None else 0.0,
+    }
+
+
 def drive(ctx: Context, cfg: dict[str, t.Any], plan: Plan, tmp: Path) -> dict:
-    """Run the driver, inject the faults of ``plan``; return its raw result."""
+    """Run the driver, inject the faults of ``plan``; return its raw result.
+
+    Without faults the result also has ``cpu``: the CPU seconds the workers
+    and the store used during the load (not the verification after it).
+    """
     cfg_path, out_path = tmp / "driver.json", tmp / "result.json"
     cfg_path.write_text(json.dumps(cfg))
     with open(tmp / "driver.log", "wb") as err:
@@ -282,25 +305,31 @@ def drive(ctx: Context, cfg: dict[str, t.Any], plan: Plan, tmp: Path) -> dict:
         assert proc.stdout is not None
         with proc.stdout:
             line = proc.stdout.readline().decode()
-        if not line.startswith("START"):
-            proc.wait(10)
-            raise RuntimeError(
-                "driver failed: " + (tmp / "driver.log").read_text()[-3000:]
-            )
-        start = float(line.split()[1])
-        for at, name, kwargs in plan:
-            delay = start + at - time.time()
-            if delay > 0:
-                time.sleep(delay)
-            row = FAULTS[name](ctx, **kwargs)
-            row["at"] = round(row["start"] - start, 1)
-            ctx.faults.append(row)
+            cpu_start = cpu_now(ctx)
+            if not line.startswith("START"):
+                proc.wait(10)
+                raise RuntimeError(
+                    "driver failed: " + (tmp / "driver.log").read_text()[-3000:]
+                )
+            start = float(line.split()[1])
+            for at, name, kwargs in plan:
+                delay = start + at - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                row = FAULTS[name](ctx, **kwargs)
+                row["at"] = round(row["start"] - start, 1)
+                ctx.faults.append(row)
+            loaded = proc.stdout.readline().decode().startswith("LOADED")
+            cpu_end = cpu_now(ctx)
         proc.wait(cfg["duration"] + 300)
         if proc.returncode != 0 or not out_path.exists():
             raise RuntimeError(
                 "driver failed: " + (tmp / "driver.log").read_text()[-3000:]
             )
-        return t.cast(dict, json.loads(out_path.read_text()))
+        result = t.cast(dict, json.loads(out_path.read_text()))
+        if loaded and not plan:
+            result["cpu"] = {k: cpu_end[k] - cpu_start[k] for k in cpu_start}
+        return result
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -43,6 +43,10 @@ def print_report(report: Report) -> None:
             f"{f['p50_ms']} / {f['p99_ms']} / {f['max_ms']} ms",
         ),
         (
+            "CPU per request: app / store",
+            f"{f.get('app_cpu_us', '-')} / {f.get('store_cpu_us', '-')} µs",
+        ),
+        (
             "requests over 1 s",
             f"{f['slow']} (max {f['slow_max_s']} s) {f['slow_kinds']}",
         ),
@@ -133,27 +137,42 @@ def print_comparison(rounds: list[list[Report]], failures: list[str]) -> None:
 
     ``rounds`` holds one list of reports per round (ours first in each).
     """
-    print("=" * 78)
+    print("=" * 90)
     print(
         f"{'contender':<13}{'round':>5}{'requests':>9}{'req/s':>6}{'p50 ms':>7}"
-        f"{'p99 ms':>7}{'writes':>7}{'shared':>7}{'lost':>6}{'lost %':>7}"
-        f"{'incr':>6}{'lost':>5}"
+        f"{'p99 ms':>7}{'app µs':>7}{'Redis µs':>9}{'writes':>7}{'lost':>6}"
+        f"{'% all':>6}{'% shared':>9}{'incr':>6}{'lost':>5}"
     )
     for number, reports in enumerate(rounds, 1):
         for r in reports:
             f = r.figures
             incr = sum(c["confirmed"] for c in f["lock_counters"])
+            shared_pct = 100 * f["lost_acknowledged"] / max(f["shared_writes"], 1)
             print(
                 f"{r.contender:<13}{number:>5}{f['requests']:>9}{f['rate']:>6}"
-                f"{f['p50_ms']:>7}{f['p99_ms']:>7}{f['writes_confirmed']:>7}"
-                f"{f['shared_writes']:>7}{f['lost_acknowledged']:>6}"
-                f"{f['lost_pct']:>7}{incr:>6}{f['lost_increments']:>5}"
+                f"{f['p50_ms']:>7}{f['p99_ms']:>7}{f.get('app_cpu_us', '-'):>7}"
+                f"{f.get('store_cpu_us', '-'):>9}{f['writes_confirmed']:>7}"
+                f"{f['lost_acknowledged']:>6}{f['lost_pct']:>6}{shared_pct:>9.1f}"
+                f"{incr:>6}{f['lost_increments']:>5}"
             )
-    print("-" * 78)
+    print("-" * 90)
+    ratios = [
+        r[0].figures["requests"] / max(r[1].figures["requests"], 1) for r in rounds
+    ]
+    total = sum(r[0].figures["requests"] for r in rounds) / max(
+        sum(r[1].figures["requests"] for r in rounds), 1
+    )
     print(
-        "writes: /set answered 200 (shared: of them, in the two shared sessions);\n"
-        "lost: reads that found a key without its last acknowledged value;\n"
-        "incr / lost: /lock/incr answered 200 / missing from the final counter"
+        f"requests {rounds[0][0].contender} / {rounds[0][1].contender}: "
+        + ", ".join(f"{x:.2f}" for x in ratios)
+        + (f" (all rounds: {total:.2f})" if len(rounds) > 1 else "")
+    )
+    print(
+        "app µs / Redis µs: CPU time of the gunicorn workers / of redis-server\n"
+        "per request; writes: /set answered 200; lost: reads that found a key\n"
+        "without its last acknowledged value (% of all writes, % of the writes\n"
+        "in the two shared sessions); incr / lost: /lock/incr answered 200 /\n"
+        "missing from the final counter"
     )
     for failure in failures:
         print(f"FAIL: {failure}")
