@@ -76,6 +76,8 @@ class Stats:
     status: dict[str, int] = field(default_factory=dict)
     by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    #: The latencies of the ``/lock/`` routes again (they wait for the lock).
+    lock_latencies: list[float] = field(default_factory=list)
     ok_times: list[float] = field(default_factory=list)
     slow: list[list[t.Any]] = field(default_factory=list)  # requests over 1 s
     failures: list[list[t.Any]] = field(default_factory=list)  # non-200 and errors
@@ -152,6 +154,8 @@ class Browser:
         per[key] = per.get(key, 0) + 1
         if reply.status:
             stats.latencies.append(reply.t1 - reply.t0)
+            if kind.startswith("lock"):
+                stats.lock_latencies.append(reply.t1 - reply.t0)
         if reply.status == 200:
             stats.ok_times.append(reply.t0)
         if reply.t1 - reply.t0 > 1.0:
@@ -758,6 +762,7 @@ def merge(all_stats: list[Stats]) -> Stats:
             for k, v in per.items():
                 into[k] = into.get(k, 0) + v
         total.latencies += s.latencies
+        total.lock_latencies += s.lock_latencies
         total.ok_times += s.ok_times
         total.slow += s.slow
         total.failures += s.failures
@@ -848,6 +853,7 @@ def main(argv: list[str]) -> int:
         "status": stats.status,
         "by_kind": stats.by_kind,
         "latencies": stats.latencies,
+        "lock_latencies": stats.lock_latencies,
         "ok_times": stats.ok_times,
         "slow": stats.slow,
         "failures": stats.failures,

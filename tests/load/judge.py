@@ -16,6 +16,7 @@ what the comparison measures, and only the server's are failures.
 from __future__ import annotations
 
 import typing as t
+from collections import Counter
 from dataclasses import dataclass, field
 
 from tests.load.settings import CONTENDERS, LOCK_TIMEOUT, STORE_TIMEOUT
@@ -52,6 +53,22 @@ def _percentile(values: list[float], q: float) -> float:
         return float("nan")
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def _without(values: list[float], some: list[float]) -> list[float]:
+    """``values`` less one occurrence of each of ``some`` (a sub-multiset).
+
+    >>> _without([1.0, 2.0, 2.0, 3.0], [2.0, 3.0])
+    [1.0, 2.0]
+    """
+    left = Counter(some)
+    kept = []
+    for value in values:
+        if left[value]:
+            left[value] -= 1
+        else:
+            kept.append(value)
+    return kept
 
 
 def _window_of(failure: list[t.Any], faults: list[dict[str, t.Any]]):
@@ -290,6 +307,8 @@ def _figures(result: dict[str, t.Any]) -> dict[str, t.Any]:
     status = result["status"]
     requests = sum(status.values())
     latencies = result["latencies"]
+    lock_latencies = result.get("lock_latencies", [])
+    merge_latencies = _without(latencies, lock_latencies)
     counts = result["counts"]
     ver = result["verification"]
     by_kind = result["by_kind"]
@@ -322,6 +341,9 @@ def _figures(result: dict[str, t.Any]) -> dict[str, t.Any]:
         "p50_ms": round(1000 * _percentile(latencies, 0.50), 1),
         "p99_ms": round(1000 * _percentile(latencies, 0.99), 1),
         "max_ms": round(1000 * max(latencies, default=0), 1),
+        # without the lock routes (their requests wait for each other)
+        "p99_merge_ms": round(1000 * _percentile(merge_latencies, 0.99), 1),
+        "p99_lock_ms": round(1000 * _percentile(lock_latencies, 0.99), 1),
         "writes_confirmed": writes,
         "shared_writes": counts.get("shared-session writes", 0),
         "lost_updates": lost,

@@ -43,6 +43,10 @@ def print_report(report: Report) -> None:
             f"{f['p50_ms']} / {f['p99_ms']} / {f['max_ms']} ms",
         ),
         (
+            "p99: merge routes / lock routes",
+            f"{f['p99_merge_ms']} / {f['p99_lock_ms']} ms",
+        ),
+        (
             "CPU per request: app / store",
             f"{f.get('app_cpu_us', '-')} / {f.get('store_cpu_us', '-')} µs",
         ),
@@ -137,25 +141,25 @@ def print_comparison(rounds: list[list[Report]], failures: list[str]) -> None:
 
     ``rounds`` holds one list of reports per round (ours first in each).
     """
-    print("=" * 90)
+    print("=" * 92)
     print(
-        f"{'contender':<13}{'round':>5}{'requests':>9}{'req/s':>6}{'p50 ms':>7}"
-        f"{'p99 ms':>7}{'app µs':>7}{'Redis µs':>9}{'writes':>7}{'lost':>6}"
-        f"{'% all':>6}{'% shared':>9}{'incr':>6}{'lost':>5}"
+        f"{'contender':<13}{'round':>5}{'requests':>9}{'req/s':>6}{'p50':>6}"
+        f"{'p99':>6}{'p99 m':>6}{'p99 l':>6}{'app µs':>7}{'Redis µs':>9}"
+        f"{'writes':>7}{'lost':>5}{'% all':>6}{'% shared':>9}{'incr lost':>10}"
     )
     for number, reports in enumerate(rounds, 1):
         for r in reports:
             f = r.figures
-            incr = sum(c["confirmed"] for c in f["lock_counters"])
             shared_pct = 100 * f["lost_acknowledged"] / max(f["shared_writes"], 1)
             print(
                 f"{r.contender:<13}{number:>5}{f['requests']:>9}{f['rate']:>6}"
-                f"{f['p50_ms']:>7}{f['p99_ms']:>7}{f.get('app_cpu_us', '-'):>7}"
+                f"{f['p50_ms']:>6.0f}{f['p99_ms']:>6.0f}{f['p99_merge_ms']:>6.0f}"
+                f"{f['p99_lock_ms']:>6.0f}{f.get('app_cpu_us', '-'):>7}"
                 f"{f.get('store_cpu_us', '-'):>9}{f['writes_confirmed']:>7}"
-                f"{f['lost_acknowledged']:>6}{f['lost_pct']:>6}{shared_pct:>9.1f}"
-                f"{incr:>6}{f['lost_increments']:>5}"
+                f"{f['lost_acknowledged']:>5}{f['lost_pct']:>6}{shared_pct:>9.1f}"
+                f"{f['lost_increments']:>10}"
             )
-    print("-" * 90)
+    print("-" * 92)
     ratios = [
         r[0].figures["requests"] / max(r[1].figures["requests"], 1) for r in rounds
     ]
@@ -168,11 +172,12 @@ def print_comparison(rounds: list[list[Report]], failures: list[str]) -> None:
         + (f" (all rounds: {total:.2f})" if len(rounds) > 1 else "")
     )
     print(
-        "app µs / Redis µs: CPU time of the gunicorn workers / of redis-server\n"
-        "per request; writes: /set answered 200; lost: reads that found a key\n"
-        "without its last acknowledged value (% of all writes, % of the writes\n"
-        "in the two shared sessions); incr / lost: /lock/incr answered 200 /\n"
-        "missing from the final counter"
+        "p50, p99: ms, all requests; p99 m / p99 l: merge routes / /lock/ routes\n"
+        "only; app µs / Redis µs: CPU time of the gunicorn workers / of\n"
+        "redis-server per request; writes: /set answered 200; lost: reads that\n"
+        "found a key without its last acknowledged value (% of all writes, % of\n"
+        "the writes in the two shared sessions); incr lost: /lock/incr answered\n"
+        "200 but missing from the final counter"
     )
     for failure in failures:
         print(f"FAIL: {failure}")
