@@ -5,9 +5,10 @@ Run by ``run.py`` in a process of its own::
     python tests/load/driver.py CONFIG.json RESULT.json
 
 It prints ``START <unix time>`` when the clients begin, runs them for
-``duration`` seconds, then verifies every session over HTTP and writes
-``RESULT.json``. Only the standard library is used (``http.client``), so the
-clients share no code with the server under test.
+``duration`` seconds, prints ``LOADED <unix time>``, then verifies every
+session over HTTP and writes ``RESULT.json``. Only the standard library is
+used (``http.client``), so the clients share no code with the server under
+test.
 
 Each client is a "browser" carrying one session cookie:
 
@@ -35,6 +36,7 @@ client that presented a valid one.
 from __future__ import annotations
 
 import http.client
+import http.cookiejar
 import json
 import random
 import sys
@@ -74,6 +76,8 @@ class Stats:
     status: dict[str, int] = field(default_factory=dict)
     by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    #: The latencies of the ``/lock/`` routes again (they wait for the lock).
+    lock_latencies: list[float] = field(default_factory=list)
     ok_times: list[float] = field(default_factory=list)
     slow: list[list[t.Any]] = field(default_factory=list)  # requests over 1 s
     failures: list[list[t.Any]] = field(default_factory=list)  # non-200 and errors
@@ -150,6 +154,8 @@ class Browser:
         per[key] = per.get(key, 0) + 1
         if reply.status:
             stats.latencies.append(reply.t1 - reply.t0)
+            if kind.startswith("lock"):
+                stats.lock_latencies.append(reply.t1 - reply.t0)
         if reply.status == 200:
             stats.ok_times.append(reply.t0)
         if reply.t1 - reply.t0 > 1.0:
@@ -180,16 +186,31 @@ class Browser:
 
 
 def _session_cookie(headers: list[str]) -> tuple[str, str] | None:
+    """Our cookie in Set-Cookie headers: ``("set", value)`` or ``("expire", "")``.
+
+    A cookie expires by ``Max-Age=0`` (wsgi_session) or by an ``Expires``
+    date in the past (Beaker), as a browser reads it.
+    """
     for header in headers:
         name, _, rest = header.partition("=")
         if name.strip() != COOKIE:
             continue
         value, _, attrs = rest.partition(";")
         lowered = attrs.lower().replace(" ", "")
-        if not value or "max-age=0" in lowered:
+        if not value or "max-age=0" in lowered or _expired(attrs):
             return ("expire", "")
         return ("set", value)
     return None
+
+
+def _expired(attrs: str) -> bool:
+    """True when the cookie attributes carry an ``Expires`` date in the past."""
+    for attr in attrs.split(";"):
+        key, _, date = attr.partition("=")
+        if key.strip().lower() == "expires" and date.strip():
+            when = http.cookiejar.http2time(date.strip())
+            return when is not None and when < time.time()
+    return False
 
 
 @dataclass
@@ -741,6 +762,7 @@ def merge(all_stats: list[Stats]) -> Stats:
             for k, v in per.items():
                 into[k] = into.get(k, 0) + v
         total.latencies += s.latencies
+        total.lock_latencies += s.lock_latencies
         total.ok_times += s.ok_times
         total.slow += s.slow
         total.failures += s.failures
@@ -815,6 +837,7 @@ def main(argv: list[str]) -> int:
     for th in threads:
         th.join()
     elapsed = time.time() - start
+    print(f"LOADED {time.time():.6f}", flush=True)  # the verification follows
     stats = merge([c.stats for c in clients])
     # let the run's last faults settle before reading everything back
     time.sleep(cfg.get("settle", 0.5))
@@ -830,6 +853,7 @@ def main(argv: list[str]) -> int:
         "status": stats.status,
         "by_kind": stats.by_kind,
         "latencies": stats.latencies,
+        "lock_latencies": stats.lock_latencies,
         "ok_times": stats.ok_times,
         "slow": stats.slow,
         "failures": stats.failures,
