@@ -50,6 +50,7 @@ from .repository import (
 )
 from .session import Session
 from .signing import IdSigner
+from .state import SessionState
 from .tracking import CookieProfile, choose_mode, read_presented, user_agent_binding
 from .users import SessionInfo, new_handle
 
@@ -99,6 +100,7 @@ class RequestContext:
         "session",
         "settings",
         "started",
+        "state",
     )
 
     def __init__(
@@ -124,13 +126,9 @@ class RequestContext:
             settings.tracking != "cookie",
             settings.url_body_limit,
         )
-        self.session = session = middleware.session_class(  # positional: cheaper
-            self,
-            settings.serializer,
-            settings.idle_timeout,
-            settings.absolute_timeout,
-            settings.user_key,
-        )
+        self.session = session = middleware.session_class(self)
+        #: The session's state once the session is used (see :meth:`new_state`).
+        self.state: SessionState | None = None
         #: Which presented id this request resumes (set when the session loads).
         self.resolution: Resolution = NOTHING_PRESENTED
         #: The id this request resumed and its write token, the session lock
@@ -181,6 +179,18 @@ class RequestContext:
 
     # -- SessionHost: loading -------------------------------------------------
 
+    def new_state(self) -> SessionState:
+        """Make the session's state, at its first use (a request that never
+        touches its session makes none; :attr:`state` stays None)."""
+        settings = self.settings
+        self.state = state = SessionState(  # positional: the cheaper call
+            settings.serializer,
+            settings.idle_timeout,
+            settings.absolute_timeout,
+            settings.user_key,
+        )
+        return state
+
     def load_session(self, session: Session) -> None:
         """Resume the presented session if it is genuine, alive and ours."""
         if self.settings.user_key is not None:
@@ -190,7 +200,8 @@ class RequestContext:
         resolution = self.resolver.resolve(self.presented)
         if resolution.rejections or resolution.cookie_rejected:
             self._refused(resolution)
-        state = session.state
+        state = self.state
+        assert state is not None  # made by Session.load() before it called here
         session_id = resolution.session_id
         if session_id is not None:
             self.resolution = resolution
@@ -206,6 +217,8 @@ class RequestContext:
             self.cookie_rejected = True
 
     def _resume(self, session: Session, session_id: str, from_url: bool) -> None:
+        state = self.state
+        assert state is not None  # made by Session.load()
         repository = self.middleware.repository
         lock = repository.lock(session_id)
         if lock is not None:
@@ -214,7 +227,7 @@ class RequestContext:
         if isinstance(found, tuple):
             meta, record = found
             try:
-                session.state.adopt(session_id, meta, record.fields)
+                state.adopt(session_id, meta, record.fields)
             except ValueError:  # a corrupt flash field
                 repository.drop_corrupt(session_id)
                 found = Refusal.CORRUPT
@@ -283,13 +296,19 @@ class RequestContext:
 
     def url_token(self) -> str | None:
         """The signed id to put in URLs, or None when URLs need no rewriting."""
-        state = self.session.state
-        if not state.loaded and self.url_id_pending():
+        state = self.state
+        if (state is None or not state.loaded) and self.url_id_pending():
             try:  # a URL-tracked client must keep its id across untouched pages
                 self.session.load()
             except StoreUnavailable:
                 return None
-        if not state.loaded or state.tracking == "cookie" or state.id is None:
+            state = self.state
+        if (
+            state is None
+            or not state.loaded
+            or state.tracking == "cookie"
+            or state.id is None
+        ):
             return None
         return self.signer.sign(state.id)
 
@@ -313,9 +332,9 @@ class RequestContext:
         SerializationError; the stored copy is then left as it was.
         """
         session = self.session
-        state = session.state
-        if not state.loaded:
-            if not state.forced:
+        state = self.state
+        if state is None or not state.loaded:
+            if state is None or not state.forced:
                 return self.cookie_policy.untouched(self)
             session.load()  # ``modified = True`` forces a save: of a loaded session
         self.prepare_save()
@@ -334,7 +353,8 @@ class RequestContext:
         age the flash data (once per request), follow the ``user_key``
         (bind or unbind the session, §13.1), and bind an id written into
         URLs."""
-        state = self.session.state
+        state = self.state
+        assert state is not None  # save() calls this for a loaded session
         if not self._aged:
             self._aged = True
             state.age_flash()
@@ -348,8 +368,8 @@ class RequestContext:
         §13.1; binding gives a new id). Called by :meth:`save`, and before
         that when the app's response is in, before its URLs are rewritten."""
         user_key = self.settings.user_key
-        state = self.session.state
-        if user_key is None or not state.loaded:
+        state = self.state
+        if user_key is None or state is None or not state.loaded:
             return
         value = state.get_value(user_key, None)
         user = None if value is None else str(value)
@@ -431,5 +451,6 @@ class RequestContext:
 
     def suspended(self) -> None:
         """Fire the ``suspended`` event for a request that used the session."""
-        if self.settings.events is not None and self.session.state.loaded:
+        state = self.state
+        if self.settings.events is not None and state is not None and state.loaded:
             dispatch(self.settings.events, "suspended", self.session, self.environ)

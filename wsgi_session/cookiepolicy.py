@@ -48,8 +48,10 @@ class CookiePolicy:
         self.signer = signer
 
     def headers(self, request: RequestContext, wrote: Wrote) -> Headers:
-        """The Set-Cookie headers for a request whose save did ``wrote``."""
-        state = request.session.state
+        """The Set-Cookie headers for a request whose save did ``wrote``
+        (called by the save of a loaded session)."""
+        state = request.state
+        assert state is not None  # the session is loaded: save() asks
         if wrote is ENDED or (
             wrote is NOTHING
             and not state.stored
@@ -62,7 +64,8 @@ class CookiePolicy:
 
     def should_set_cookie(self, request: RequestContext, wrote: Wrote) -> bool:
         """True when the session cookie goes out with this response."""
-        state = request.session.state
+        state = request.state
+        assert state is not None  # the session is loaded: save() asks
         if state.tracking == "url" or state.id is None or not state.stored:
             return False
         if wrote is CREATED or state.id != request.loaded_id:

@@ -102,8 +102,8 @@ def finish_headers(request: RequestContext, headers: Headers) -> Headers:
     SerializationError; the stored copy is then left as it was.
     """
     headers = list(headers)  # the app may reuse its list
-    state = request.session.state
-    if state.tracking != "cookie" or not state.loaded:
+    state = request.state  # None: the session was never used
+    if state is None or state.tracking != "cookie" or not state.loaded:
         request.settle()  # a login gives a new id: before any URL gets one
         token = request.url_token()
         if token is not None:  # before saving: it may expose the id
@@ -111,7 +111,9 @@ def finish_headers(request: RequestContext, headers: Headers) -> Headers:
     cookies = request.save()
     if cookies:
         headers.extend(cookies)
-    if state.accessed or cookies:  # a response that sets the cookie varies by it
+    state = request.state  # url_token() may have loaded the session
+    # A response that used the session or sets its cookie varies by it.
+    if cookies or (state is not None and state.accessed):
         add_vary(headers, "Cookie")
     probe = request.cookie_policy.probe(request)
     if probe is not None:
@@ -147,10 +149,11 @@ def wants_html_rewrite(request: RequestContext, status: str, headers: Headers) -
     ctype = (_get(headers, "Content-Type") or "").split(";")[0].strip()
     if ctype.lower() not in ("text/html", "application/xhtml+xml"):
         return False
-    state = request.session.state
-    if not state.loaded and request.url_id_pending():
+    state = request.state
+    if (state is None or not state.loaded) and request.url_id_pending():
         request.url_token()  # loads the session of a URL id the app never used
-    return state.loaded and state.tracking != "cookie"
+        state = request.state
+    return state is not None and state.loaded and state.tracking != "cookie"
 
 
 def rewrite_body(

@@ -151,7 +151,7 @@ class ResponseEditor:
             body is not None
             and self.status is not None
             and not self.sent
-            and not request.session.state.accessed
+            and (request.state is None or not request.state.accessed)
             and (request.presented.url_value is None or not request.url_id_pending())
         ):
             # The common untouched request: the body is complete, so no app
@@ -248,7 +248,8 @@ class ResponseEditor:
     def after_body(self) -> None:
         """Best-effort save of changes made while the body was streamed."""
         self.request.headers_sent = True  # no new id can reach the client now
-        if self.request.session.state.modified:
+        state = self.request.state
+        if state is not None and state.modified:
             try:
                 self.request.save()
             except Exception:
