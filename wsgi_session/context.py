@@ -358,7 +358,8 @@ class RequestContext:
         if not self._aged:
             self._aged = True
             state.age_flash()
-        self.settle()
+        if self.settings.user_key is not None:  # settle()'s first test, saving
+            self.settle()  # its call on every save of a site without users
         if self.exposed:
             state.mark_exposed()
 

@@ -64,7 +64,9 @@ REVOKED_FIELD = "r"
 #: default of a lookup that has none.
 _UNDECODED: t.Any = object()
 _MISSING: t.Any = object()
-_IMMUTABLE = (str, int, float, bool, type(None), bytes)
+#: Types whose values cannot change in place (no need to watch them). Exact
+#: types: a subclass (Markup, an IntEnum) is watched, which is only slower.
+_IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes))
 
 
 def _ascii(data: bytes) -> str:
@@ -249,7 +251,7 @@ class SessionState:
                     raise KeyError(key) from None
                 return default
             self._items[key] = value
-        if not isinstance(value, _IMMUTABLE):
+        if type(value) not in _IMMUTABLE:
             self._watch.add(key)
         return value
 
@@ -272,7 +274,7 @@ class SessionState:
             self._removed.discard(key)
             self._touched = True
             self.ensure_id()
-        if not isinstance(value, _IMMUTABLE):
+        if type(value) not in _IMMUTABLE:
             self._watch.add(key)
 
     def delete_value(self, key: str) -> None:
