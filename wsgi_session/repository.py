@@ -34,8 +34,9 @@ from .errors import StoreUnavailable
 from .lifetime import expired, refresh_due, store_ttl
 from .memo import Memo
 from .meta import SessionMeta, now_ms
+from .recordfields import REVOKED_FIELD
 from .signing import short_hash
-from .state import REVOKED_FIELD, SessionState
+from .state import SessionState
 from .stores import Backend, Record, SaveResult
 
 __all__ = [

@@ -19,17 +19,18 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 from collections.abc import Iterator, Mapping, MutableMapping
-from types import MappingProxyType
 
 from .csrf import mask_token, token_matches
 from .errors import SerializationError
 from .flash import lookup_dotted, select_input
+from .host import DetachedHost as DetachedHost
+from .host import SessionHost as SessionHost
 from .lifetime import expires_at
 from .meta import SessionMeta as SessionMeta
 from .meta import now_ms as now_ms
+from .recordfields import DATA_PREFIX as DATA_PREFIX
+from .recordfields import SYS_FIELD as SYS_FIELD
 from .signing import new_session_id
-from .state import DATA_PREFIX as DATA_PREFIX
-from .state import SYS_FIELD as SYS_FIELD
 from .state import SessionState
 
 if t.TYPE_CHECKING:  # pragma: no cover
@@ -49,72 +50,6 @@ _UTC = dt.timezone.utc
 
 def _utc(ts: float | None) -> dt.datetime | None:
     return None if ts is None else dt.datetime.fromtimestamp(ts, _UTC)
-
-
-class SessionHost(t.Protocol):
-    """What a :class:`Session` needs from its request (the pipeline provides it)."""
-
-    def new_state(self) -> SessionState:
-        """Make the session's state (called once, when the session is first
-        used: a request that never touches its session makes none)."""
-
-    def bind_user(self, session: Session, user_id: str) -> None:
-        """Bind ``session`` to ``user_id`` now (new id, CSRF secret, index entry)."""
-
-    def user_sessions(self, session: Session) -> list[SessionInfo]:
-        """The live sessions of the session's user."""
-
-    def end_other_sessions(self, session: Session) -> int:
-        """End the other sessions of the session's user; how many."""
-
-    def load_session(self, session: Session) -> None:
-        """Fill ``session.state`` (:meth:`~SessionState.adopt`) or leave it new."""
-
-    def discard_stored(self, session: Session, *, destroyed: bool) -> None:
-        """Delete the stored entry of ``session`` now (destroy)."""
-
-    def move_stored(self, session: Session, new_id: str) -> None:
-        """Store ``session`` under ``new_id``, then delete its old entry."""
-
-
-class DetachedHost:
-    """The host of a detached session: no store behind it. ``options`` are
-    :class:`~wsgi_session.state.SessionState`'s (serializer, timeouts...).
-
-    >>> s = Session.detached(); s["n"] = 1; s.state.saved(s.state.meta); old = s.id
-    >>> s.regenerate(); s.id != old, s.state.stored
-    (True, True)
-    """
-
-    #: The options of the states this host makes.
-    options: t.Mapping[str, t.Any] = MappingProxyType({})
-
-    def __init__(self, **options: t.Any) -> None:
-        self.options = options
-
-    def new_state(self) -> SessionState:
-        return SessionState(**self.options)
-
-    def load_session(self, session: Session) -> None:
-        pass
-
-    def bind_user(self, session: Session, user_id: str) -> None:
-        session.regenerate()
-        session.state.bind(user_id, user_id)
-
-    def user_sessions(self, session: Session) -> list[SessionInfo]:
-        return []
-
-    def end_other_sessions(self, session: Session) -> int:
-        return 0
-
-    def discard_stored(self, session: Session, *, destroyed: bool) -> None:
-        pass
-
-    def move_stored(self, session: Session, new_id: str) -> None:
-        state = session.state
-        state.assign_id(new_id)
-        state.saved(state.meta)
 
 
 class Session(MutableMapping[str, t.Any]):

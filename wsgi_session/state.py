@@ -1,4 +1,4 @@
-"""The state of one session during one request, and its record form.
+"""The state of one session during one request.
 
 A :class:`SessionState` holds everything a request knows about its session:
 the data (stored bytes, decoded values, what was set or deleted), the flash
@@ -11,9 +11,7 @@ once written, :meth:`assign_id` / :meth:`renew_id` / :meth:`unstored` when
 the stored entry moves. Nothing outside this module touches its private
 attributes.
 
-A session is stored as one *record*: a metadata line (:mod:`wsgi_session.meta`)
-plus fields. The serialized value of user key ``k`` is field
-``DATA_PREFIX + k``; the flash bookkeeping is field ``SYS_FIELD``.
+Its record form (which field holds what) is :mod:`wsgi_session.recordfields`.
 
 >>> state = SessionState()
 >>> state.start()
@@ -31,35 +29,22 @@ import logging
 import typing as t
 from collections.abc import Iterator, Mapping
 
-from .csrf import new_secret
+from .credentials import Credentials
 from .errors import SerializationError
 from .flash import NO_FLASH, FlashState
 from .meta import SessionMeta, now_ms
+from .recordfields import (
+    DATA_PREFIX,
+    SYS_FIELD,
+    read_system_fields,
+)
 from .serializers import Serializer, default_serializer
 from .signing import new_session_id
 
-__all__ = [
-    "CSRF_FIELD",
-    "DATA_PREFIX",
-    "HANDLE_FIELD",
-    "REVOKED_FIELD",
-    "SYS_FIELD",
-    "USER_FIELD",
-    "SessionState",
-]
+__all__ = ["SessionState"]
 
 log = logging.getLogger("wsgi_session")
 
-#: Record field prefix of user data keys; the flash bookkeeping lives in
-#: SYS_FIELD, the CSRF secret (§13.2) in CSRF_FIELD.
-DATA_PREFIX = "d"
-SYS_FIELD = "s"
-CSRF_FIELD = "c"
-#: The user a session is bound to (§13.1), its handle in the user's index,
-#: and the tombstone an ended session's record carries.
-USER_FIELD = "u"
-HANDLE_FIELD = "h"
-REVOKED_FIELD = "r"
 #: The value of a key whose stored bytes have not been decoded yet; the
 #: default of a lookup that has none.
 _UNDECODED: t.Any = object()
@@ -67,14 +52,6 @@ _MISSING: t.Any = object()
 #: Types whose values cannot change in place (no need to watch them). Exact
 #: types: a subclass (Markup, an IntEnum) is watched, which is only slower.
 _IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes))
-
-
-def _ascii(data: bytes) -> str:
-    """A stored ASCII field; ValueError when it is not one (a corrupt record)."""
-    try:
-        return data.decode("ascii")
-    except UnicodeDecodeError:
-        raise ValueError("corrupt session field") from None
 
 
 class SessionState:
@@ -134,11 +111,9 @@ class SessionState:
     failure: BaseException | None = None
     #: How many times this request wrote the session to the store.
     writes = 0
-    #: The user the session is bound to (§13.1) and its handle, or None.
-    bound_user: str | None = None
-    handle: str | None = None
-    _meta_changed = _forced = _csrf_changed = _binding_changed = False
-    _csrf: str | None = None
+    _meta_changed = _forced = False
+    #: The CSRF secret and user binding, when the session has either.
+    _creds: Credentials | None = None
 
     def __init__(
         self,
@@ -185,7 +160,7 @@ class SessionState:
     def adopt(
         self, session_id: str, meta: SessionMeta, fields: Mapping[str, bytes]
     ) -> None:
-        """Take over a stored session. ValueError when its flash field is corrupt."""
+        """Take over a stored session. ValueError when a system field is corrupt."""
         raw: dict[str, bytes] = {}
         others = False
         for name, value in fields.items():  # a loop: cheaper than a
@@ -205,17 +180,10 @@ class SessionState:
         self._begin()
 
     def _adopt_system_fields(self, fields: Mapping[str, bytes]) -> None:
-        flash = fields.get(SYS_FIELD)
-        if flash is not None:
-            self._flash = FlashState.decode(flash, self.serializer)
-        csrf = fields.get(CSRF_FIELD)
-        if csrf is not None:
-            self._csrf = _ascii(csrf)
-        user = fields.get(USER_FIELD)
-        if user is not None:
-            self.bound_user = user.decode("utf-8", "surrogatepass")
-            handle = fields.get(HANDLE_FIELD)
-            self.handle = None if handle is None else _ascii(handle)
+        system = read_system_fields(fields)
+        if system.flash is not None:
+            self._flash = FlashState.decode(system.flash, self.serializer)
+        self._creds = Credentials.stored(system)
 
     def _begin(self) -> None:
         self.started = True
@@ -342,42 +310,53 @@ class SessionState:
             if key in self._items:
                 self.delete_value(key)
 
-    # -- the CSRF secret (§13.2) ----------------------------------------------------
+    # -- credentials: the CSRF secret (§13.2), the user (§13.1) -------------------
+
+    def _credentials(self) -> Credentials:
+        if self._creds is None:
+            self._creds = Credentials()
+        return self._creds
 
     def csrf_secret(self) -> str:
         """The session's CSRF secret, made on first use (which makes the
         session non-empty: it is stored with it)."""
-        if self._csrf is None:
-            self._csrf = new_secret()
-            self._csrf_changed = self._touched = True
+        creds = self._credentials()
+        if creds.secret is None:
+            self._touched = True
             self.ensure_id()
-        return self._csrf
+        return creds.make_secret()
 
     @property
     def current_csrf_secret(self) -> str | None:
         """The CSRF secret if the session has one (none is made)."""
-        return self._csrf
+        return None if self._creds is None else self._creds.secret
 
     def rotate_csrf(self) -> None:
         """Replace an existing CSRF secret (regenerate, login): tokens of the
         old one stop verifying."""
-        if self._csrf is not None:
-            self._csrf = new_secret()
-            self._csrf_changed = self._touched = True
+        if self._creds is not None and self._creds.rotate_secret():
+            self._touched = True
 
-    # -- the user (§13.1) ------------------------------------------------------------
+    @property
+    def bound_user(self) -> str | None:
+        """The user the session is bound to, or None."""
+        return None if self._creds is None else self._creds.user
+
+    @property
+    def handle(self) -> str | None:
+        """The session's handle in its user's index, or None."""
+        return None if self._creds is None else self._creds.handle
 
     def bind(self, user_id: str, handle: str) -> None:
         """Record that the session now belongs to ``user_id`` (a change to save)."""
-        self.bound_user, self.handle = user_id, handle
-        self._binding_changed = self._touched = True
+        self._credentials().bind(user_id, handle)
+        self._touched = True
         self.ensure_id()
 
     def unbind(self) -> None:
         """Record that the session no longer belongs to a user."""
-        if self.bound_user is not None:
-            self.bound_user = self.handle = None
-            self._binding_changed = self._touched = True
+        if self._creds is not None and self._creds.unbind():
+            self._touched = True
 
     # -- metadata -------------------------------------------------------------------
 
@@ -419,9 +398,8 @@ class SessionState:
             or self._pending
             or self._removed
             or self._meta_changed
-            or self._csrf_changed
-            or self._binding_changed
             or self._flash.changed
+            or (self._creds is not None and self._creds.changed)
         )
 
     @property
@@ -441,8 +419,7 @@ class SessionState:
         return (
             bool(self._items)
             or self._flash.active
-            or self._csrf is not None
-            or self.bound_user is not None
+            or (self._creds is not None and self._creds.present)
         )
 
     def changes(self) -> tuple[dict[str, bytes], set[str]]:
@@ -455,10 +432,8 @@ class SessionState:
         fields: dict[str, bytes] = {}
         flash = self._flash
         removed: set[str] = set()
-        if self._csrf_changed and self._csrf is not None:
-            fields[CSRF_FIELD] = self._csrf.encode("ascii")
-        if self._binding_changed:
-            self._binding_fields(fields, removed)
+        if self._creds is not None:
+            self._creds.write_changes(fields, removed, stored=self.stored)
         if not (self._watch or self._pending or self._removed or flash.changed):
             return fields, removed
         for key in self._watch:
@@ -494,20 +469,9 @@ class SessionState:
         fields.update(set_fields)
         if self._flash.active:
             fields[SYS_FIELD] = self._flash.encode(self.serializer)
-        if self._csrf is not None:
-            fields[CSRF_FIELD] = self._csrf.encode("ascii")
-        if self.bound_user is not None:
-            self._binding_fields(fields, set())
+        if self._creds is not None:
+            self._creds.write_all(fields)
         return fields
-
-    def _binding_fields(self, fields: dict[str, bytes], removed: set[str]) -> None:
-        if self.bound_user is None:
-            if self.stored:
-                removed.update((USER_FIELD, HANDLE_FIELD))
-            return
-        fields[USER_FIELD] = self.bound_user.encode("utf-8", "surrogatepass")
-        if self.handle is not None:
-            fields[HANDLE_FIELD] = self.handle.encode("ascii")
 
     # -- how the write went (the host's calls) ---------------------------------------
 
@@ -521,8 +485,9 @@ class SessionState:
         self._removed.clear()
         if self._flash.changed:
             self._flash.changed = False
-        self._meta_changed = self._forced = self._csrf_changed = False
-        self._binding_changed = self._touched = False
+        self._meta_changed = self._forced = self._touched = False
+        if self._creds is not None:
+            self._creds.saved()
         self.meta = meta
         self.stored = True
         self.writes += 1
@@ -565,9 +530,6 @@ class SessionState:
         self._items.clear()
         self._begin()
         self._flash = NO_FLASH
-        self._forced = self._meta_changed = self._csrf_changed = False
-        self._touched = False
-        self._csrf = None
-        self.bound_user = self.handle = None
-        self._binding_changed = False
+        self._forced = self._meta_changed = self._touched = False
+        self._creds = None
         self.destroyed = True

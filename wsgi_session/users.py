@@ -39,7 +39,7 @@ import typing as t
 from .errors import StoreUnavailable
 from .lifetime import expired, expires_at, store_ttl
 from .meta import SessionMeta
-from .state import REVOKED_FIELD, USER_FIELD
+from .recordfields import REVOKED_FIELD, USER_FIELD
 from .stores import Backend, Record, SaveResult
 
 __all__ = [
