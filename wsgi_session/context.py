@@ -220,9 +220,8 @@ class RequestContext:
         state = self.state
         assert state is not None  # made by Session.load()
         repository = self.middleware.repository
-        lock = repository.lock(session_id)
-        if lock is not None:
-            self._lock = lock
+        if repository.locks:  # asked first: most sites never lock
+            self._lock = repository.lock(session_id)
         found = repository.find(session_id, self.agent, from_url)
         if isinstance(found, tuple):
             meta, record = found

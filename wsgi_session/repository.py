@@ -136,7 +136,7 @@ class SessionRepository:
     ``absolute_timeout`` the limit since creation (or None).
     """
 
-    __slots__ = ("absolute_timeout", "backend", "concurrency", "lock_timeout")
+    __slots__ = ("absolute_timeout", "backend", "concurrency", "lock_timeout", "locks")
 
     def __init__(
         self,
@@ -148,6 +148,8 @@ class SessionRepository:
     ) -> None:
         self.backend = backend
         self.concurrency = concurrency
+        #: True when a request takes the session lock (``"lock"`` mode).
+        self.locks = concurrency == "lock"
         self.lock_timeout = lock_timeout
         self.absolute_timeout = absolute_timeout
 
@@ -156,7 +158,7 @@ class SessionRepository:
     def lock(self, session_id: str) -> t.ContextManager[None] | None:
         """Take the session lock in ``"lock"`` mode (None otherwise); the
         caller releases it at the end of the request."""
-        if self.concurrency != "lock":
+        if not self.locks:
             return None
         # The lock expires well before a waiter gives up, so a worker that
         # died holding it delays the next request but never fails it.

@@ -130,12 +130,14 @@ class Session(MutableMapping[str, t.Any]):
     @property
     def loaded(self) -> bool:
         """True once the session has been loaded (or started new) this request."""
-        return self.state.loaded
+        state = self._state  # an unused session has no state: none is made
+        return state is not None and state.loaded
 
     @property
     def accessed(self) -> bool:
         """True once the application used the session during this request."""
-        return self.state.accessed
+        state = self._state  # an unused session has no state: none is made
+        return state is not None and state.accessed
 
     @accessed.setter
     def accessed(self, value: bool) -> None:

@@ -79,7 +79,8 @@ class FlaskCookiePolicy(CookiePolicy):
         if not self.replace:
             return False
         session = request.session
-        state = session.state
+        state = request.state
+        assert state is not None  # the session is loaded: save() asks
         if state.tracking == "url" or not state.stored or state.destroyed:
             return False
         if self._permanent(request):

@@ -54,11 +54,10 @@ class FlaskSession(Session, SessionMixin):
     def modified(self) -> bool:
         """True once this request assigned or deleted a key, or wrote the
         session (it stays True after the save), until set to False."""
-        return (
-            self._assigned
-            or self.state.writes > self._writes_seen
-            or self.state.modified
-        )
+        if self._assigned:
+            return True
+        state = self.state
+        return state.writes > self._writes_seen or state.modified
 
     @modified.setter
     def modified(self, value: bool) -> None:
