@@ -145,10 +145,13 @@ class SqlBackend:
             .values(meta=sa.bindparam("m"), expires_at=sa.bindparam("e"))
         )
         self._update = compile(update)
-        #: PostgreSQL: the merge's UPDATE and field upsert as one statement.
-        self._merge_fields = (
-            compile(schema.merge_fields(update)) if name == "postgresql" else None
-        )
+        #: PostgreSQL: the merge's UPDATE and field upsert as one statement
+        #: (for one changed field, and for several).
+        self._merge_field: Statement | None = None
+        self._merge_fields: Statement | None = None
+        if name == "postgresql":
+            self._merge_field = compile(schema.merge_fields(update, one=True))
+            self._merge_fields = compile(schema.merge_fields(update))
         self._insert = compile(schema.insert_session(dialect))
         self._insert_field = compile(schema.insert_field())
         self._upsert_field = compile(schema.upsert_field(dialect))
@@ -259,13 +262,15 @@ class SqlBackend:
             return None
         meta = _binary(rows[0][0])
         fields: dict[str, bytes] = {}
-        for _, name, value in rows:
-            if name is None:
-                continue
-            try:
-                fields[_binary(name).decode("utf-8")] = _binary(value)
-            except UnicodeDecodeError as error:
-                raise ValueError("field name is not UTF-8") from error
+        try:
+            for _, name, value in rows:
+                if name is None:
+                    continue
+                if type(name) is not bytes or type(value) is not bytes:
+                    name, value = _binary(name), _binary(value)  # rarely
+                fields[name.decode("utf-8")] = value
+        except UnicodeDecodeError as error:
+            raise ValueError("field name is not UTF-8") from error
         return Record(meta, fields) if fields else None
 
     def create(self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int) -> bool:
@@ -331,10 +336,14 @@ class SqlBackend:
             name for name in {_name(n) for n in del_fields} if name not in setting
         ]
         changes = [*sets, *((name, None) for name in deleting)]
-        if sets and self._merge_fields is not None:
-            params["names"] = [name for name, _ in changes]
-            params["values"] = [value for _, value in changes]
-            merge_fields = self._merge_fields
+        if sets and self._merge_field is not None and self._merge_fields is not None:
+            if len(changes) == 1:
+                merge_fields = self._merge_field
+                params["n"], params["v"] = changes[0]
+            else:
+                merge_fields = self._merge_fields
+                params["names"] = [name for name, _ in changes]
+                params["values"] = [value for _, value in changes]
             written = self._run("merge", lambda cur: cur.rows(merge_fields, params))
             return SaveResult.SAVED if written else SaveResult.GONE
 

@@ -89,6 +89,11 @@ class SqlSchema:
         options: dict[str, t.Any] = {
             "mysql_engine": "InnoDB",
             "mariadb_engine": "InnoDB",
+            # SQLite: the rows live in their primary key's b-tree (one
+            # search per lookup, a session's fields side by side) instead
+            # of a rowid table plus an index: a load costs about 13 % less
+            # inside SQLite (callgrind, 4 fields, 2,000 sessions).
+            "sqlite_with_rowid": False,
         }
         self.sessions = sa.Table(
             f"{prefix}sessions",
@@ -208,15 +213,17 @@ class SqlSchema:
         my = mysql.insert(fields).values(_FIELD_ROW)
         return my.on_duplicate_key_update(value=my.inserted.value)
 
-    def merge_fields(self, update: t.Any) -> t.Any:
+    def merge_fields(self, update: t.Any, *, one: bool = False) -> t.Any:
         """PostgreSQL: ``update`` of the session row and the upsert of its
         fields as ONE statement (no BEGIN / COMMIT round trips): a
         data-modifying CTE RETURNs the session's key if the row was there and
         alive, and the INSERT takes its rows from that CTE joined with the
-        arrays ``names`` / ``values`` (a NULL value = a deleted field). The
-        INSERT reads the CTE, so the session row is locked before any field
-        row, as in every other writer. It returns a row per field written,
-        none when the session is gone.
+        arrays ``names`` / ``values`` (a NULL value = a deleted field), or
+        with ``one`` the single field ``n`` / ``v`` (no arrays to build and
+        unnest: the common one-key save costs about a third less, client
+        and server). The INSERT reads the CTE, so the session row is locked
+        before any field row, as in every other writer. It returns a row per
+        field written, none when the session is gone.
 
         >>> schema = SqlSchema()
         >>> update = sa.update(schema.sessions).values(meta=sa.bindparam("m"))
@@ -226,18 +233,26 @@ class SqlSchema:
         """
         fields = self.fields
         updated = update.returning(self.sessions.c.key).cte("updated")
-        binary_array = postgresql.ARRAY(sa.LargeBinary)
-        rows = (
-            sa.func.unnest(
-                sa.bindparam("names", type_=binary_array),
-                sa.bindparam("values", type_=binary_array),
+        source: t.Any
+        if one:
+            source = sa.select(
+                updated.c.key,
+                sa.bindparam("n", type_=sa.LargeBinary),
+                sa.bindparam("v", type_=sa.LargeBinary),
             )
-            .table_valued("name", "value")
-            .render_derived(name="changed")
-        )
-        source = sa.select(updated.c.key, rows.c.name, rows.c.value).select_from(
-            updated, rows
-        )
+        else:
+            binary_array = postgresql.ARRAY(sa.LargeBinary)
+            rows = (
+                sa.func.unnest(
+                    sa.bindparam("names", type_=binary_array),
+                    sa.bindparam("values", type_=binary_array),
+                )
+                .table_valued("name", "value")
+                .render_derived(name="changed")
+            )
+            source = sa.select(updated.c.key, rows.c.name, rows.c.value).select_from(
+                updated, rows
+            )
         insert = postgresql.insert(fields).from_select(["key", "name", "value"], source)
         return insert.on_conflict_do_update(
             index_elements=[fields.c.key, fields.c.name],
