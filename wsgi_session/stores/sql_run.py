@@ -100,35 +100,37 @@ class Statement:
 class Cursor:
     """The statements of one operation, on one checked-out DBAPI connection.
 
-    Each method executes a :class:`Statement` and raises SQLAlchemy's
-    exception for a driver's (the connection is then marked for
-    invalidation when the driver reports it dead).
+    Each method executes a :class:`Statement` on the operation's one DBAPI
+    cursor and raises SQLAlchemy's exception for a driver's (the connection
+    is then marked for invalidation when the driver reports it dead).
     """
 
-    __slots__ = ("_connection", "_dialect", "_error", "dead")
+    __slots__ = ("_connection", "_cursor", "_dialect", "_error", "dead")
 
     def __init__(self, dbapi_connection: t.Any, dialect: Dialect) -> None:
         self._connection = dbapi_connection
         self._dialect = dialect
         self._error: type[Exception] = dialect.loaded_dbapi.Error
+        self._cursor: t.Any = None
         #: The driver reported the connection dead (it must not be reused).
         self.dead: BaseException | None = None
 
     def _execute(self, statement: Statement, params: Params) -> t.Any:
-        cursor = self._connection.cursor()
+        cursor = self._cursor
         try:
+            if cursor is None:
+                self._cursor = cursor = self._connection.cursor()
             if statement.names:
                 cursor.execute(statement.sql, statement.bind(params))
             else:
                 cursor.execute(statement.sql)
         except self._error as error:
-            cursor.close()
             raise self._wrap(error, statement, cursor) from error
         return cursor
 
     def send(self, statement: Statement, params: Params = _NO_PARAMS) -> None:
         """Execute ``statement`` (nothing to fetch)."""
-        self._execute(statement, params).close()
+        self._execute(statement, params)
 
     def rows(self, statement: Statement, params: Params = _NO_PARAMS) -> list[t.Any]:
         """Execute ``statement`` and fetch all its rows."""
@@ -137,27 +139,32 @@ class Cursor:
             rows: list[t.Any] = cursor.fetchall()
         except self._error as error:
             raise self._wrap(error, statement, cursor) from error
-        finally:
-            cursor.close()
         return rows
 
     def count(self, statement: Statement, params: Params = _NO_PARAMS) -> int:
         """Execute ``statement``; return the number of rows it changed."""
-        cursor = self._execute(statement, params)
-        count = int(cursor.rowcount)
-        cursor.close()
-        return count
+        return int(self._execute(statement, params).rowcount)
 
     def execute_many(self, statement: Statement, rows: Iterable[Params]) -> None:
         """Execute ``statement`` once per parameter set (the drivers batch
         these: psycopg pipelines them, PyMySQL sends one multi-row INSERT)."""
-        cursor = self._connection.cursor()
+        cursor = self._cursor
         try:
+            if cursor is None:
+                self._cursor = cursor = self._connection.cursor()
             cursor.executemany(statement.sql, [statement.bind(row) for row in rows])
         except self._error as error:
             raise self._wrap(error, statement, cursor) from error
-        finally:
-            cursor.close()
+
+    def close(self) -> None:
+        """Close the DBAPI cursor (the connection stays open)."""
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None:
+            # (not contextlib.suppress: it costs more than the close itself)
+            try:  # noqa: SIM105
+                cursor.close()
+            except self._error:  # a dead connection's cursor: nothing to free
+                pass
 
     def _wrap(
         self, error: Exception, statement: Statement, cursor: t.Any
@@ -264,6 +271,8 @@ class Runner:
             if not isinstance(error, Exception):
                 connection.invalidate(error)
             raise
+        finally:
+            cursor.close()
 
     def _roll_back(self, connection: PoolProxiedConnection, cursor: Cursor) -> None:
         if cursor.dead is not None:
