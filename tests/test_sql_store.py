@@ -29,6 +29,7 @@ from wsgi_session.stores import (
     parse_store_url,
 )
 from wsgi_session.stores.sql import SqlBackend, SqlCache, wrap_engine
+from wsgi_session.stores.sql_engine import driver_url
 
 
 def new_key() -> str:
@@ -393,6 +394,23 @@ def test_an_engine_works_as_the_store(tmp_path: Path) -> None:
         app = Client(SessionMiddleware(_app, secret_key="k", store=wrap_engine(engine)))
         assert [app.get("/").text for _ in range(3)] == ["1", "2", "3"]
         assert isinstance(open_store(engine), SqlCache)
+    finally:
+        engine.dispose()
+
+
+def test_writes_through_a_wrapped_engine_are_committed(sql_url: str) -> None:
+    """wrap_engine() of a plain (transactional) engine commits every write."""
+    options = parse_store_url(sql_url).options
+    engine = sa.create_engine(driver_url(options["url"]))
+    try:
+        prefix = options.get("table_prefix", "wsgi_session_")
+        wrapped = wrap_engine(engine, table_prefix=prefix).backend
+        key = new_key()
+        assert wrapped.create(key, b"m", {"a": b"1"}, 60)
+        assert wrapped.merge(key, b"m2", {"b": b"2"}, [], 60) is SaveResult.SAVED
+        assert wrapped.touch(key, b"m3", 60)
+        other = backend_for(open_store(sql_url))
+        assert other.load(key) == Record(b"m3", {"a": b"1", "b": b"2"})
     finally:
         engine.dispose()
 
