@@ -9,6 +9,7 @@ import multiprocessing
 import secrets
 import threading
 import time
+import typing as t
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +21,15 @@ from werkzeug.test import Client
 from wsgi_session import SessionMiddleware
 from wsgi_session.cli import main
 from wsgi_session.errors import ConfigError, StoreUnavailable
-from wsgi_session.stores import SaveResult, backend_for, open_store, parse_store_url
+from wsgi_session.stores import (
+    Record,
+    SaveResult,
+    backend_for,
+    open_store,
+    parse_store_url,
+)
 from wsgi_session.stores.sql import SqlBackend, SqlCache, wrap_engine
+from wsgi_session.stores.sql_engine import driver_url
 
 
 def new_key() -> str:
@@ -52,25 +60,100 @@ def backend(store: SqlCache) -> SqlBackend:
 
 
 class Statements:
-    """Counts the statements sent through an engine (cursor events)."""
+    """Records what the store sends through an engine's DBAPI connections.
+
+    The store runs its statements with the DBAPI cursor (``sql_run.py``),
+    so engine events do not see them: the connections of ``engine`` are
+    opened again with counting cursors (SQLAlchemy's ``do_connect`` hook).
+    One entry per call into the driver that can reach the server (PyMySQL
+    turns an INSERT's ``executemany`` into one statement: one entry;
+    psycopg pipelines an ``executemany``: one entry).
+    """
 
     def __init__(self, engine: sa.engine.Engine) -> None:
         self.sent: list[str] = []
-        event.listen(engine, "before_cursor_execute", self._seen)
+        #: The parameters of each call (a list of rows for an executemany).
+        self.params: list[object] = []
+        event.listen(engine, "do_connect", self._connect)
+        engine.dispose()  # the pooled connections are re-opened counting
+        with engine.connect():  # (what a new connection sends is not counted)
+            pass
+        self.data()
 
-    def _seen(
-        self, conn: object, cursor: object, statement: str, *rest: object
-    ) -> None:
+    def _seen(self, statement: str | bytes, params: object) -> None:
+        if isinstance(statement, (bytes, bytearray)):  # PyMySQL's executemany
+            statement = bytes(statement[:20]).decode("ascii", "replace")
         self.sent.append(statement.split(None, 1)[0].upper())
+        self.params.append(params)
+
+    def _connect(
+        self, dialect: t.Any, record: object, cargs: object, cparams: dict[str, t.Any]
+    ) -> None:
+        seen = self._seen
+        module = dialect.loaded_dbapi.__name__
+        if module.startswith("sqlite3"):
+            import sqlite3
+
+            class LiteCursor(sqlite3.Cursor):
+                def execute(self, sql: str, params: t.Any = ()) -> t.Any:
+                    seen(sql, params)
+                    return super().execute(sql, params)
+
+                def executemany(self, sql: str, rows: t.Any) -> t.Any:
+                    rows = list(rows)
+                    seen(sql, rows)
+                    return super().executemany(sql, rows)
+
+            class LiteConnection(sqlite3.Connection):
+                def cursor(self, factory: t.Any = LiteCursor) -> t.Any:
+                    return super().cursor(factory)
+
+            cparams["factory"] = LiteConnection
+        elif module.startswith("psycopg"):
+            import psycopg
+
+            class PgCursor(psycopg.Cursor[t.Any]):
+                def execute(
+                    self, query: t.Any, params: t.Any = None, **kw: t.Any
+                ) -> t.Any:
+                    seen(str(query), params)
+                    return super().execute(query, params, **kw)
+
+                def executemany(self, query: t.Any, rows: t.Any, **kw: t.Any) -> t.Any:
+                    rows = list(rows)
+                    seen(str(query), rows)
+                    return super().executemany(query, rows, **kw)
+
+            cparams["cursor_factory"] = PgCursor
+        else:
+            import pymysql.cursors
+
+            params = self.params
+
+            class MyCursor(pymysql.cursors.Cursor):
+                def execute(self, query: t.Any, args: t.Any = None) -> t.Any:
+                    seen(query, args)
+                    return super().execute(query, args)
+
+                def executemany(self, query: t.Any, rows: t.Any) -> t.Any:
+                    # PyMySQL sends the rows through execute(): one INSERT,
+                    # or one statement per row for others (counted there).
+                    rows = list(rows)
+                    params.append(rows)
+                    return super().executemany(query, rows)
+
+            cparams["cursorclass"] = MyCursor
 
     def data(self) -> list[str]:
         """The statements other than transaction control, then forget them all."""
         sent, self.sent = self.sent, []
+        self.params.clear()
         return [word for word in sent if word not in ("BEGIN", "COMMIT")]
 
 
 def test_statements_per_operation(store: SqlCache) -> None:
-    """A read is one statement; a merge two (plus BEGIN/COMMIT); touch one."""
+    """A read is one statement; a merge two (plus BEGIN/COMMIT), one on
+    PostgreSQL; touch one."""
     backend = store.backend
     key = new_key()
     backend.create(key, b"m", {"a": b"1", "b": b"2"}, 60)
@@ -79,28 +162,43 @@ def test_statements_per_operation(store: SqlCache) -> None:
     assert counter.data() == ["SELECT"]
     assert backend.merge(key, b"m", {"c": b"3"}, ["a"], 60) is SaveResult.SAVED
     sent = counter.sent[:]
-    assert counter.data() == ["UPDATE", "INSERT"]
-    assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
+    if backend.dialect_name == "postgresql":
+        assert sent == ["WITH"]  # UPDATE … RETURNING feeding the INSERT
+    else:
+        assert counter.data() == ["UPDATE", "INSERT"]
+        assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
+    counter.data()
+    assert backend.merge(new_key(), b"m", {"c": b"3"}, [], 60) is SaveResult.GONE
+    assert backend.load(key) == Record(b"m", {"b": b"2", "c": b"3"})
+    counter.data()
     assert backend.touch(key, b"m", 60)
     assert counter.data() == ["UPDATE"]
     backend.delete(key)
     assert counter.data() == ["DELETE"]
 
 
+def _sent_bytes(params: object) -> list[bytes]:
+    """Every bytes value in a call's parameters (rows, dicts, arrays)."""
+    if isinstance(params, (bytes, memoryview)):
+        return [bytes(params)]
+    if isinstance(params, dict):
+        params = list(params.values())
+    if isinstance(params, (list, tuple)):
+        return [value for item in params for value in _sent_bytes(item)]
+    return []
+
+
 def test_merge_writes_only_changed_fields(store: SqlCache) -> None:
-    """A merge's INSERT carries only the fields it set or deleted."""
+    """A merge sends only the fields it set or deleted."""
     backend = store.backend
     key = new_key()
     backend.create(key, b"m", {f"f{n}": b"x" * 100 for n in range(20)}, 60)
-    params: list[object] = []
-    event.listen(
-        store.engine,
-        "before_cursor_execute",
-        lambda conn, cursor, statement, parameters, *rest: params.append(parameters),
-    )
+    counter = Statements(store.engine)
     backend.merge(key, b"m", {"f1": b"new"}, ["f2"], 60)
-    sizes = [len(p) for p in params if isinstance(p, (dict, tuple, list))]
-    assert max(sizes) <= 6  # key/name/value of two rows at most
+    sent = [value for params in counter.params for value in _sent_bytes(params)]
+    assert b"x" * 100 not in sent
+    assert {b"f1", b"new", b"f2"} <= set(sent)
+    assert sum(map(len, sent)) < 20
     record = backend.load(key)
     assert record is not None and record.fields["f1"] == b"new"
     assert "f2" not in record.fields and len(record.fields) == 19
@@ -286,7 +384,27 @@ def test_postgres_outage_is_503_and_data_survives(
         assert "Set-Cookie" not in response.headers
     finally:
         postgres_server.start()  # type: ignore[attr-defined]
+    _wait_for_logins(postgresql_url)
     assert app.get("/").text == "3"
+
+
+def _wait_for_logins(url: str, timeout: float = 10.0) -> None:
+    """Wait until the database takes connections: the server answers the
+    fixture's probe while it is still starting up ("the database system is
+    starting up"), and a request in that window rightly gets a 503."""
+    engine = sa.create_engine(driver_url(url.split("?", 1)[0]))
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                with engine.connect():
+                    return
+            except sa.exc.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+    finally:
+        engine.dispose()
 
 
 def test_an_engine_works_as_the_store(tmp_path: Path) -> None:
@@ -296,6 +414,23 @@ def test_an_engine_works_as_the_store(tmp_path: Path) -> None:
         app = Client(SessionMiddleware(_app, secret_key="k", store=wrap_engine(engine)))
         assert [app.get("/").text for _ in range(3)] == ["1", "2", "3"]
         assert isinstance(open_store(engine), SqlCache)
+    finally:
+        engine.dispose()
+
+
+def test_writes_through_a_wrapped_engine_are_committed(sql_url: str) -> None:
+    """wrap_engine() of a plain (transactional) engine commits every write."""
+    options = parse_store_url(sql_url).options
+    engine = sa.create_engine(driver_url(options["url"]))
+    try:
+        prefix = options.get("table_prefix", "wsgi_session_")
+        wrapped = wrap_engine(engine, table_prefix=prefix).backend
+        key = new_key()
+        assert wrapped.create(key, b"m", {"a": b"1"}, 60)
+        assert wrapped.merge(key, b"m2", {"b": b"2"}, [], 60) is SaveResult.SAVED
+        assert wrapped.touch(key, b"m3", 60)
+        other = backend_for(open_store(sql_url))
+        assert other.load(key) == Record(b"m3", {"a": b"1", "b": b"2"})
     finally:
         engine.dispose()
 

@@ -1,9 +1,10 @@
 """The SQL store: sessions as rows in SQLite, PostgreSQL or MySQL / MariaDB.
 
-With :mod:`.sql_backend`, :mod:`.sql_schema` and :mod:`.sql_engine` the only
-modules that import SQLAlchemy (Core, not the ORM). This one makes the
-store a URL or an ``Engine`` becomes: a cachelib cache whose ``backend`` is
-the :class:`~wsgi_session.stores.sql_backend.SqlBackend` sessions live in.
+With :mod:`.sql_backend`, :mod:`.sql_schema`, :mod:`.sql_engine` and
+:mod:`.sql_run` the only modules that import SQLAlchemy (Core, not the
+ORM). This one makes the store a URL or an ``Engine`` becomes: a cachelib
+cache whose ``backend`` is the
+:class:`~wsgi_session.stores.sql_backend.SqlBackend` sessions live in.
 
     >>> import tempfile
     >>> cache = open_sql_store("sqlite:///" + tempfile.mkdtemp() + "/s.db")

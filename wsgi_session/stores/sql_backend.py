@@ -8,13 +8,20 @@ cachelib store for URLs and ``store=``. What each operation sends:
 load       one SELECT (session LEFT JOIN its fields)
 touch      one UPDATE;  delete: one DELETE (the fields cascade)
 merge      BEGIN; UPDATE of the session row (locks it, GONE when missing);
-           one INSERT … ON CONFLICT of the changed fields (a deleted field
-           is written as NULL); COMMIT. A merge that only deletes fields
-           sends a DELETE and checks whether any field is left instead.
+           INSERT … ON CONFLICT of the changed fields (a deleted field is
+           written as NULL); COMMIT. On PostgreSQL the UPDATE and the
+           INSERT are one statement and need no BEGIN / COMMIT
+           (:meth:`~.sql_schema.SqlSchema.merge_fields`). A merge that only
+           deletes fields sends a DELETE and checks whether any field is
+           left instead.
 create     BEGIN; INSERT session; INSERT fields; COMMIT
 replace    BEGIN; UPDATE session; DELETE fields; INSERT fields; COMMIT
 lock       one INSERT … ON CONFLICT of a lease row per attempt, polled
 =========  ================================================================
+
+Statements are built once with SQLAlchemy Core, compiled once per dialect
+and sent with the DBAPI cursor (:mod:`.sql_run` says why); several field
+rows go in one ``executemany``.
 
 Every writer locks the session row first and its field rows after it, so
 writers of one session queue up on that row and never deadlock; a deadlock
@@ -45,17 +52,19 @@ from contextlib import AbstractContextManager, contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from ..errors import StoreUnavailable
+from ..memo import Memo
 from .base import Record, SaveResult, check_ttl, logger, poll_until
 from .sql_engine import Failure, classify
-from .sql_schema import CHUNK, SqlSchema
+from .sql_run import Cursor, Runner, Statement
+from .sql_schema import SqlSchema
 
 __all__ = ["SqlBackend"]
 
 _R = t.TypeVar("_R")
-_Body = t.Callable[[Connection], _R]
+_Body = t.Callable[[Cursor], _R]
 
 #: Attempts of one operation when the database reports a deadlock, a
 #: serialization failure or a dead pooled connection.
@@ -72,6 +81,16 @@ def _expires(ttl: int, now: int) -> int | None:
 
 def _name(name: str) -> bytes:
     return name.encode("utf-8")
+
+
+def _binary(value: object) -> bytes:
+    """A binary column's value as bytes (psycopg2 and pg8000 return
+    memoryview); anything else is a corrupt row."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (memoryview, bytearray)):
+        return bytes(value)
+    raise ValueError("a stored session value is not binary")
 
 
 class SqlBackend:
@@ -94,58 +113,75 @@ class SqlBackend:
     def __init__(self, engine: Engine, schema: SqlSchema) -> None:
         self.engine = engine
         self.schema = schema
+        self._runner = runner = Runner(engine)
+        compile = runner.statement
         dialect = engine.dialect
         self.dialect_name = name = dialect.name
         self._mysql = name in ("mysql", "mariadb")
         if name == "sqlite":
             # Take the write lock at once: a deferred transaction that reads
             # first can fail when it tries to write.
-            self._begin = "BEGIN IMMEDIATE"
+            self._begin = compile("BEGIN IMMEDIATE")
         elif name == "postgresql":
-            self._begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
+            self._begin = compile("BEGIN ISOLATION LEVEL READ COMMITTED")
         else:
-            self._begin = "BEGIN"
+            self._begin = compile("BEGIN")
         self._ready = False
         self._ready_lock = threading.Lock()
         self._creates = itertools.count(1)
         s, f, locks = schema.sessions, schema.fields, schema.locks
         key: t.Any = sa.bindparam("k")
         alive = sa.or_(s.c.expires_at.is_(None), s.c.expires_at > sa.bindparam("now"))
-        self._load = (
+        self._load = compile(
             sa.select(s.c.meta, f.c.name, f.c.value)
             .select_from(
                 s.outerjoin(f, sa.and_(f.c.key == s.c.key, f.c.value.is_not(None)))
             )
             .where(s.c.key == key, alive)
         )
-        self._update = (
+        update = (
             sa.update(s)
             .where(s.c.key == key, alive)
             .values(meta=sa.bindparam("m"), expires_at=sa.bindparam("e"))
         )
-        self._insert = schema.insert_session(dialect)
-        self._delete = sa.delete(s).where(s.c.key == key)
-        self._delete_expired = sa.delete(s).where(
-            s.c.key == key, s.c.expires_at <= sa.bindparam("now")
+        self._update = compile(update)
+        #: PostgreSQL: the merge's UPDATE and field upsert as one statement
+        #: (for one changed field, and for several).
+        self._merge_field: Statement | None = None
+        self._merge_fields: Statement | None = None
+        if name == "postgresql":
+            self._merge_field = compile(schema.merge_fields(update, one=True))
+            self._merge_fields = compile(schema.merge_fields(update))
+        self._insert = compile(schema.insert_session(dialect))
+        self._insert_field = compile(schema.insert_field())
+        self._upsert_field = compile(schema.upsert_field(dialect))
+        self._delete = compile(sa.delete(s).where(s.c.key == key))
+        self._delete_expired = compile(
+            sa.delete(s).where(s.c.key == key, s.c.expires_at <= sa.bindparam("now"))
         )
-        self._delete_names = sa.delete(f).where(
-            f.c.key == key, f.c.name.in_(sa.bindparam("names", expanding=True))
+        self._delete_field = compile(
+            sa.delete(f).where(f.c.key == key, f.c.name == sa.bindparam("n"))
         )
-        self._delete_fields = sa.delete(f).where(f.c.key == key)
-        self._any_field = (
-            sa.select(sa.literal(1))
+        self._delete_fields = compile(sa.delete(f).where(f.c.key == key))
+        self._any_field = compile(
+            sa.select(sa.literal_column("1"))
             .select_from(f)
             .where(f.c.key == key, f.c.value.is_not(None))
             .limit(1)
         )
-        self._take_lock = schema.take_lock(dialect)
-        self._take_expired_lock = schema.take_expired_lock()
-        self._unlock = sa.delete(locks).where(
-            locks.c.key == key, locks.c.token == sa.bindparam("t")
+        self._take_lock = compile(schema.take_lock(dialect))
+        self._take_expired_lock = compile(schema.take_expired_lock())
+        self._unlock = compile(
+            sa.delete(locks).where(
+                locks.c.key == key, locks.c.token == sa.bindparam("t")
+            )
         )
-        self._expired_locks = sa.delete(locks).where(
-            locks.c.expires_at <= sa.bindparam("now")
+        self._expired_locks = compile(
+            sa.delete(locks).where(locks.c.expires_at <= sa.bindparam("now"))
         )
+        # Key: a batch size (cleanup_batch or sweep_batch); the statement
+        # is the same for the same size.
+        self._delete_batches: Memo[int, Statement] = Memo(8)
 
     # -- running statements ---------------------------------------------------
 
@@ -183,19 +219,10 @@ class SqlBackend:
             with self._ready_lock:
                 if not self._ready:
                     self.ensure_schema()
+        begin = self._begin if transaction else None
         for attempt in range(ATTEMPTS):
             try:
-                with self.engine.connect() as conn:
-                    if not transaction:
-                        return body(conn)
-                    conn.exec_driver_sql(self._begin)
-                    try:
-                        result = body(conn)
-                    except BaseException:
-                        _rollback(conn)
-                        raise
-                    conn.exec_driver_sql("COMMIT")
-                    return result
+                return self._runner.run(body, begin=begin)
             except exc.SQLAlchemyError as error:
                 failure = classify(error, self.schema.table_names)
                 if failure is Failure.RETRY and attempt + 1 < ATTEMPTS:
@@ -214,50 +241,36 @@ class SqlBackend:
                 ) from error
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _upsert(
-        self, conn: Connection, key: str, rows: list[tuple[bytes, bytes | None]]
+    def _write_fields(
+        self,
+        cur: Cursor,
+        statement: Statement,
+        key: str,
+        rows: Iterable[tuple[bytes, bytes | None]],
     ) -> None:
-        dialect = self.engine.dialect
-        for start in range(0, len(rows), CHUNK):
-            values = [
-                {"key": key, "name": name, "value": value}
-                for name, value in rows[start : start + CHUNK]
-            ]
-            conn.execute(self.schema.upsert_fields(dialect, values))
-
-    def _insert_fields(
-        self, conn: Connection, key: str, fields: Mapping[str, bytes]
-    ) -> None:
-        rows = [(_name(name), bytes(value)) for name, value in fields.items()]
-        fields_table = self.schema.fields
-        for start in range(0, len(rows), CHUNK):
-            values = [
-                {"key": key, "name": name, "value": value}
-                for name, value in rows[start : start + CHUNK]
-            ]
-            conn.execute(sa.insert(fields_table).values(values))
+        cur.execute_many(
+            statement, [{"k": key, "n": name, "v": value} for name, value in rows]
+        )
 
     # -- the protocol ---------------------------------------------------------
 
     def load(self, key: str) -> Record | None:
         """Return the stored record (one SELECT); ``ValueError`` if a row is corrupt."""
         params = {"k": key, "now": _now_ms()}
-        rows = self._run("load", lambda conn: conn.execute(self._load, params).all())
+        rows = self._run("load", lambda cur: cur.rows(self._load, params))
         if not rows:
             return None
-        meta = rows[0][0]
-        if not isinstance(meta, bytes):
-            raise ValueError("the stored session has no valid meta")
+        meta = _binary(rows[0][0])
         fields: dict[str, bytes] = {}
-        for _, name, value in rows:
-            if name is None:
-                continue
-            if not isinstance(name, bytes) or not isinstance(value, bytes):
-                raise ValueError("a stored session field is not binary")
-            try:
+        try:
+            for _, name, value in rows:
+                if name is None:
+                    continue
+                if type(name) is not bytes or type(value) is not bytes:
+                    name, value = _binary(name), _binary(value)  # rarely
                 fields[name.decode("utf-8")] = value
-            except UnicodeDecodeError as error:
-                raise ValueError("field name is not UTF-8") from error
+        except UnicodeDecodeError as error:
+            raise ValueError("field name is not UTF-8") from error
         return Record(meta, fields) if fields else None
 
     def create(self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int) -> bool:
@@ -271,15 +284,16 @@ class SqlBackend:
             "e": _expires(ttl, now),
             "now": now,
         }
+        rows = [(_name(name), bytes(value)) for name, value in fields.items()]
 
-        def body(conn: Connection) -> bool:
-            if not self._insert_session(conn, params):
+        def body(cur: Cursor) -> bool:
+            if not self._insert_session(cur, params):
                 # Taken by an expired session (never served): replace it.
-                if conn.execute(self._delete_expired, params).rowcount != 1:
+                if cur.count(self._delete_expired, params) != 1:
                     return False
-                if not self._insert_session(conn, params):
+                if not self._insert_session(cur, params):
                     return False
-            self._insert_fields(conn, key, fields)
+            self._write_fields(cur, self._insert_field, key, rows)
             return True
 
         created = self._run("create", body, transaction=True)
@@ -287,11 +301,11 @@ class SqlBackend:
             self._cleanup()
         return created
 
-    def _insert_session(self, conn: Connection, params: dict[str, t.Any]) -> bool:
+    def _insert_session(self, cur: Cursor, params: dict[str, t.Any]) -> bool:
         if not self._mysql:
-            return conn.execute(self._insert, params).first() is not None
+            return bool(cur.rows(self._insert, params))
         try:
-            conn.execute(self._insert, params)
+            cur.send(self._insert, params)
         except exc.IntegrityError as error:
             if _code(error) != 1062:  # ER_DUP_ENTRY; the transaction goes on
                 raise
@@ -310,7 +324,7 @@ class SqlBackend:
     ) -> SaveResult:
         """Apply set/delete onto the newest stored version in one transaction."""
         now = _now_ms()
-        params = {
+        params: dict[str, t.Any] = {
             "k": key,
             "m": meta,
             "e": _expires(ttl, now),
@@ -321,17 +335,28 @@ class SqlBackend:
         deleting = [
             name for name in {_name(n) for n in del_fields} if name not in setting
         ]
+        changes = [*sets, *((name, None) for name in deleting)]
+        if sets and self._merge_field is not None and self._merge_fields is not None:
+            if len(changes) == 1:
+                merge_fields = self._merge_field
+                params["n"], params["v"] = changes[0]
+            else:
+                merge_fields = self._merge_fields
+                params["names"] = [name for name, _ in changes]
+                params["values"] = [value for _, value in changes]
+            written = self._run("merge", lambda cur: cur.rows(merge_fields, params))
+            return SaveResult.SAVED if written else SaveResult.GONE
 
-        def body(conn: Connection) -> SaveResult:
-            if conn.execute(self._update, params).rowcount != 1:
+        def body(cur: Cursor) -> SaveResult:
+            if cur.count(self._update, params) != 1:
                 return SaveResult.GONE  # nothing written: ended by someone else
             if sets:
-                self._upsert(conn, key, [*sets, *((name, None) for name in deleting)])
+                self._write_fields(cur, self._upsert_field, key, changes)
                 return SaveResult.SAVED
             if deleting:
-                conn.execute(self._delete_names, {"k": key, "names": deleting})
-                if conn.execute(self._any_field, params).first() is None:
-                    conn.execute(self._delete, params)
+                self._write_fields(cur, self._delete_field, key, changes)
+                if not cur.rows(self._any_field, params):
+                    cur.send(self._delete, params)
                     return SaveResult.EMPTIED
             return SaveResult.SAVED
 
@@ -348,15 +373,16 @@ class SqlBackend:
             "e": _expires(ttl, now),
             "now": now,
         }
+        rows = [(_name(name), bytes(value)) for name, value in fields.items()]
 
-        def body(conn: Connection) -> SaveResult:
-            if conn.execute(self._update, params).rowcount != 1:
+        def body(cur: Cursor) -> SaveResult:
+            if cur.count(self._update, params) != 1:
                 return SaveResult.GONE
-            if not fields:
-                conn.execute(self._delete, params)
+            if not rows:
+                cur.send(self._delete, params)
                 return SaveResult.EMPTIED
-            conn.execute(self._delete_fields, params)
-            self._insert_fields(conn, key, fields)
+            cur.send(self._delete_fields, params)
+            self._write_fields(cur, self._insert_field, key, rows)
             return SaveResult.SAVED
 
         return self._run("replace", body, transaction=True)
@@ -370,14 +396,12 @@ class SqlBackend:
             "e": _expires(ttl, now),
             "now": now,
         }
-        count = self._run(
-            "touch", lambda conn: conn.execute(self._update, params).rowcount
-        )
-        return bool(count == 1)
+        count = self._run("touch", lambda cur: cur.count(self._update, params))
+        return count == 1
 
     def delete(self, key: str) -> None:
         """Delete the record and its fields (one DELETE); no error if absent."""
-        self._run("delete", lambda conn: conn.execute(self._delete, {"k": key}))
+        self._run("delete", lambda cur: cur.send(self._delete, {"k": key}))
 
     def lock(
         self, key: str, timeout: float, ttl: float
@@ -390,7 +414,7 @@ class SqlBackend:
         token = secrets.token_hex(16)
         lifetime = max(1, int(ttl * 1000))
 
-        def attempt(conn: Connection) -> bool:
+        def attempt(cur: Cursor) -> bool:
             now = _now_ms()
             params = {
                 "k": key,
@@ -399,13 +423,13 @@ class SqlBackend:
                 "now": now,
             }
             if not self._mysql:
-                return conn.execute(self._take_lock, params).first() is not None
+                return bool(cur.rows(self._take_lock, params))
             try:
-                conn.execute(self._take_lock, params)
+                cur.send(self._take_lock, params)
             except exc.IntegrityError as error:
                 if _code(error) != 1062:
                     raise
-                return bool(conn.execute(self._take_expired_lock, params).rowcount == 1)
+                return cur.count(self._take_expired_lock, params) == 1
             return True
 
         poll_until(lambda: self._run("lock", attempt), timeout)
@@ -413,22 +437,25 @@ class SqlBackend:
             yield
         finally:
             self._run(
-                "unlock",
-                lambda conn: conn.execute(self._unlock, {"k": key, "t": token}),
+                "unlock", lambda cur: cur.send(self._unlock, {"k": key, "t": token})
             )
 
     # -- cleaning -------------------------------------------------------------
 
-    def _delete_batch(self, conn: Connection, limit: int) -> int:
-        statement = self.schema.delete_expired(self.engine.dialect, limit)
-        return int(conn.execute(statement, {"now": _now_ms()}).rowcount)
+    def _delete_batch(self, cur: Cursor, limit: int) -> int:
+        statement = self._delete_batches.get(limit)
+        if statement is None:
+            expired = self.schema.delete_expired(self.engine.dialect, limit)
+            statement = self._runner.statement(expired)
+            self._delete_batches.put(limit, statement)
+        return cur.count(statement, {"now": _now_ms()})
 
     def _cleanup(self) -> None:
         """Delete a small batch of expired sessions; a failure is only logged
         (the create that triggered it has been committed)."""
         try:
             self._run(
-                "clean-up", lambda conn: self._delete_batch(conn, self.cleanup_batch)
+                "clean-up", lambda cur: self._delete_batch(cur, self.cleanup_batch)
             )
         except StoreUnavailable as error:
             logger.warning("could not delete expired sessions: %s", error)
@@ -446,13 +473,13 @@ class SqlBackend:
         total = 0
         while True:
             count = self._run(
-                "sweep", lambda conn: self._delete_batch(conn, self.sweep_batch)
+                "sweep", lambda cur: self._delete_batch(cur, self.sweep_batch)
             )
             total += count
             if count < self.sweep_batch:
                 break
         self._run(
-            "sweep", lambda conn: conn.execute(self._expired_locks, {"now": _now_ms()})
+            "sweep", lambda cur: cur.count(self._expired_locks, {"now": _now_ms()})
         )
         return total
 
@@ -467,10 +494,3 @@ def _message(error: exc.SQLAlchemyError) -> str:
     if isinstance(error, exc.DBAPIError) and error.orig is not None:
         return f"{type(error.orig).__name__}: {error.orig}".strip()
     return f"{type(error).__name__}: {error}"
-
-
-def _rollback(conn: Connection) -> None:
-    try:
-        conn.exec_driver_sql("ROLLBACK")
-    except exc.SQLAlchemyError:
-        conn.invalidate()  # never give the pool a connection inside a transaction

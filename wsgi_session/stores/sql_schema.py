@@ -36,9 +36,12 @@ DEFAULT_PREFIX = "wsgi_session_"
 
 _PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
 
-#: Rows per multi-row INSERT (3 parameters a row: well under every
-#: database's limit on bound parameters).
-CHUNK = 300
+# The parameters of one field row.
+_FIELD_ROW: dict[str, t.Any] = {
+    "key": sa.bindparam("k"),
+    "name": sa.bindparam("n"),
+    "value": sa.bindparam("v"),
+}
 
 # A store key: ASCII (``wss:{hash}``), compared byte for byte.
 _KEY = sa.String(255).with_variant(
@@ -86,6 +89,11 @@ class SqlSchema:
         options: dict[str, t.Any] = {
             "mysql_engine": "InnoDB",
             "mariadb_engine": "InnoDB",
+            # SQLite: the rows live in their primary key's b-tree (one
+            # search per lookup, a session's fields side by side) instead
+            # of a rowid table plus an index: a load costs about 13 % less
+            # inside SQLite (callgrind, 4 fields, 2,000 sessions).
+            "sqlite_with_rowid": False,
         }
         self.sessions = sa.Table(
             f"{prefix}sessions",
@@ -181,23 +189,75 @@ class SqlSchema:
             )
         return sa.insert(self.sessions).values(values)
 
-    def upsert_fields(self, dialect: Dialect, rows: list[dict[str, t.Any]]) -> t.Any:
-        """One multi-row INSERT of ``rows`` that overwrites existing names."""
+    def insert_field(self) -> t.Any:
+        """INSERT of one field row (``k``, ``n``, ``v``); sent with
+        ``executemany`` for several."""
+        return sa.insert(self.fields).values(_FIELD_ROW)
+
+    def upsert_field(self, dialect: Dialect) -> t.Any:
+        """INSERT of one field row (``k``, ``n``, ``v``) that overwrites an
+        existing name; sent with ``executemany`` for several."""
         fields = self.fields
         if dialect.name == "postgresql":
-            pg = postgresql.insert(fields).values(rows)
+            pg = postgresql.insert(fields).values(_FIELD_ROW)
             return pg.on_conflict_do_update(
                 index_elements=[fields.c.key, fields.c.name],
                 set_={"value": pg.excluded.value},
             )
         if dialect.name == "sqlite":
-            lite = sqlite.insert(fields).values(rows)
+            lite = sqlite.insert(fields).values(_FIELD_ROW)
             return lite.on_conflict_do_update(
                 index_elements=[fields.c.key, fields.c.name],
                 set_={"value": lite.excluded.value},
             )
-        my = mysql.insert(fields).values(rows)
+        my = mysql.insert(fields).values(_FIELD_ROW)
         return my.on_duplicate_key_update(value=my.inserted.value)
+
+    def merge_fields(self, update: t.Any, *, one: bool = False) -> t.Any:
+        """PostgreSQL: ``update`` of the session row and the upsert of its
+        fields as ONE statement (no BEGIN / COMMIT round trips): a
+        data-modifying CTE RETURNs the session's key if the row was there and
+        alive, and the INSERT takes its rows from that CTE joined with the
+        arrays ``names`` / ``values`` (a NULL value = a deleted field), or
+        with ``one`` the single field ``n`` / ``v`` (no arrays to build and
+        unnest: the common one-key save costs about a third less, client
+        and server). The INSERT reads the CTE, so the session row is locked
+        before any field row, as in every other writer. It returns a row per
+        field written, none when the session is gone.
+
+        >>> schema = SqlSchema()
+        >>> update = sa.update(schema.sessions).values(meta=sa.bindparam("m"))
+        >>> sql = str(schema.merge_fields(update).compile(dialect=postgresql.dialect()))
+        >>> sql.split()[:3], "unnest(" in sql
+        (['WITH', 'updated', 'AS'], True)
+        """
+        fields = self.fields
+        updated = update.returning(self.sessions.c.key).cte("updated")
+        source: t.Any
+        if one:
+            source = sa.select(
+                updated.c.key,
+                sa.bindparam("n", type_=sa.LargeBinary),
+                sa.bindparam("v", type_=sa.LargeBinary),
+            )
+        else:
+            binary_array = postgresql.ARRAY(sa.LargeBinary)
+            rows = (
+                sa.func.unnest(
+                    sa.bindparam("names", type_=binary_array),
+                    sa.bindparam("values", type_=binary_array),
+                )
+                .table_valued("name", "value")
+                .render_derived(name="changed")
+            )
+            source = sa.select(updated.c.key, rows.c.name, rows.c.value).select_from(
+                updated, rows
+            )
+        insert = postgresql.insert(fields).from_select(["key", "name", "value"], source)
+        return insert.on_conflict_do_update(
+            index_elements=[fields.c.key, fields.c.name],
+            set_={"value": insert.excluded.value},
+        ).returning(fields.c.key)
 
     def take_lock(self, dialect: Dialect) -> t.Any:
         """Take a lease: insert it, or take over an expired one (one

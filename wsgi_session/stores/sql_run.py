@@ -1,0 +1,293 @@
+"""Running the SQL store's statements: compiled once, sent with the DBAPI cursor.
+
+SQLAlchemy Core builds every statement of the store (:mod:`.sql_schema`,
+:mod:`.sql_backend`); :class:`Statement` compiles one once for the engine's
+dialect, and :class:`Runner` executes it with the DBAPI cursor of a
+connection checked out of the engine's pool.
+
+Why not ``Connection.execute``: it costs 30 µs (SQLite) to 60 µs
+(PostgreSQL with psycopg) per statement on the benchmark machine, for its
+execution context, events and result objects, while SQLite's own work for a
+session read is 10 µs; with five statements per write this was most of the
+gap to the benchmark's floor (``tests/benchmarks/run.py --only sqlite``,
+``docs/performance.rst``). What ``Connection`` would do for the store,
+:class:`Runner` does itself: a driver's exception becomes SQLAlchemy's
+(``IntegrityError``, ``OperationalError`` …, which
+:func:`~.sql_engine.classify` sorts), a connection found dead is
+invalidated and the pool's other connections with it (as SQLAlchemy does),
+and a transaction that fails is rolled back before its connection goes back
+to the pool. The store's parameters are ``str``, ``int``, ``bytes`` and
+``None`` (and, on PostgreSQL, lists of ``bytes``), which every DBAPI driver
+takes as they are; what the drivers return for binary columns is
+normalised by the caller. Statements sent this way do not fire the engine's
+``before_cursor_execute`` events.
+
+    >>> import sqlalchemy as sa
+    >>> from sqlalchemy.dialects import sqlite
+    >>> t = sa.table("t", sa.column("a"), sa.column("b"))
+    >>> b, a = sa.bindparam("b"), sa.bindparam("a")
+    >>> query = sa.select(t.c.a).where(t.c.b == b, t.c.a > a)
+    >>> statement = Statement(query, sqlite.dialect())
+    >>> statement.sql.splitlines()[-1]
+    'WHERE t.b = ? AND t.a > ?'
+    >>> statement.bind({"a": 1, "b": 2})
+    [2, 1]
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql import ClauseElement
+
+__all__ = ["Cursor", "Runner", "Statement"]
+
+_R = t.TypeVar("_R")
+Params = Mapping[str, t.Any]
+_NO_PARAMS: Params = {}
+
+
+class Statement:
+    """A statement compiled for one dialect: its SQL and its parameters' order.
+
+    ``statement`` is a Core construct with named ``bindparam()`` parameters,
+    or SQL text without parameters (``BEGIN``).
+
+    >>> from sqlalchemy.dialects import postgresql
+    >>> Statement("COMMIT", postgresql.dialect()).sql
+    'COMMIT'
+    """
+
+    __slots__ = ("fixed", "names", "positional", "sql")
+
+    def __init__(self, statement: ClauseElement | str, dialect: Dialect) -> None:
+        self.positional = bool(dialect.positional)
+        #: Parameters the statement carries itself (``LIMIT 100``'s).
+        self.fixed: dict[str, t.Any] = {}
+        if isinstance(statement, str):
+            self.sql = statement
+            self.names: tuple[str, ...] = ()
+            return
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        order = getattr(compiled, "positiontup", None) if self.positional else None
+        self.names = tuple(order if order is not None else compiled.params)
+        self.fixed = {
+            name: value for name, value in compiled.params.items() if value is not None
+        }
+
+    def bind(self, params: Params) -> Sequence[t.Any] | Mapping[str, t.Any]:
+        """The DBAPI parameters of a call: a list in placeholder order for
+        positional paramstyles, else a dict of exactly the statement's names.
+
+        >>> from sqlalchemy.dialects import postgresql
+        >>> import sqlalchemy as sa
+        >>> query = sa.select(sa.column("a")).where(sa.column("b") == sa.bindparam("b"))
+        >>> Statement(query.limit(5), postgresql.dialect()).bind({"b": 2, "x": 0})
+        {'b': 2, 'param_1': 5}
+        """
+        if self.fixed:
+            params = {**self.fixed, **params}
+        if self.positional:
+            return [params[name] for name in self.names]
+        return {name: params[name] for name in self.names}
+
+
+class Cursor:
+    """The statements of one operation, on one checked-out DBAPI connection.
+
+    Each method executes a :class:`Statement` on the operation's one DBAPI
+    cursor and raises SQLAlchemy's exception for a driver's (the connection
+    is then marked for invalidation when the driver reports it dead).
+    """
+
+    __slots__ = ("_connection", "_cursor", "_dialect", "_error", "dead")
+
+    def __init__(self, dbapi_connection: t.Any, dialect: Dialect) -> None:
+        self._connection = dbapi_connection
+        self._dialect = dialect
+        self._error: type[Exception] = dialect.loaded_dbapi.Error
+        self._cursor: t.Any = None
+        #: The driver reported the connection dead (it must not be reused).
+        self.dead: BaseException | None = None
+
+    def _execute(self, statement: Statement, params: Params) -> t.Any:
+        cursor = self._cursor
+        try:
+            if cursor is None:
+                self._cursor = cursor = self._connection.cursor()
+            if statement.names:
+                cursor.execute(statement.sql, statement.bind(params))
+            else:
+                cursor.execute(statement.sql)
+        except self._error as error:
+            raise self._wrap(error, statement, cursor) from error
+        return cursor
+
+    def send(self, statement: Statement, params: Params = _NO_PARAMS) -> None:
+        """Execute ``statement`` (nothing to fetch)."""
+        self._execute(statement, params)
+
+    def rows(self, statement: Statement, params: Params = _NO_PARAMS) -> list[t.Any]:
+        """Execute ``statement`` and fetch all its rows."""
+        cursor = self._execute(statement, params)
+        try:
+            rows: list[t.Any] = cursor.fetchall()
+        except self._error as error:
+            raise self._wrap(error, statement, cursor) from error
+        return rows
+
+    def count(self, statement: Statement, params: Params = _NO_PARAMS) -> int:
+        """Execute ``statement``; return the number of rows it changed."""
+        return int(self._execute(statement, params).rowcount)
+
+    def execute_many(self, statement: Statement, rows: Iterable[Params]) -> None:
+        """Execute ``statement`` once per parameter set (the drivers batch
+        these: psycopg pipelines them, PyMySQL sends one multi-row INSERT)."""
+        cursor = self._cursor
+        try:
+            if cursor is None:
+                self._cursor = cursor = self._connection.cursor()
+            cursor.executemany(statement.sql, [statement.bind(row) for row in rows])
+        except self._error as error:
+            raise self._wrap(error, statement, cursor) from error
+
+    def close(self) -> None:
+        """Close the DBAPI cursor (the connection stays open)."""
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None:
+            # (not contextlib.suppress: it costs more than the close itself)
+            try:  # noqa: SIM105
+                cursor.close()
+            except self._error:  # a dead connection's cursor: nothing to free
+                pass
+
+    def _wrap(
+        self, error: Exception, statement: Statement, cursor: t.Any
+    ) -> exc.DBAPIError:
+        dialect = self._dialect
+        if self.dead is None and dialect.is_disconnect(
+            t.cast(t.Any, error), self._connection, cursor
+        ):
+            self.dead = error
+        wrapped = exc.DBAPIError.instance(
+            statement.sql,
+            None,  # never the parameters: they are session data
+            error,
+            self._error,
+            hide_parameters=True,
+            connection_invalidated=self.dead is not None,
+            dialect=dialect,
+        )
+        assert isinstance(wrapped, exc.DBAPIError)
+        return wrapped
+
+
+class Runner:
+    """Runs an operation's statements on a pooled connection of ``engine``.
+
+    The store's own engines (:func:`~.sql_engine.create_sql_engine`) make
+    every DBAPI connection autocommit when it is opened, so the pool's
+    connection is used as it is. An engine whose execution options set an
+    isolation level (the autocommit view :func:`~wsgi_session.stores.sql.wrap_engine`
+    makes of yours) needs it set on each checkout and reset on return,
+    which a ``Connection`` does: its connections are checked out through
+    one (about 5 µs more per operation).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = dialect = engine.dialect
+        self.commit = Statement("COMMIT", dialect)
+        self.rollback = Statement("ROLLBACK", dialect)
+        options = engine.get_execution_options()
+        self._per_checkout = "isolation_level" in options
+
+    def statement(self, statement: ClauseElement | str) -> Statement:
+        """``statement`` compiled for this engine's dialect."""
+        return Statement(statement, self.dialect)
+
+    def run(
+        self, body: t.Callable[[Cursor], _R], *, begin: Statement | None = None
+    ) -> _R:
+        """Call ``body`` with a :class:`Cursor`, inside ``begin`` … ``COMMIT``
+        when ``begin`` is given; SQLAlchemy's exceptions propagate."""
+        if self._per_checkout:
+            with self.engine.connect() as conn:
+                return self._run_on(conn.connection, body, begin)
+        connection = self._checkout()
+        try:
+            return self._run_on(connection, body, begin)
+        finally:
+            connection.close()  # back to the pool (or gone, if invalidated)
+
+    def _checkout(self) -> PoolProxiedConnection:
+        """A pooled connection; a failure to connect is SQLAlchemy's error,
+        as ``Engine.connect()`` would raise it."""
+        dialect = self.dialect
+        try:
+            return self.engine.raw_connection()
+        except dialect.loaded_dbapi.Error as error:
+            wrapped = exc.DBAPIError.instance(
+                None,
+                None,
+                error,
+                dialect.loaded_dbapi.Error,
+                hide_parameters=True,
+                connection_invalidated=dialect.is_disconnect(error, None, None),
+                dialect=dialect,
+            )
+            raise wrapped from error
+
+    def _run_on(
+        self,
+        connection: PoolProxiedConnection,
+        body: t.Callable[[Cursor], _R],
+        begin: Statement | None,
+    ) -> _R:
+        cursor = Cursor(connection.dbapi_connection, self.dialect)
+        try:
+            if begin is None:
+                return body(cursor)
+            cursor.send(begin)
+            try:
+                result = body(cursor)
+                cursor.send(self.commit)
+            except Exception:
+                self._roll_back(connection, cursor)
+                raise
+            return result
+        except exc.DBAPIError:
+            if cursor.dead is not None:
+                self._invalidate(connection, cursor.dead)
+            raise
+        except BaseException as error:
+            # Interrupted mid-statement (KeyboardInterrupt, a worker's
+            # timeout): the connection's state is unknown.
+            if not isinstance(error, Exception):
+                connection.invalidate(error)
+            raise
+        finally:
+            cursor.close()
+
+    def _roll_back(self, connection: PoolProxiedConnection, cursor: Cursor) -> None:
+        if cursor.dead is not None:
+            return  # invalidated by _run_on(): nothing to roll back on
+        try:
+            cursor.send(self.rollback)
+        except exc.DBAPIError as error:
+            # Never give the pool a connection inside a transaction.
+            connection.invalidate(error)
+
+    def _invalidate(
+        self, connection: PoolProxiedConnection, error: BaseException
+    ) -> None:
+        """A dead connection: drop it, and the pool's idle ones with it (a
+        restarted server killed them all), as ``Connection`` does."""
+        if connection.is_valid:
+            connection.invalidate(error)
+        self.engine.dispose()
