@@ -400,7 +400,8 @@ def test_planted_pickle_in_redis_is_never_unpickled(
     prefix = cache.key_prefix  # type: ignore[attr-defined]
     as_string, as_hash = new_key(), new_key()
     raw.set(prefix + as_string, b"!" + bomb)  # cachelib's pickle format
-    raw.hset(prefix + as_hash, mapping={"m": bomb, "f:x": bomb})
+    data = encode_record(b"", {"x": bomb})
+    raw.hset(prefix + as_hash, mapping={"m": bomb, "d": data, "v": bomb})
     with pytest.raises(ValueError):
         backend.load(as_string)
     assert cache.get(as_string) == b"!" + bomb
@@ -634,17 +635,23 @@ def test_generic_backend_keeps_the_contract_over_add_locks() -> None:
 def test_redis_layout_is_one_hash_under_the_key_prefix(
     redis_url: str, redis_server: RedisServer
 ) -> None:
-    """A Redis session is a hash 'prefix+key' with 'm' and 'f:' fields and a TTL."""
+    """A Redis session is a hash 'prefix+key': meta, framed fields, version; a TTL."""
     cache = open_store(redis_url)
     backend = backend_for(cache)
     key = new_key()
     backend.create(key, b"meta", {"a": b"1"}, 60)
     raw = redis.Redis(port=redis_server.port)
     name = cache.key_prefix + key  # type: ignore[attr-defined]
-    assert raw.hgetall(name) == {b"m": b"meta", b"f:a": b"1"}
+    data = encode_record(b"", {"a": b"1"})
+    assert raw.hgetall(name) == {b"m": b"meta", b"d": data, b"v": b"1"}
     assert 59_000 < raw.pttl(name) <= 60_000
-    backend.touch(key, b"meta", 0)
+    backend.touch(key, b"meta2", 0)  # a new meta: the same version of the data
+    assert raw.hgetall(name) == {b"m": b"meta2", b"d": data, b"v": b"1"}
     assert raw.ttl(name) == -1
+    backend.merge(key, b"meta3", {"b": b"2"}, ["a"], 30)
+    data = encode_record(b"", {"b": b"2"})
+    assert raw.hgetall(name) == {b"m": b"meta3", b"d": data, b"v": b"2"}
+    assert 29_000 < raw.pttl(name) <= 30_000
     raw.close()
 
 
@@ -681,7 +688,8 @@ def test_redis_unlock_leaves_a_lock_taken_over_by_another_holder(
 def test_redis_round_trips_match_the_server_command_count(
     redis_url: str, redis_server: RedisServer
 ) -> None:
-    """Redis load, merge, touch, replace and delete each send the server one command."""
+    """Redis load, merge (with a load's token), touch, replace and delete each send
+    the server one command; a merge without a token loads first."""
     backend = CountingBackend(backend_for(open_store(redis_url)))
     key = new_key()
     backend.create(key, b"m", {"a": b"1"}, 60)
@@ -698,9 +706,20 @@ def test_redis_round_trips_match_the_server_command_count(
     # and DEL ever come from the client.
     sent_by_client = ("evalsha", "eval", "script|load", "hgetall", "del")
     calls()
+    loaded: list[Record] = []
+
+    def load() -> None:
+        record = backend.load(key)
+        assert record is not None
+        loaded.append(record)
+
+    def merge_loaded() -> None:
+        backend.merge(key, b"m", {"c": b"1"}, ["a"], 60, token=loaded[-1].token)
+
     for name, operation in (
-        ("hgetall", lambda: backend.load(key)),
-        ("evalsha", lambda: backend.merge(key, b"m", {"c": b"1"}, ["a"], 60)),
+        ("hgetall", load),
+        ("evalsha", merge_loaded),
+        ("hgetall+evalsha", lambda: backend.merge(key, b"m", {"e": b"1"}, [], 60)),
         ("evalsha", lambda: backend.touch(key, b"m", 60)),
         ("evalsha", lambda: backend.replace(key, b"m", {"d": b"1"}, 60)),
         ("del", lambda: backend.delete(key)),
@@ -712,9 +731,15 @@ def test_redis_round_trips_match_the_server_command_count(
         if name == "evalsha":
             assert delta["evalsha"] == 1
             assert sum(delta.get(n, 0) for n in sent_by_client if n != "del") == 1
+            expected = 1
+        elif name == "hgetall+evalsha":
+            assert (delta["hgetall"], delta["evalsha"]) == (1, 1)
+            assert sum(delta.get(n, 0) for n in sent_by_client) == 2
+            expected = 2
         else:
             assert {n: d for n, d in delta.items() if d} == {name: 1}
-        assert backend.round_trips - counted == 1
+            expected = 1
+        assert backend.round_trips - counted == expected
     raw.close()
 
 
