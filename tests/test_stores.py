@@ -22,7 +22,7 @@ import pytest
 from cachelib import BaseCache, FileSystemCache, MemcachedCache, RedisCache, SimpleCache
 from servers import MemcachedServer, RedisClusterServer, RedisServer
 
-from wsgi_session.errors import ConfigError, StoreUnavailable
+from wsgi_session.errors import ConfigError, LockTimeout, StoreUnavailable
 from wsgi_session.stores import (
     CountingBackend,
     RawSerializer,
@@ -36,7 +36,7 @@ from wsgi_session.stores import (
     parse_store_url,
     prepare_store,
 )
-from wsgi_session.stores.file import FileBackend, FileCache
+from wsgi_session.stores.file import FileBackend, FileCache, flock_mutex
 from wsgi_session.stores.generic import GenericBackend
 from wsgi_session.stores.memcached import MemcachedBackend, RefusingUnpickler
 from wsgi_session.stores.memory import MemoryBackend, MemoryCache
@@ -798,17 +798,76 @@ def test_file_lock_release_spares_a_lock_taken_over_after_expiry(
     assert not path.exists()
 
 
+_HOLD_FLOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fcntl.flock is POSIX")
+def test_file_merge_mutex_excludes_threads_and_processes_and_dies_with_its_holder(
+    tmp_path: Path,
+) -> None:
+    """The flock merge mutex excludes other threads and processes, and a killed
+    holder's mutex is free at once."""
+    path = str(tmp_path / "mutex")
+    with flock_mutex(path, timeout=1):
+        with pytest.raises(LockTimeout):  # another acquisition, same process
+            with flock_mutex(path, timeout=0.05):
+                pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_FLOCK, path], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        with pytest.raises(LockTimeout), flock_mutex(path, timeout=0.05):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    with flock_mutex(path, timeout=0.05):  # released by the kernel
+        pass
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_file_merge_mutex_is_not_kept_by_a_child_forked_while_it_was_held(
+    tmp_path: Path,
+) -> None:
+    """A child forked while the parent held a merge mutex does not hold it on."""
+    path = str(tmp_path / "mutex")
+    with flock_mutex(path, timeout=1):
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child
+            time.sleep(2)
+            os._exit(0)
+    try:
+        with flock_mutex(path, timeout=0.2):  # the child is still alive
+            pass
+    finally:
+        os.waitpid(child, 0)
+
+
 def test_file_store_helper_files_are_not_counted_as_sessions(tmp_path: Path) -> None:
-    """Lock files do not count towards the threshold and leave nothing behind."""
+    """Lock files do not count towards the threshold and leave nothing behind
+    but the merge mutexes' stripe files (at most 256, whatever the sessions)."""
     cache = open_store(f"file://{tmp_path}")
     backend = backend_for(cache)
-    key = new_key()
-    backend.create(key, b"m", {"a": b"1"}, 60)
-    with backend.lock(key, timeout=1, ttl=5):
-        backend.merge(key, b"m", {"b": b"1"}, [], 60)
-        assert cache._file_count == 1  # type: ignore[attr-defined]
+    keys = [new_key() for _ in range(300)]
+    for key in keys:
+        backend.create(key, b"m", {"a": b"1"}, 60)
+        with backend.lock(key, timeout=1, ttl=5):
+            backend.merge(key, b"m", {"b": b"1"}, [], 60)
+    assert cache._file_count == len(keys)  # type: ignore[attr-defined]
     names = [p.name for p in tmp_path.iterdir()]
-    assert len(names) == 2  # the session and cachelib's counter
+    stripes = [name for name in names if name.startswith("mutex-")]
+    assert 0 < len(stripes) <= 256
+    assert all(name.endswith(".__wz_cache") for name in stripes)
+    assert len(names) - len(stripes) == len(keys) + 1  # the sessions, the counter
     assert not any(".lock" in name or ".mlock" in name for name in names)
 
 

@@ -16,10 +16,10 @@ atomically in one cachelib store. Backends other than memory keep the fields
 The framing is little-endian: a header, a table of lengths, then the bytes::
 
     magic    4 bytes  b"WSR2"
-    meta     u32 length + bytes
-    count    u32 number of fields (n)
-    size     u32 length in bytes of the names (the UTF-8 block below)
+    sizes    u32 length of the meta, u32 number of fields (n), u32 length in
+             bytes of the names (the UTF-8 block below)
     lengths  n x u32 name lengths in characters, then n x u32 value lengths
+    meta     the meta
     names    the names, concatenated, as UTF-8
     values   the values, concatenated
 
@@ -72,8 +72,8 @@ logger = logging.getLogger("wsgi_session.stores")
 #: The first four bytes of every framed record.
 MAGIC = b"WSR2"
 
-_U32 = struct.Struct("<I")
-_COUNTS = struct.Struct("<II")
+#: magic, meta size, number of fields, names size.
+_HEAD = struct.Struct("<4sIII")
 
 
 class MissingClient(ConfigError):
@@ -254,11 +254,16 @@ def encode_record(meta: bytes, fields: Mapping[str, bytes]) -> bytes:
         values = [_as_bytes(name, value) for name, value in fields.items()]
     names = "".join(fields).encode("utf-8")
     count = len(values)
-    lengths = struct.pack(f"<{2 * count}I", *map(len, fields), *map(len, values))
-    counts = _COUNTS.pack(count, len(names))
-    return b"".join(
-        [MAGIC, _U32.pack(len(meta)), meta, counts, lengths, names, *values]
+    head = struct.pack(
+        f"<4sIII{2 * count}I",
+        MAGIC,
+        len(meta),
+        count,
+        len(names),
+        *map(len, fields),
+        *map(len, values),
     )
+    return b"".join([head, meta, names, *values])
 
 
 _BYTES = frozenset({bytes})
@@ -284,35 +289,33 @@ def decode_record(data: bytes) -> tuple[bytes, dict[str, bytes]]:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise ValueError(f"not a session record ({type(data).__name__})")
         data = bytes(data)
-    if not data.startswith(MAGIC):
-        raise ValueError("not a session record (bad magic)")
     try:
-        (length,) = _U32.unpack_from(data, 4)
-        pos = 8 + length
-        meta = data[8:pos]
-        count, names_size = _COUNTS.unpack_from(data, pos)
-        pos += 8
-        if pos + 8 * count > len(data):
-            raise ValueError("truncated session record")
-        lengths = struct.unpack_from(f"<{2 * count}I", data, pos)
+        magic, meta_size, count, names_size = _HEAD.unpack_from(data)
+        if magic != MAGIC:
+            raise ValueError("not a session record (bad magic)")
+        lengths = struct.unpack_from(f"<{2 * count}I", data, _HEAD.size)
     except struct.error as exc:
+        if not data.startswith(MAGIC):
+            raise ValueError("not a session record (bad magic)") from None
         raise ValueError("truncated session record") from exc
-    pos += 8 * count + names_size
+    start = _HEAD.size + 8 * count
+    names_at = start + meta_size
+    values_at = names_at + names_size
     try:
-        names = data[pos - names_size : pos].decode("utf-8")
+        names = data[names_at:values_at].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError("field name is not UTF-8") from exc
     name_lengths, value_lengths = lengths[:count], lengths[count:]
-    if sum(name_lengths) != len(names) or pos + sum(value_lengths) != len(data):
+    if sum(name_lengths) != len(names) or values_at + sum(value_lengths) != len(data):
         raise ValueError("the lengths of the session record do not add up")
     values = io.BytesIO(data)
-    values.seek(pos)
+    values.seek(values_at)
     # newline="\n": StringIO leaves "\r" and "\r\n" in names as they are.
     split = io.StringIO(names, newline="\n").read
     fields = dict(zip(map(split, name_lengths), map(values.read, value_lengths)))
     if len(fields) != count:
         raise ValueError("duplicate field names in session record")
-    return meta, fields
+    return data[start:names_at], fields
 
 
 def apply_changes(
