@@ -814,10 +814,10 @@ def test_file_merge_mutex_excludes_threads_and_processes_and_dies_with_its_holde
     """The flock merge mutex excludes other threads and processes, and a killed
     holder's mutex is free at once."""
     path = str(tmp_path / "mutex")
-    with flock_mutex(path, timeout=1):
-        with pytest.raises(LockTimeout):  # another acquisition, same process
-            with flock_mutex(path, timeout=0.05):
-                pass
+    held = flock_mutex(path, timeout=1)
+    again = flock_mutex(path, timeout=0.05)  # another acquisition, same process
+    with held, pytest.raises(LockTimeout), again:
+        pass
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLD_FLOCK, path], stdout=subprocess.PIPE
     )
