@@ -5,6 +5,8 @@ The behaviour every backend shares is in ``test_store_contract.py``.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import importlib.util
 import logging
 import os
@@ -37,6 +39,7 @@ from wsgi_session.stores import (
     prepare_store,
 )
 from wsgi_session.stores.file import FileBackend, FileCache, flock_mutex
+from wsgi_session.stores.fileswap import FileSwap
 from wsgi_session.stores.generic import GenericBackend
 from wsgi_session.stores.memcached import MemcachedBackend, RefusingUnpickler
 from wsgi_session.stores.memory import MemoryBackend, MemoryCache
@@ -338,9 +341,52 @@ def test_framing_rejects_corrupt_bytes() -> None:
     """decode_record raises ValueError on anything but a well-formed record."""
     good = encode_record(b"m", {"a": b"1"})
     assert decode_record(good) == (b"m", {"a": b"1"})
-    for bad in (b"", b"WSR1", good[:-1], good + b"x", b"XXXX" + good[4:]):
+    for bad in (b"", b"WSR2", good[:-1], good + b"x", b"XXXX" + good[4:]):
         with pytest.raises(ValueError):
             decode_record(bad)
+
+
+def test_framing_round_trips_any_names_and_values() -> None:
+    """Names with line breaks, NUL, non-ASCII or nothing, and any bytes, round-trip."""
+    fields = {
+        "a\r\nb": b"\x00\xff",
+        "\r": b"",
+        "\n": b"x" * 70_000,
+        "": b"empty name",
+        "\x00": b"nul",
+        "日本語-é": b"\xc3\x28",
+    }
+    meta = b"meta\r\n\x00"
+    assert decode_record(encode_record(meta, fields)) == (meta, fields)
+    assert decode_record(bytearray(encode_record(meta, fields))) == (meta, fields)
+    assert decode_record(encode_record(b"m", {"a": bytearray(b"1")}))[1] == {"a": b"1"}
+    with pytest.raises(TypeError, match="must be bytes"):
+        encode_record(b"m", {"a": "text"})  # type: ignore[dict-item]
+
+
+def _frame(count: int, names: bytes, lengths: list[int], values: bytes) -> bytes:
+    """A record frame written by hand (to build malformed ones)."""
+    head = struct.pack(f"<4sIII{2 * count}I", b"WSR2", 0, count, len(names), *lengths)
+    return head + names + values
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (_frame(2, b"aa", [1, 1, 1, 1], b"12"), "duplicate"),
+        (_frame(1, b"\xff", [1, 1], b"1"), "not UTF-8"),
+        (_frame(1, b"ab", [1, 1], b"1"), "do not add up"),
+        (_frame(1, b"a", [1, 2], b"1"), "do not add up"),
+        (_frame(1, b"a", [1, 1], b"12"), "do not add up"),
+        (struct.pack("<4sIII", b"WSR2", 0, 1_000_000, 0), "truncated"),
+        (_frame(0, b"", [], b"")[:10], "truncated"),
+    ],
+)
+def test_framing_names_what_is_wrong(data: bytes, problem: str) -> None:
+    """Duplicate or non-UTF-8 names, lengths that do not add up and truncated
+    tables are ValueErrors that say so."""
+    with pytest.raises(ValueError, match=problem):
+        decode_record(data)
 
 
 # -- eviction warnings -----------------------------------------------------------
@@ -796,6 +842,32 @@ def test_file_lock_release_spares_a_lock_taken_over_after_expiry(
     with file_lock(str(path), timeout=1, ttl=30):  # fresh: released at once
         assert path.exists()
     assert not path.exists()
+
+
+def test_file_swap_replaces_and_falls_back_to_a_rename(tmp_path: Path) -> None:
+    """FileSwap puts a new version in place (True when it replaced one), and
+    renames instead where the file system cannot exchange."""
+    swap = FileSwap()
+    target, new = tmp_path / "s", tmp_path / "s.tmp"
+    new.write_bytes(b"v1")
+    assert swap.replace(str(new), str(target)) is False  # nothing there yet
+    new.write_bytes(b"v2")
+    assert swap.replace(str(new), str(target)) is True
+    assert target.read_bytes() == b"v2" and not new.exists()
+
+    calls = []
+
+    def unsupported(*args: Any) -> int:
+        calls.append(args)
+        ctypes.set_errno(errno.EINVAL)  # what NFS answers
+        return -1
+
+    swap = FileSwap(exchange=unsupported)
+    for text in (b"v3", b"v4"):
+        new.write_bytes(text)
+        assert swap.replace(str(new), str(target)) is True
+        assert target.read_bytes() == text and not new.exists()
+    assert len(calls) == 1  # asked once, then renamed
 
 
 _HOLD_FLOCK = """

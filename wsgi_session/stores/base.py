@@ -310,8 +310,7 @@ def decode_record(data: bytes) -> tuple[bytes, dict[str, bytes]]:
         raise ValueError("the lengths of the session record do not add up")
     values = io.BytesIO(data)
     values.seek(values_at)
-    # newline="\n": StringIO leaves "\r" and "\r\n" in names as they are.
-    split = io.StringIO(names, newline="\n").read
+    split = io.StringIO(names).read  # (its newline="\n" leaves "\r" in names alone)
     fields = dict(zip(map(split, name_lengths), map(values.read, value_lengths)))
     if len(fields) != count:
         raise ValueError("duplicate field names in session record")

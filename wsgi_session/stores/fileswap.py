@@ -71,8 +71,10 @@ class FileSwap:
     """Moves new versions of files into place (one per directory: it
     remembers when the directory's file system cannot exchange)."""
 
-    def __init__(self) -> None:
-        self._exchange = _exchange
+    def __init__(self, exchange: t.Any = _exchange) -> None:
+        #: libc's renameat2 (``None``: always rename); given up on once it
+        #: answers that this file system cannot exchange.
+        self._exchange = exchange
 
     def replace(self, new: str, path: str) -> bool:
         """Move the file ``new`` to ``path`` atomically; return True when it

@@ -61,6 +61,8 @@ __all__ = ["RedisBackend", "open_redis_cache"]
 
 _META, _DATA, _VERSION = b"m", b"d", b"v"
 _LAYOUT = {_META, _DATA, _VERSION}
+#: The scripts' answers (a dict lookup: SaveResult(value) costs more).
+_RESULTS = {result.value.encode("ascii"): result for result in SaveResult}
 
 # KEYS[1] = session hash, ARGV[1] = ttl in ms (0 = persist).
 _EXPIRE = """
@@ -348,7 +350,7 @@ class RedisBackend:
             if isinstance(reply, list):  # written by someone else meanwhile
                 version, data = reply
                 return Snapshot(version, decode_record(data)[1])
-            return SaveResult(reply.decode("ascii"))
+            return _RESULTS[reply]
 
         snapshot = token if isinstance(token, Snapshot) else None
         return merge_by_cas(
@@ -367,7 +369,7 @@ class RedisBackend:
         """Overwrite an existing record (one script call); GONE if absent."""
         args: list[Arg] = [_ttl_ms(ttl), meta, _data(fields)]
         result = self._write.run(self._replace, self._key(key), args)
-        return SaveResult(result.decode("ascii"))
+        return _RESULTS[result]
 
     def touch(self, key: str, meta: bytes, ttl: int) -> bool:
         """Replace meta and refresh the TTL (one script call)."""
