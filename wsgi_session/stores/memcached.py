@@ -27,21 +27,14 @@ import typing as t
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from cachelib.memcached import MemcachedCache
 
 from ..errors import StoreUnavailable
 from . import memcache_compat as mc_compat
-from .base import (
-    MissingClient,
-    Record,
-    SaveResult,
-    apply_changes,
-    check_ttl,
-    encode_record,
-)
+from .base import MissingClient, Record, SaveResult, check_ttl, encode_record
 from .cachelib_compat import client_context, key_normalizer, set_client_context
+from .cas import Snapshot, merge_by_cas
 from .framed import FramedBackend
 from .memcache_compat import RefusingUnpickler
 from .requirements import install_hint
@@ -136,14 +129,6 @@ def _pause() -> None:
 def _exptime(ttl: int) -> int:
     """Memcached's expiry: seconds up to 30 days, an absolute time beyond."""
     return ttl if ttl <= _RELATIVE_LIMIT else int(time.time()) + ttl
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """Record.token of this backend: the CAS id and the fields it covers."""
-
-    cas: object
-    fields: Mapping[str, bytes]
 
 
 class MemcachedBackend(FramedBackend):
@@ -279,17 +264,17 @@ class MemcachedBackend(FramedBackend):
 
     # -- the protocol -----------------------------------------------------
 
-    def _snapshot(self, key: str) -> _Snapshot | None:
+    def _snapshot(self, key: str) -> Snapshot | None:
         value, cas = self._gets(key)
         record = self._record(value, None)
-        return None if record is None else _Snapshot(cas, record.fields)
+        return None if record is None else Snapshot(cas, record.fields)
 
     def load(self, key: str) -> Record | None:
         """Return the record (one ``gets``); its token carries the CAS id."""
         value, cas = self._gets(key)
         record = self._record(value, None)
         if record is not None:
-            record.token = _Snapshot(cas, dict(record.fields))
+            record.token = Snapshot(cas, record.fields)
         return record
 
     def merge(
@@ -304,27 +289,29 @@ class MemcachedBackend(FramedBackend):
     ) -> SaveResult:
         """Apply the change onto the newest version by compare-and-set."""
         check_ttl(ttl)
-        del_fields = list(del_fields)
-        snapshot = token if isinstance(token, _Snapshot) else None
-        for _ in range(self.cas_retries):
-            if snapshot is None:
-                snapshot = self._snapshot(key)
-                if snapshot is None:
-                    return SaveResult.GONE
-            fields = apply_changes(snapshot.fields, set_fields, del_fields)
+
+        def swap(snapshot: Snapshot, fields: dict[str, bytes]) -> SaveResult | None:
             if not fields:
                 tombstone = encode_record(meta, {})
-                if self._store("cas", key, tombstone, _TOMBSTONE_TTL, snapshot.cas):
+                if self._store("cas", key, tombstone, _TOMBSTONE_TTL, snapshot.version):
                     self._delete(key)
                     return SaveResult.EMPTIED
             elif self._store(
-                "cas", key, encode_record(meta, fields), ttl, snapshot.cas
+                "cas", key, encode_record(meta, fields), ttl, snapshot.version
             ):
                 return SaveResult.SAVED
-            snapshot = None
             _pause()
-        raise StoreUnavailable(
-            f"memcached: gave up after {self.cas_retries} CAS conflicts"
+            return None  # another writer was first: read again
+
+        snapshot = token if isinstance(token, Snapshot) else None
+        return merge_by_cas(
+            snapshot,
+            lambda: self._snapshot(key),
+            swap,
+            set_fields,
+            del_fields,
+            retries=self.cas_retries,
+            store="memcached",
         )
 
     def touch(self, key: str, meta: bytes, ttl: int) -> bool:
@@ -335,11 +322,11 @@ class MemcachedBackend(FramedBackend):
             if snapshot is None:
                 return False
             value = encode_record(meta, snapshot.fields)
-            if self._store("cas", key, value, ttl, snapshot.cas):
+            if self._store("cas", key, value, ttl, snapshot.version):
                 return True
             _pause()
         raise StoreUnavailable(
-            f"memcached: gave up after {self.cas_retries} CAS conflicts"
+            f"memcached: gave up after {self.cas_retries} compare-and-set conflicts"
         )
 
     def replace(

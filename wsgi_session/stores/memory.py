@@ -196,6 +196,10 @@ class MemoryBackend(FramedBackend):
                 return record if record.fields else None
         return super().load(key)
 
+    def _current_fields(self, key: str, token: object) -> dict[str, bytes] | None:
+        record = self.load(key)  # the stored record itself: nothing to decode
+        return None if record is None else record.fields
+
     def _read(self, key: str) -> tuple[bytes | None, object]:
         self._on_access()
         return self.cache.get(key), None

@@ -1,15 +1,28 @@
 """The Redis store: ``redis://`` / ``rediss://`` and a hash-per-session backend.
 
-A session is one Redis HASH under the cache's ``key_prefix`` + key: field
-``m`` holds the meta blob and field ``f:<name>`` each session field. Every
-write is one Lua script (EVALSHA), so it is atomic and costs one round trip;
-a load is one HGETALL. All scripts touch a single key, and lock keys are the
-session key plus ``:lock`` (same Redis Cluster hash tag), so a
-``redis.cluster.RedisCluster`` or Sentinel ``master_for()`` client works too.
-Clients that send a command again by themselves after a connection error
-(the cluster client does) are safe: a repeated ``create`` that finds exactly
-the record it would write answers "created", and a repeated lock request
-that finds its own token answers "acquired"::
+A session is one Redis HASH under the cache's ``key_prefix`` + key with three
+fields: ``m`` the meta blob, ``d`` the session's fields framed as one value
+(:func:`~wsgi_session.stores.base.encode_record`, with an empty meta) and
+``v`` a version counter that every change of ``d`` increments. A load is one
+HGETALL of three bulk strings, whatever the number of keys in the session:
+the client reads one value and decodes it in a few C-level passes, where a
+field per session key cost the server and the reply parser two bulk strings
+per key (at 1,000 keys, 10 x the time of reading the one value).
+
+Every write is one Lua script (EVALSHA), so it is atomic and costs one
+round trip. A merge is a compare-and-set (:mod:`~wsgi_session.stores.cas`):
+the client applies its changes onto the fields it loaded and sends the
+result with the version it loaded; the script writes it only if the version
+is still the stored one, and otherwise answers the newer version and its
+fields, onto which the client applies its changes again. All scripts touch a
+single key, and lock keys are the session key plus ``:lock`` (same Redis
+Cluster hash tag), so a ``redis.cluster.RedisCluster`` or Sentinel
+``master_for()`` client works too. Clients that send a command again by
+themselves after a connection error (the cluster client does) are safe: a
+repeated ``create`` that finds exactly the record it would write answers
+"created", a repeated merge finds its own version and merges again (the same
+values), and a repeated lock request that finds its own token answers
+"acquired"::
 
     >>> cache = open_redis_cache(host="127.0.0.1", key_prefix="app:")
     >>> cache.key_prefix
@@ -22,13 +35,21 @@ import secrets
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from operator import itemgetter
 
 from cachelib.redis import RedisCache
 
 from ..errors import StoreUnavailable
-from .base import MissingClient, Record, SaveResult, check_ttl, poll_until
+from .base import (
+    MissingClient,
+    Record,
+    SaveResult,
+    check_ttl,
+    decode_record,
+    encode_record,
+    poll_until,
+)
 from .cachelib_compat import prefix_of, redis_clients
+from .cas import Snapshot, merge_by_cas
 from .instrument import Observer
 from .requirements import install_hint
 from .serializer import prepare_store
@@ -38,28 +59,12 @@ if t.TYPE_CHECKING:
 
 __all__ = ["RedisBackend", "open_redis_cache"]
 
-_META = b"m"
-_FIELD = b"f:"
-#: The first two bytes of a field's name (``f:`` for session fields).
-_PREFIX = itemgetter(slice(None, len(_FIELD)))
+_META, _DATA, _VERSION = b"m", b"d", b"v"
+_LAYOUT = {_META, _DATA, _VERSION}
+#: The scripts' answers (a dict lookup: SaveResult(value) costs more).
+_RESULTS = {result.value.encode("ascii"): result for result in SaveResult}
 
-# Lua helpers shared by the scripts. KEYS[1] = session hash, ARGV[1] = ttl
-# in ms (0 = persist). hset / hdel take ARGV[first..last] (name/value pairs
-# for hset), 1000 pairs or names a call: Lua's unpack() stops near 8000 values.
-_HSET = """
-local function hset(first, last)
-  for i = first, last, 2000 do
-    redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 1999, last)))
-  end
-end
-"""
-_HDEL = """
-local function hdel(first, last)
-  for i = first, last, 1000 do
-    redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 999, last)))
-  end
-end
-"""
+# KEYS[1] = session hash, ARGV[1] = ttl in ms (0 = persist).
 _EXPIRE = """
 local function expire()
   local ttl = tonumber(ARGV[1])
@@ -68,61 +73,60 @@ local function expire()
 end
 """
 
-# ARGV[2..] = pairs, 'm' and the meta first. A key that holds exactly these
-# pairs was made by this very create, sent again by a client that lost the
-# first reply (keys of new sessions are random: nobody else writes them).
+# ARGV[2] = meta, ARGV[3] = data. A key that holds exactly these was made by
+# this very create, sent again by a client that lost the first reply (keys of
+# new sessions are random: nobody else writes them).
 _CREATE = (
-    _HSET
-    + _EXPIRE
+    _EXPIRE
     + """
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  if redis.call('HLEN', KEYS[1]) * 2 ~= #ARGV - 1 then return 0 end
-  for i = 2, #ARGV, 2 do
-    if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then return 0 end
-  end
-  return 1
+  local stored = redis.call('HMGET', KEYS[1], 'm', 'd')
+  if stored[1] == ARGV[2] and stored[2] == ARGV[3] then return 1 end
+  return 0
 end
-hset(2, #ARGV)
+redis.call('HSET', KEYS[1], 'm', ARGV[2], 'd', ARGV[3], 'v', 1)
 expire()
 return 1
 """
 )
 
-# ARGV[2] = n, ARGV[3 .. 2 + 2n] = n pairs to set ('m' first), then the
-# names to delete.
-_MERGE = (
-    _HSET
-    + _HDEL
-    + _EXPIRE
+# The step of a merge. ARGV[2] = the version the data was merged onto,
+# ARGV[3] = meta, ARGV[4] = the merged data ('' when no field is left: the
+# record is deleted). A newer version: answer it and its data, write nothing.
+_SWAP = (
+    _EXPIRE
     + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone' end
-local last = 2 + 2 * tonumber(ARGV[2])
-hdel(last + 1, #ARGV)
-hset(3, last)
-if redis.call('HLEN', KEYS[1]) <= 1 then
+local version = redis.call('HGET', KEYS[1], 'v')
+if not version then return 'gone' end
+if version ~= ARGV[2] then return {version, redis.call('HGET', KEYS[1], 'd')} end
+if ARGV[4] == '' then
   redis.call('DEL', KEYS[1])
   return 'emptied'
 end
+redis.call('HSET', KEYS[1], 'm', ARGV[3], 'd', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'v', 1)
 expire()
 return 'saved'
 """
 )
 
-# ARGV[2..] = pairs, 'm' first (only that pair: delete).
+# ARGV[2] = meta, ARGV[3] = data ('' = no fields: delete). Whatever the key
+# held is overwritten; the version still goes up (a merge onto an older
+# version must fail).
 _REPLACE = (
-    _HSET
-    + _EXPIRE
+    _EXPIRE
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone' end
+local version = tonumber(redis.pcall('HGET', KEYS[1], 'v')) or 0
 redis.call('DEL', KEYS[1])
-if #ARGV <= 3 then return 'emptied' end
-hset(2, #ARGV)
+if ARGV[3] == '' then return 'emptied' end
+redis.call('HSET', KEYS[1], 'm', ARGV[2], 'd', ARGV[3], 'v', version + 1)
 expire()
 return 'saved'
 """
 )
 
-# ARGV[2] = meta.
+# ARGV[2] = meta. The data is unchanged: so is its version.
 _TOUCH = (
     _EXPIRE
     + """
@@ -196,16 +200,13 @@ def open_redis_cache(
     return prepare_store(RedisCache(client, key_prefix=key_prefix))
 
 
-def _pairs(meta: bytes, fields: Mapping[str, bytes]) -> list[bytes]:
-    """The hash's name/value pairs, meta first.
+def _data(fields: Mapping[str, bytes]) -> bytes:
+    """The ``d`` value of ``fields`` (``b""``: none, the record is deleted).
 
-    >>> _pairs(b"meta", {"cart": b"[1]"})
-    [b'm', b'meta', b'f:cart', b'[1]']
+    >>> decode_record(_data({"cart": b"[1]"}))
+    (b'', {'cart': b'[1]'})
     """
-    out = [_META, meta]
-    for name, value in fields.items():
-        out += (_FIELD + name.encode("utf-8"), bytes(value))
-    return out
+    return encode_record(b"", fields) if fields else b""
 
 
 def _ttl_ms(ttl: int) -> int:
@@ -215,49 +216,43 @@ def _ttl_ms(ttl: int) -> int:
 def _record(reply: list[bytes] | dict[bytes, bytes]) -> Record | None:
     """The Record of an HGETALL reply (a flat list; a dict under RESP3).
 
-    >>> _record([b"m", b"meta", b"f:cart", b"[1]"])
-    Record(meta=b'meta', fields={'cart': b'[1]'}, token=None)
-    >>> _record({b"f:cart": b"[1]", b"m": b"meta"}).fields
-    {'cart': b'[1]'}
-    >>> _record([]) is None and _record([b"m", b"meta"]) is None
+    Its token is the :class:`~wsgi_session.stores.cas.Snapshot` a merge
+    starts from.
+
+    >>> record = _record([b"m", b"meta", b"d", _data({"cart": b"[1]"}), b"v", b"3"])
+    >>> record
+    Record(meta=b'meta', fields={'cart': b'[1]'}, token=Snapshot(version=b'3', ...))
+    >>> _record({b"v": b"3", b"d": _data({"a": b""}), b"m": b""}).fields
+    {'a': b''}
+    >>> _record([]) is None
     True
-    >>> _record([b"f:cart", b"[1]"])
+    >>> _record([b"m", b"meta", b"f:cart", b"[1]"])
     Traceback (most recent call last):
       ...
-    ValueError: session hash has no meta field
-    >>> _record([b"m", b"meta", b"cart", b"[1]"])
-    Traceback (most recent call last):
-      ...
-    ValueError: unexpected field b'cart' in session hash
+    ValueError: not a session hash (fields [b'f:cart', b'm'])
     """
     if not reply:
         return None
     if isinstance(reply, dict):
-        pairs = reply  # a reply nobody else holds: the meta is popped below
+        pairs = reply
     else:
         items = iter(reply)
         pairs = dict(zip(items, items))
-    meta = pairs.pop(_META, None)
-    # Sessions with hundreds of keys spend most of a load here: the checks
-    # and the decoding are C-level passes (map, a comprehension), not a loop
-    # with branches per field.
-    if pairs and set(map(_PREFIX, pairs)) != {_FIELD}:
-        name = next(name for name in pairs if not name.startswith(_FIELD))
-        raise ValueError(f"unexpected field {name!r} in session hash")
-    try:  # name[2:]: after b"f:"
-        fields = {name[2:].decode(): value for name, value in pairs.items()}
-    except UnicodeDecodeError as exc:
-        raise ValueError("field name is not UTF-8") from exc
-    if meta is None:
-        raise ValueError("session hash has no meta field")
-    return Record(meta, fields) if fields else None
+    if pairs.keys() != _LAYOUT:
+        raise ValueError(f"not a session hash (fields {sorted(pairs)})")
+    _, fields = decode_record(pairs[_DATA])
+    if not fields:
+        return None
+    return Record(pairs[_META], fields, Snapshot(pairs[_VERSION], fields))
 
 
 class RedisBackend:
     """The Backend protocol over RedisCache: one hash per session, Lua writes.
 
-    Round trips: load, create, merge, replace, touch, delete: one each (the
-    first run of a script on a server costs one more: NOSCRIPT, then EVAL).
+    Round trips: load, create, replace, touch, delete: one each; merge one
+    with the token of a current load, else two, plus one per concurrent
+    write that came first (the first run of a script on a server costs one
+    more: NOSCRIPT, then EVAL).
     :meth:`observe` sees every command sent, a retried one twice. Commands
     go through a :class:`~wsgi_session.stores.redis_wire.Wire`, which says
     when a command is sent again after a connection failure.
@@ -269,6 +264,8 @@ class RedisBackend:
 
     #: Suffix of the session lock key (keeps the key's hash tag).
     lock_suffix = ":lock"
+    #: Attempts of one merge before giving up under contention.
+    cas_retries = 32
 
     def __init__(self, cache: RedisCache) -> None:
         from .redis_wire import Script, Wire
@@ -279,7 +276,7 @@ class RedisBackend:
         self._write = Wire(write)
         self._read = self._write if read is write else Wire(read)
         self._create = Script.of(_CREATE)
-        self._merge = Script.of(_MERGE)
+        self._swap = Script.of(_SWAP)
         self._replace = Script.of(_REPLACE)
         self._touch = Script.of(_TOUCH)
         self._lock_script = Script.of(_LOCK)
@@ -301,8 +298,11 @@ class RedisBackend:
 
     def load(self, key: str) -> Record | None:
         """Return the record (one HGETALL); ``ValueError`` if malformed."""
+        return self._load(self._read, self._key(key))
+
+    def _load(self, wire: Wire, key: str) -> Record | None:
         try:
-            reply = self._read.call("HGETALL", self._key(key))
+            reply = wire.call("HGETALL", key)
         except StoreUnavailable as exc:
             if str(exc.original).startswith("WRONGTYPE"):  # not one of ours
                 raise ValueError("the Redis key does not hold a session") from exc
@@ -318,7 +318,7 @@ class RedisBackend:
         """
         if not fields:
             raise ValueError("a new record needs at least one field")
-        args: list[Arg] = [_ttl_ms(ttl), *_pairs(meta, fields)]
+        args: list[Arg] = [_ttl_ms(ttl), meta, _data(fields)]
         key = self._key(key)
         return bool(self._write.run(self._create, key, args, idempotent=False))
 
@@ -332,20 +332,44 @@ class RedisBackend:
         *,
         token: object = None,
     ) -> SaveResult:
-        """Apply set/delete atomically server-side (one script call)."""
-        deletions = [_FIELD + name.encode("utf-8") for name in del_fields]
-        pairs = _pairs(meta, set_fields)
-        args: list[Arg] = [_ttl_ms(ttl), len(pairs) // 2, *pairs, *deletions]
-        result = self._write.run(self._merge, self._key(key), args)
-        return SaveResult(result.decode("ascii"))
+        """Apply set/delete onto the newest version (compare-and-set scripts)."""
+        ttl_ms, key = _ttl_ms(ttl), self._key(key)
+
+        def read() -> Snapshot | None:  # from the primary, never a replica
+            record = self._load(self._write, key)
+            return None if record is None else t.cast(Snapshot, record.token)
+
+        def swap(snapshot: Snapshot, fields: dict[str, bytes]) -> SaveResult | Snapshot:
+            args: list[Arg] = [
+                ttl_ms,
+                t.cast(bytes, snapshot.version),
+                meta,
+                _data(fields),
+            ]
+            reply = self._write.run(self._swap, key, args)
+            if isinstance(reply, list):  # written by someone else meanwhile
+                version, data = reply
+                return Snapshot(version, decode_record(data)[1])
+            return _RESULTS[reply]
+
+        snapshot = token if isinstance(token, Snapshot) else None
+        return merge_by_cas(
+            snapshot,
+            read,
+            swap,
+            set_fields,
+            del_fields,
+            retries=self.cas_retries,
+            store="redis",
+        )
 
     def replace(
         self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int
     ) -> SaveResult:
         """Overwrite an existing record (one script call); GONE if absent."""
-        args: list[Arg] = [_ttl_ms(ttl), *_pairs(meta, fields)]
+        args: list[Arg] = [_ttl_ms(ttl), meta, _data(fields)]
         result = self._write.run(self._replace, self._key(key), args)
-        return SaveResult(result.decode("ascii"))
+        return _RESULTS[result]
 
     def touch(self, key: str, meta: bytes, ttl: int) -> bool:
         """Replace meta and refresh the TTL (one script call)."""
