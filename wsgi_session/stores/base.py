@@ -275,6 +275,10 @@ def _as_bytes(name: str, value: object) -> bytes:
     return bytes(value)
 
 
+#: Up to this many fields, :func:`decode_record` splits by slicing.
+_SMALL_RECORD = 8
+
+
 def decode_record(data: bytes) -> tuple[bytes, dict[str, bytes]]:
     """Return ``(meta, fields)`` from :func:`encode_record` output.
 
@@ -308,10 +312,20 @@ def decode_record(data: bytes) -> tuple[bytes, dict[str, bytes]]:
     name_lengths, value_lengths = lengths[:count], lengths[count:]
     if sum(name_lengths) != len(names) or values_at + sum(value_lengths) != len(data):
         raise ValueError("the lengths of the session record do not add up")
-    values = io.BytesIO(data)
-    values.seek(values_at)
-    split = io.StringIO(names).read  # (its newline="\n" leaves "\r" in names alone)
-    fields = dict(zip(map(split, name_lengths), map(values.read, value_lengths)))
+    if count <= _SMALL_RECORD:
+        # A few fields: slicing in a loop beats making the two readers below
+        # (a 3-field record decodes in about 60 % of the time; microbenchmark).
+        fields = {}
+        name_at, value_at = 0, values_at
+        for name_length, value_length in zip(name_lengths, value_lengths):
+            name_end, value_end = name_at + name_length, value_at + value_length
+            fields[names[name_at:name_end]] = data[value_at:value_end]
+            name_at, value_at = name_end, value_end
+    else:
+        values = io.BytesIO(data)
+        values.seek(values_at)
+        split = io.StringIO(names).read  # (newline="\n" leaves "\r" alone)
+        fields = dict(zip(map(split, name_lengths), map(values.read, value_lengths)))
     if len(fields) != count:
         raise ValueError("duplicate field names in session record")
     return data[start:names_at], fields
