@@ -276,17 +276,6 @@ def test_merge_onto_a_stale_version_merges_again_onto_the_newer_one(backend, adm
     assert backend.load(KEY) == Record(b"m3", {"b": b"2", "c": b"3"})
 
 
-def test_merge_onto_a_stale_version_of_a_deleted_session_is_gone(backend):
-    """A merge that loaded a session deleted since then is GONE and writes nothing."""
-    backend.create(KEY, b"meta", {"a": b"1"}, 60)
-    stale = backend.load(KEY)
-    assert stale is not None
-    backend.delete(KEY)
-    result = backend.merge(KEY, b"m", {"b": b"2"}, [], 60, token=stale.token)
-    assert result is SaveResult.GONE
-    assert backend.load(KEY) is None
-
-
 def test_replace_counts_the_version_on(backend, admin):
     """A replace overwrites the hash and raises its version: a stale merge fails."""
     backend.create(KEY, b"meta", {"a": b"1"}, 60)
