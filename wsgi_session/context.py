@@ -34,10 +34,12 @@ from __future__ import annotations
 import logging
 import time
 import typing as t
+import weakref
 
 from .cookiepolicy import CookiePolicy, Headers
 from .errors import StoreUnavailable
 from .events import EndReason, RejectReason, dispatch
+from .host import SessionHost
 from .presented import NOTHING_PRESENTED, IdResolver, Resolution
 from .repository import (
     CREATED,
@@ -84,6 +86,7 @@ class RequestContext:
     # Slots: one of these is made per request (subclasses may add a
     # __dict__; this class has none: see SessionState's slots).
     __slots__ = (
+        "__weakref__",  # the session's host once the response is complete
         "_aged",
         "_lock",
         "_token",
@@ -443,6 +446,30 @@ class RequestContext:
         if state.bound_user is None:
             return 0
         return self.middleware.users.end_all(state.bound_user, keep=state.handle)
+
+    def end(self) -> None:
+        """The response is complete: let this request's objects go as soon
+        as the server drops the environ.
+
+        The context holds its session and its environ, and the environ
+        holds both: with the session's strong link back to its host, every
+        request's objects would be a reference cycle that only the garbage
+        collector frees (measured with callgrind on the benchmark's
+        read-only request: collections cost about 6,800 machine
+        instructions per request, 8 % of its cost). So the session's host
+        becomes a weak proxy of this context, and the context keeps only
+        the User-Agent of the environ. While the environ lives, so does the
+        context (the environ holds it) and the session works as before: an
+        outer middleware may read it, or first use it, after the response
+        (the events of such a use get that small environ). A session kept
+        beyond its environ raises ReferenceError when it needs its request.
+        """
+        environ = self.environ
+        if CONTEXT_KEY not in environ:
+            return  # ended already
+        agent = environ.get("HTTP_USER_AGENT")
+        self.environ = {} if agent is None else {"HTTP_USER_AGENT": agent}
+        self.session.host = t.cast(SessionHost, weakref.proxy(self))
 
     def save_wanted(self) -> bool:
         """True when this request's changes go to the store (an override

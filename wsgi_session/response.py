@@ -234,6 +234,7 @@ class ResponseEditor:
         editor is done with then: nothing to save, close or release)."""
         headers = untouched_headers(self.request, self.headers)
         self.start_response(self.status, headers, self.exc_info)
+        self.request.end()
         return body
 
     def _send_headers(self) -> None:
@@ -269,6 +270,7 @@ class ResponseEditor:
             self.request.release()
             if self.sent:
                 self.request.suspended()
+            self.request.end()
 
     def _unavailable(self, exc: StoreUnavailable) -> list[bytes]:
         log.warning("wsgi_session: session store unavailable: %s", exc)

@@ -124,8 +124,14 @@ class Session(MutableMapping[str, t.Any]):
 
     @property
     def host(self) -> SessionHost:
-        """The request that hosts this session (its pipeline)."""
+        """The request that hosts this session (its pipeline); the pipeline
+        replaces itself with a weak proxy of itself once its response is
+        complete (:meth:`~wsgi_session.context.RequestContext.end`)."""
         return self._host
+
+    @host.setter
+    def host(self, host: SessionHost) -> None:
+        self._host = host
 
     @property
     def loaded(self) -> bool:
