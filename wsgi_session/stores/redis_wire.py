@@ -59,6 +59,7 @@ from .redis_compat import (
     ResponseError,
     connection_factory,
     created_connections,
+    packed_command,
     pool_of,
     unavailable_errors,
 )
@@ -235,8 +236,8 @@ class Wire:
         """Write ``args`` to connected ``conn``, read the reply; once more if safe."""
         self.on_send()
         sent = False
-        try:
-            conn.send_command(*args)  # runs the connection's health check too
+        try:  # send_packed_command runs the connection's health check too
+            conn.send_packed_command(packed_command(conn, args))
             sent = True
             return conn.read_response()
         except ConnectionError:  # the server closed an idle connection
