@@ -52,6 +52,10 @@ def complete_body(app_iter: Iterable[bytes]) -> list[bytes] | None:
     return None
 
 
+#: What ``next(stream, _END)`` returns at the end of a stream.
+_END: t.Any = object()
+
+
 def _close(iterable: object) -> None:
     close = getattr(iterable, "close", None)
     if close is not None:
@@ -145,8 +149,13 @@ class ResponseEditor:
             self.close()
             raise
         request = self.request
-        # complete_body()'s first case inlined: the common list costs no call.
-        body = app_iter if type(app_iter) is list else complete_body(app_iter)
+        # complete_body() inlined: a list or tuple body, or a framework's
+        # iterator (Flask's), costs no call here.
+        kind = type(app_iter)
+        if kind is list:
+            body: list[bytes] | None = app_iter  # type: ignore[assignment]
+        else:
+            body = list(app_iter) if kind is tuple else None
         if (
             body is not None
             and self.status is not None
@@ -226,8 +235,8 @@ class ResponseEditor:
         declared = header_value(self.headers, "Content-Length")
         if declared is None or declared.strip() != str(len(body[0])):
             return stream
-        rest = list(itertools.islice(stream, 1))
-        return itertools.chain(rest, stream) if rest else None
+        following = next(stream, _END)
+        return None if following is _END else itertools.chain((following,), stream)
 
     def _untouched(self, body: list[bytes]) -> list[bytes]:
         """Pass on the response of a request that never used its session (the
