@@ -84,6 +84,14 @@ class FlaskSession(Session, SessionMixin):
         timeout back; any other session keeps its own. ``permanent`` is
         :attr:`permanent`, when the caller has read it already. Returns
         whether the session is permanent.
+
+        >>> s = FlaskSession.detached(idle_timeout=600)
+        >>> s.permanent = True
+        >>> s.sync_timeout(86400, 600), s.timeout
+        (True, 86400)
+        >>> s.permanent = False
+        >>> s.sync_timeout(86400, 600), s.timeout  # not stored as permanent yet
+        (False, 86400)
         """
         # Reads the state directly (not through permanent / was_permanent):
         # this runs on every save in replace mode.
