@@ -18,7 +18,6 @@ from .errors import StoreUnavailable
 from .finish import (
     Headers,
     finish_headers,
-    header_value,
     rewrite_body,
     unavailable_response,
     untouched_headers,
@@ -50,6 +49,10 @@ def complete_body(app_iter: Iterable[bytes]) -> list[bytes] | None:
     if kind is tuple:
         return list(app_iter)
     return None
+
+
+#: What ``next(stream, _END)`` returns at the end of a stream.
+_END: t.Any = object()
 
 
 def _close(iterable: object) -> None:
@@ -145,8 +148,13 @@ class ResponseEditor:
             self.close()
             raise
         request = self.request
-        # complete_body()'s first case inlined: the common list costs no call.
-        body = app_iter if type(app_iter) is list else complete_body(app_iter)
+        # complete_body() inlined: a list or tuple body, or a framework's
+        # iterator (Flask's), costs no call here.
+        kind = type(app_iter)
+        if kind is list:
+            body: list[bytes] | None = app_iter  # type: ignore[assignment]
+        else:
+            body = list(app_iter) if kind is tuple else None
         if (
             body is not None
             and self.status is not None
@@ -223,11 +231,17 @@ class ResponseEditor:
                 break
         else:
             return None  # the stream ended
-        declared = header_value(self.headers, "Content-Length")
-        if declared is None or declared.strip() != str(len(body[0])):
-            return stream
-        rest = list(itertools.islice(stream, 1))
-        return itertools.chain(rest, stream) if rest else None
+        # header_value(headers, "Content-Length") inlined, lower-casing only
+        # the names of its length: this runs for every Flask response.
+        for name, value in self.headers:
+            if len(name) == 14 and name.lower() == "content-length":
+                if value.strip() != str(len(body[0])):
+                    return stream
+                break
+        else:
+            return stream  # no Content-Length
+        following = next(stream, _END)
+        return None if following is _END else itertools.chain((following,), stream)
 
     def _untouched(self, body: list[bytes]) -> list[bytes]:
         """Pass on the response of a request that never used its session (the

@@ -147,7 +147,12 @@ class Session(MutableMapping[str, t.Any]):
 
     @accessed.setter
     def accessed(self, value: bool) -> None:
-        self.state.accessed = bool(value)
+        # Flask sets this on every ``flask.session`` access: the ``state``
+        # property's work, without its call.
+        state = self._state
+        if state is None:
+            state = self._state = self._host.new_state()
+        state.accessed = bool(value)
 
     @property
     def destroyed(self) -> bool:

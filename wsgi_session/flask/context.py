@@ -57,7 +57,6 @@ class FlaskRequestContext(RequestContext):
         if not self.middleware.replace:
             return
         session: FlaskSession = self.session  # type: ignore[assignment]
-        self.permanent = permanent = bool(session.permanent)
-        session.sync_timeout(
-            self.profile.lifetime, self.settings.idle_timeout, permanent=permanent
+        self.permanent = session.sync_timeout(
+            self.profile.lifetime, self.settings.idle_timeout
         )

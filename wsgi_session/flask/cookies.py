@@ -30,7 +30,6 @@ from .profile import PERMANENT_HINT, _split_hint
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from ..context import RequestContext
-    from .context import FlaskRequestContext
 
 __all__ = ["FlaskCookiePolicy", "FlaskIdResolver"]
 
@@ -65,12 +64,6 @@ class FlaskCookiePolicy(CookiePolicy):
         self.refresh_each_request = refresh_each_request
         self.replace = replace
 
-    def _flask(self, request: RequestContext) -> FlaskRequestContext:
-        return request  # type: ignore[return-value]  # made by FlaskRequestContext
-
-    def _permanent(self, request: RequestContext) -> bool:
-        return self.replace and self._flask(request).permanent
-
     def should_set_cookie(self, request: RequestContext, wrote: Wrote) -> bool:
         """The base rule, or in replace mode Flask's ``should_set_cookie``
         (and dropping a stale permanent hint)."""
@@ -78,14 +71,19 @@ class FlaskCookiePolicy(CookiePolicy):
             return True
         if not self.replace:
             return False
-        session = request.session
         state = request.state
         assert state is not None  # the session is loaded: save() asks
         if state.tracking == "url" or not state.stored or state.destroyed:
             return False
-        if self._permanent(request):
-            return self.refresh_each_request or session.modified
-        return self.hinted(request) or session.modified  # a stale hint goes
+        # Flask's rule, hinted() inlined: this runs on every request that
+        # used its session. ``request`` is the FlaskRequestContext the
+        # middleware made; ``permanent`` was set by its prepare_save().
+        if request.permanent:  # type: ignore[attr-defined]
+            return self.refresh_each_request or request.session.modified
+        value = request.resolution.cookie_value
+        if value is not None and value.endswith(PERMANENT_HINT):
+            return True  # a stale hint goes
+        return request.session.modified
 
     def refused_cookie_goes(self, request: RequestContext) -> bool:
         """Like Flask, ignore but keep a cookie signed with a key we do not know.
@@ -105,10 +103,10 @@ class FlaskCookiePolicy(CookiePolicy):
 
     def set_cookie(self, request: RequestContext) -> tuple[str, str]:
         """A permanent session's cookie: persistent, its value hinted."""
-        session_id = request.session.state.id
-        assert session_id is not None
-        value = self.signer.sign(session_id)
-        if self._permanent(request):
+        state = request.state  # the session is loaded: headers() asks
+        assert state is not None and state.id is not None
+        value = self.signer.sign(state.id)
+        if self.replace and request.permanent:  # type: ignore[attr-defined]
             return self.permanent_cookies.set_header(
                 request.environ, value + PERMANENT_HINT
             )

@@ -43,7 +43,16 @@ class WSGISessionInterface(SessionInterface):
         self, app: flask.Flask, request: flask.Request
     ) -> SessionMixin | None:
         """The request's :class:`FlaskSession`, or None without a secret key."""
-        return self.middleware.open(request.environ)  # type: ignore[return-value]
+        environ = request.environ
+        # The common case, the session the middleware made for this WSGI
+        # call, without the call of FlaskSessionMiddleware.open().
+        context = environ.get(CONTEXT_KEY)
+        if (
+            type(context) is FlaskRequestContext
+            and context.middleware is self.middleware
+        ):
+            return context.session  # type: ignore[return-value]
+        return self.middleware.open(environ)  # type: ignore[return-value]
 
     def is_null_session(self, obj: object) -> bool:
         """False for our sessions (without the slow ABC ``isinstance``)."""

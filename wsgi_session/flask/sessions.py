@@ -77,18 +77,35 @@ class FlaskSession(Session, SessionMixin):
 
     def sync_timeout(
         self, lifetime: int, default: int | None, *, permanent: bool | None = None
-    ) -> None:
+    ) -> bool:
         """Permanent sessions live ``lifetime`` seconds since their last use.
 
         A session that stops being permanent gets the ``default`` idle
         timeout back; any other session keeps its own. ``permanent`` is
-        :attr:`permanent`, when the caller has read it already.
+        :attr:`permanent`, when the caller has read it already. Returns
+        whether the session is permanent.
+
+        >>> s = FlaskSession.detached(idle_timeout=600)
+        >>> s.permanent = True
+        >>> s.sync_timeout(86400, 600), s.timeout
+        (True, 86400)
+        >>> s.permanent = False
+        >>> s.sync_timeout(86400, 600), s.timeout  # not stored as permanent yet
+        (False, 86400)
         """
-        if self.permanent if permanent is None else permanent:
+        # Reads the state directly (not through permanent / was_permanent):
+        # this runs on every save in replace mode.
+        state = self.state
+        if not state.loaded:
+            state = self.load()
+        if permanent is None:
+            permanent = bool(state.get_value("_permanent", False))
+        if permanent:
             target: int | None = lifetime
-        elif self.was_permanent():
+        elif state.stored_value("_permanent", False):  # was permanent
             target = default
         else:
-            return
-        if self.state.meta.timeout != target:
+            return False
+        if state.meta.timeout != target:
             self.timeout = target
+        return permanent
