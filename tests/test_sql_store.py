@@ -153,7 +153,7 @@ class Statements:
 
 def test_statements_per_operation(store: SqlCache) -> None:
     """A read is one statement; a merge two (plus BEGIN/COMMIT), one on
-    PostgreSQL; touch one."""
+    PostgreSQL; touch two (plus BEGIN/COMMIT), one on PostgreSQL."""
     backend = store.backend
     key = new_key()
     backend.create(key, b"m", {"a": b"1", "b": b"2"}, 60)
@@ -171,10 +171,101 @@ def test_statements_per_operation(store: SqlCache) -> None:
     assert backend.merge(new_key(), b"m", {"c": b"3"}, [], 60) is SaveResult.GONE
     assert backend.load(key) == Record(b"m", {"b": b"2", "c": b"3"})
     counter.data()
-    assert backend.touch(key, b"m", 60)
-    assert counter.data() == ["UPDATE"]
+    assert backend.touch(key, b"m2", 60)
+    sent = counter.sent[:]
+    if backend.dialect_name == "postgresql":
+        assert sent == ["WITH"]  # UPDATE … RETURNING feeding the UPDATE
+    else:
+        assert counter.data() == ["UPDATE", "UPDATE"]
+        assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
+    assert backend.load(key) == Record(b"m2", {"b": b"2", "c": b"3"})
+    counter.data()
     backend.delete(key)
     assert counter.data() == ["DELETE"]
+
+
+def _stored_expiry(backend: SqlBackend, key: str) -> int | None:
+    table = backend.schema.sessions
+    with backend.engine.connect() as conn:
+        query = sa.select(table.c.expires_at).where(table.c.key == key)
+        expiry: int | None = conn.execute(query).scalar_one()
+    return expiry
+
+
+def _wal_frames(path: str, write: t.Callable[[], object]) -> int:
+    """The WAL frames (b-tree pages) that ``write`` appends to SQLite file ``path``."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        write()
+        busy, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert busy == 0
+        return int(frames)
+    finally:
+        conn.close()
+
+
+def test_sqlite_one_key_merge_is_one_statement_writing_one_page(
+    sqlite_url: str,
+) -> None:
+    """On SQLite a one-key merge with the loaded token is one INSERT that
+    rewrites one b-tree page and keeps the stored expiry while it moves
+    less than expiry_step(); past that, the expiry is written again."""
+    store = open_store(sqlite_url)
+    assert isinstance(store, SqlCache)
+    backend = store.backend
+    key = new_key()
+    backend.create(key, b"m", {"a": b"1", "b": b"2"}, 600)
+    record = backend.load(key)
+    assert record is not None
+    expiry = _stored_expiry(backend, key)
+    counter = Statements(store.engine)
+    path = sa.engine.make_url(sqlite_url).database
+    assert path is not None
+
+    def merge() -> SaveResult:
+        return backend.merge(key, b"m2", {"a": b"3"}, [], 600, token=record.token)
+
+    assert _wal_frames(path, lambda: merge() is SaveResult.SAVED) == 1
+    assert counter.sent == ["INSERT"]  # no BEGIN / COMMIT either
+    assert backend.load(key) == Record(b"m2", {"a": b"3", "b": b"2"})
+    assert _stored_expiry(backend, key) == expiry
+    # A TTL a step longer moves the expiry: the session row is written.
+    counter.data()
+    longer = 600 + 120  # its step is 72 s
+    assert backend.merge(key, b"m3", {"a": b"4"}, [], longer, token=record.token)
+    assert counter.data() == ["UPDATE", "INSERT"]
+    moved = _stored_expiry(backend, key)
+    assert expiry is not None and moved is not None and moved > expiry + 110_000
+    # So does a shorter one (the row must not outlive its TTL).
+    assert backend.merge(key, b"m4", {"a": b"5"}, [], 60, token=record.token)
+    shorter = _stored_expiry(backend, key)
+    assert shorter is not None and shorter < expiry
+
+
+def test_merge_with_a_stale_token_never_resurrects(sql_url: str) -> None:
+    """A merge carrying the token of an ended or expired session writes nothing."""
+    backend = backend_for(open_store(sql_url))
+    assert isinstance(backend, SqlBackend)
+    key = new_key()
+    backend.create(key, b"m", {"a": b"1"}, 600)
+    record = backend.load(key)
+    assert record is not None
+    backend.delete(key)
+    for sets, deletes in (({"b": b"2"}, []), ({"b": b"2", "c": b"3"}, ["a"]), ({}, ["a"])):
+        result = backend.merge(key, b"m", sets, deletes, 600, token=record.token)
+        assert result is SaveResult.GONE
+        assert backend.load(key) is None
+    short = new_key()
+    backend.create(short, b"m", {"a": b"1"}, 1)
+    record = backend.load(short)
+    assert record is not None
+    time.sleep(1.1)
+    result = backend.merge(short, b"m", {"a": b"2"}, [], 1, token=record.token)
+    assert result is SaveResult.GONE
+    assert backend.load(short) is None
 
 
 def _sent_bytes(params: object) -> list[bytes]:

@@ -5,16 +5,21 @@ error classification are :mod:`.sql_engine`'s; :mod:`.sql` wraps it as a
 cachelib store for URLs and ``store=``. What each operation sends:
 
 =========  ================================================================
-load       one SELECT (session LEFT JOIN its fields)
-touch      one UPDATE;  delete: one DELETE (the fields cascade)
-merge      BEGIN; UPDATE of the session row (locks it, GONE when missing);
-           INSERT … ON CONFLICT of the changed fields (a deleted field is
-           written as NULL); COMMIT. On PostgreSQL the UPDATE and the
-           INSERT are one statement and need no BEGIN / COMMIT
-           (:meth:`~.sql_schema.SqlSchema.merge_fields`). A merge that only
-           deletes fields sends a DELETE and checks whether any field is
-           left instead.
-create     BEGIN; INSERT session; INSERT fields; COMMIT
+load       one SELECT (session JOIN its fields, the metadata row among them)
+touch      BEGIN; UPDATE session; UPDATE metadata row; COMMIT (on
+           PostgreSQL one statement); delete: one DELETE (fields cascade)
+merge      BEGIN; UPDATE of the session row's expiry (locks it, GONE when
+           missing); INSERT … ON CONFLICT of the metadata row and the
+           changed fields (a deleted field is written as NULL); COMMIT. On
+           PostgreSQL the UPDATE and the INSERT are one statement and need
+           no BEGIN / COMMIT (:meth:`~.sql_schema.SqlSchema.merge_fields`).
+           On SQLite, when the expiry would move by less than
+           :func:`expiry_step` (the common case: see there), the session row
+           is only read, and a one-key merge is ONE statement
+           (:meth:`~.sql_schema.SqlSchema.upsert_if_alive`). A merge that
+           only deletes fields sends a DELETE and checks whether any field
+           is left instead.
+create     BEGIN; INSERT session; INSERT fields (metadata first); COMMIT
 replace    BEGIN; UPDATE session; DELETE fields; INSERT fields; COMMIT
 lock       one INSERT … ON CONFLICT of a lease row per attempt, polled
 =========  ================================================================
@@ -59,7 +64,7 @@ from ..memo import Memo
 from .base import Record, SaveResult, check_ttl, logger, poll_until
 from .sql_engine import Failure, classify
 from .sql_run import Cursor, Runner, Statement
-from .sql_schema import SqlSchema
+from .sql_schema import META_NAME, SqlSchema
 
 __all__ = ["SqlBackend"]
 
@@ -69,6 +74,41 @@ _Body = t.Callable[[Cursor], _R]
 #: Attempts of one operation when the database reports a deadlock, a
 #: serialization failure or a dead pooled connection.
 ATTEMPTS = 3
+
+#: The longest a stored expiry may lag behind (seconds): see expiry_step().
+EXPIRY_STEP = 300
+
+#: The write token of a loaded session whose row never expires.
+_NEVER = "never"
+
+
+def expiry_step(ttl: int) -> int:
+    """Milliseconds by which a SQLite merge may leave the stored expiry
+    behind the one it was asked for: a tenth of the TTL, at most
+    :data:`EXPIRY_STEP` (5 minutes).
+
+    The session layer gives its entries a TTL of the idle timeout plus 5
+    minutes and checks the idle timeout itself, so a stored expiry that
+    lags by at most 5 minutes never ends a session early; only in the last
+    idle period before an absolute timeout (when the TTL is capped by it) can
+    a session end up to a tenth of the remaining TTL early (§3.3 allows 10 %).
+    The row leaves the store no later than the TTL says. What it buys on
+    SQLite: the session row and its expiry index entry are not rewritten by
+    every save, so a one-key save dirties one b-tree page instead of three.
+
+    >>> expiry_step(2100), expiry_step(60), expiry_step(5)
+    (210000, 6000, 0)
+    """
+    return min(EXPIRY_STEP, ttl // 10) * 1000
+
+
+def _keeps_expiry(stored: object, expires: int | None, ttl: int) -> bool:
+    """True when ``stored`` (the expiry a load saw) may stay for ``expires``."""
+    if expires is None:
+        return stored is _NEVER
+    if type(stored) is not int:
+        return False
+    return expires - expiry_step(ttl) <= stored <= expires
 
 
 def _now_ms() -> int:
@@ -118,6 +158,7 @@ class SqlBackend:
         dialect = engine.dialect
         self.dialect_name = name = dialect.name
         self._mysql = name in ("mysql", "mariadb")
+        self._sqlite = name == "sqlite"
         if name == "sqlite":
             # Take the write lock at once: a deferred transaction that reads
             # first can fail when it tries to write.
@@ -132,26 +173,36 @@ class SqlBackend:
         s, f, locks = schema.sessions, schema.fields, schema.locks
         key: t.Any = sa.bindparam("k")
         alive = sa.or_(s.c.expires_at.is_(None), s.c.expires_at > sa.bindparam("now"))
+        meta_row = f.c.name == sa.literal(META_NAME, sa.LargeBinary)
         self._load = compile(
-            sa.select(s.c.meta, f.c.name, f.c.value)
-            .select_from(
-                s.outerjoin(f, sa.and_(f.c.key == s.c.key, f.c.value.is_not(None)))
-            )
-            .where(s.c.key == key, alive)
+            sa.select(f.c.name, f.c.value, s.c.expires_at)
+            .select_from(s.join(f, f.c.key == s.c.key))
+            .where(s.c.key == key, alive, f.c.value.is_not(None))
         )
         update = (
             sa.update(s)
             .where(s.c.key == key, alive)
-            .values(meta=sa.bindparam("m"), expires_at=sa.bindparam("e"))
+            .values(expires_at=sa.bindparam("e"))
         )
         self._update = compile(update)
+        self._update_meta = compile(
+            sa.update(f).where(f.c.key == key, meta_row).values(value=sa.bindparam("m"))
+        )
         #: PostgreSQL: the merge's UPDATE and field upsert as one statement
-        #: (for one changed field, and for several).
+        #: (for one changed field, and for several), and touch's two UPDATEs.
         self._merge_field: Statement | None = None
         self._merge_fields: Statement | None = None
+        self._touch: Statement | None = None
         if name == "postgresql":
             self._merge_field = compile(schema.merge_fields(update, one=True))
             self._merge_fields = compile(schema.merge_fields(update))
+            self._touch = compile(schema.touch_meta(update))
+        #: SQLite: field upserts that only write while the session is alive.
+        self._merge_one: Statement | None = None
+        self._upsert_alive: Statement | None = None
+        if self._sqlite:
+            self._merge_one = compile(schema.upsert_if_alive(with_meta=True))
+            self._upsert_alive = compile(schema.upsert_if_alive())
         self._insert = compile(schema.insert_session(dialect))
         self._insert_field = compile(schema.insert_field())
         self._upsert_field = compile(schema.upsert_field(dialect))
@@ -166,7 +217,7 @@ class SqlBackend:
         self._any_field = compile(
             sa.select(sa.literal_column("1"))
             .select_from(f)
-            .where(f.c.key == key, f.c.value.is_not(None))
+            .where(f.c.key == key, f.c.value.is_not(None), f.c.name != META_NAME)
             .limit(1)
         )
         self._take_lock = compile(schema.take_lock(dialect))
@@ -209,8 +260,33 @@ class SqlBackend:
                     f"cannot create the SQL session tables: {_message(error)}",
                     original=error,
                 ) from error
+            self._check_layout()
             self._ready = True
             return
+
+    def _check_layout(self) -> None:
+        """Refuse tables of the earlier layout (metadata in the session row,
+        before the first release): a logged error and StoreUnavailable on
+        every use until they are dropped (their sessions are lost) or
+        another ``table_prefix`` is chosen. Nothing is dropped automatically."""
+        name = self.schema.sessions.name
+        try:
+            with self.engine.connect() as conn:
+                columns = {column["name"] for column in sa.inspect(conn).get_columns(name)}
+        except exc.SQLAlchemyError as error:
+            raise StoreUnavailable(
+                f"cannot inspect the SQL session tables: {_message(error)}",
+                original=error,
+            ) from error
+        if "meta" in columns:
+            message = (
+                f"the SQL session table {name} has the layout of an earlier "
+                "development version (a meta column); drop the tables "
+                f"{', '.join(self.schema.table_names)} (their sessions are lost) "
+                "or choose another table_prefix"
+            )
+            logger.error("%s", message)
+            raise StoreUnavailable(message)
 
     def _run(self, what: str, body: _Body[_R], *, transaction: bool = False) -> _R:
         """Run ``body`` on a pooled connection (inside BEGIN … COMMIT when
@@ -260,18 +336,25 @@ class SqlBackend:
         rows = self._run("load", lambda cur: cur.rows(self._load, params))
         if not rows:
             return None
-        meta = _binary(rows[0][0])
+        meta: bytes | None = None
         fields: dict[str, bytes] = {}
         try:
-            for _, name, value in rows:
-                if name is None:
-                    continue
+            for name, value, _ in rows:
                 if type(name) is not bytes or type(value) is not bytes:
                     name, value = _binary(name), _binary(value)  # rarely
-                fields[name.decode("utf-8")] = value
+                if name == META_NAME:
+                    meta = value
+                else:
+                    fields[name.decode("utf-8")] = value
         except UnicodeDecodeError as error:
             raise ValueError("field name is not UTF-8") from error
-        return Record(meta, fields) if fields else None
+        if meta is None:
+            raise ValueError("a stored session has no metadata row")
+        if not fields:
+            return None
+        # The token is the stored expiry, which merge() may keep (SQLite).
+        expires = rows[0][2]
+        return Record(meta, fields, _NEVER if expires is None else expires)
 
     def create(self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int) -> bool:
         """Store a new record if ``key`` is absent or expired; else ``False``."""
@@ -280,11 +363,11 @@ class SqlBackend:
         now = _now_ms()
         params = {
             "k": key,
-            "m": meta,
             "e": _expires(ttl, now),
             "now": now,
         }
-        rows = [(_name(name), bytes(value)) for name, value in fields.items()]
+        rows = [(META_NAME, meta)]
+        rows += [(_name(name), bytes(value)) for name, value in fields.items()]
 
         def body(cur: Cursor) -> bool:
             if not self._insert_session(cur, params):
@@ -324,12 +407,8 @@ class SqlBackend:
     ) -> SaveResult:
         """Apply set/delete onto the newest stored version in one transaction."""
         now = _now_ms()
-        params: dict[str, t.Any] = {
-            "k": key,
-            "m": meta,
-            "e": _expires(ttl, now),
-            "now": now,
-        }
+        expires = _expires(ttl, now)
+        params: dict[str, t.Any] = {"k": key, "m": meta, "e": expires, "now": now}
         sets = [(_name(name), bytes(value)) for name, value in set_fields.items()]
         setting = {name for name, _ in sets}
         deleting = [
@@ -342,17 +421,34 @@ class SqlBackend:
                 params["n"], params["v"] = changes[0]
             else:
                 merge_fields = self._merge_fields
-                params["names"] = [name for name, _ in changes]
-                params["values"] = [value for _, value in changes]
+                params["names"] = [META_NAME, *(name for name, _ in changes)]
+                params["values"] = [meta, *(value for _, value in changes)]
             written = self._run("merge", lambda cur: cur.rows(merge_fields, params))
             return SaveResult.SAVED if written else SaveResult.GONE
+        # SQLite: leave the session row (and its expiry index) alone when the
+        # expiry moves by less than expiry_step(); see there.
+        keep = self._sqlite and _keeps_expiry(token, expires, ttl)
+        if keep and len(sets) == 1 and not deleting and self._merge_one is not None:
+            params["n"], params["v"] = sets[0]
+            one = self._merge_one
+            count = self._run("merge", lambda cur: cur.count(one, params))
+            return SaveResult.SAVED if count else SaveResult.GONE
 
         def body(cur: Cursor) -> SaveResult:
-            if cur.count(self._update, params) != 1:
-                return SaveResult.GONE  # nothing written: ended by someone else
+            rows = changes
+            if keep and self._upsert_alive is not None:
+                meta_row = {"k": key, "n": META_NAME, "v": meta, "now": now}
+                if cur.count(self._upsert_alive, meta_row) != 1:
+                    return SaveResult.GONE  # nothing written: ended by someone else
+            else:
+                if cur.count(self._update, params) != 1:
+                    return SaveResult.GONE
+                rows = [(META_NAME, meta), *changes]
             if sets:
-                self._write_fields(cur, self._upsert_field, key, changes)
+                self._write_fields(cur, self._upsert_field, key, rows)
                 return SaveResult.SAVED
+            if rows is not changes:  # the metadata row
+                self._write_fields(cur, self._upsert_field, key, rows[:1])
             if deleting:
                 self._write_fields(cur, self._delete_field, key, changes)
                 if not cur.rows(self._any_field, params):
@@ -369,7 +465,6 @@ class SqlBackend:
         now = _now_ms()
         params = {
             "k": key,
-            "m": meta,
             "e": _expires(ttl, now),
             "now": now,
         }
@@ -382,13 +477,13 @@ class SqlBackend:
                 cur.send(self._delete, params)
                 return SaveResult.EMPTIED
             cur.send(self._delete_fields, params)
-            self._write_fields(cur, self._insert_field, key, rows)
+            self._write_fields(cur, self._insert_field, key, [(META_NAME, meta), *rows])
             return SaveResult.SAVED
 
         return self._run("replace", body, transaction=True)
 
     def touch(self, key: str, meta: bytes, ttl: int) -> bool:
-        """Replace meta and refresh the expiry (one UPDATE); ``False`` if gone."""
+        """Replace meta and refresh the expiry; ``False`` if gone."""
         now = _now_ms()
         params = {
             "k": key,
@@ -396,8 +491,16 @@ class SqlBackend:
             "e": _expires(ttl, now),
             "now": now,
         }
-        count = self._run("touch", lambda cur: cur.count(self._update, params))
-        return count == 1
+        touch = self._touch
+        if touch is not None:  # PostgreSQL: one statement
+            return bool(self._run("touch", lambda cur: cur.rows(touch, params)))
+
+        def body(cur: Cursor) -> bool:
+            if cur.count(self._update, params) != 1:
+                return False
+            return cur.count(self._update_meta, params) == 1
+
+        return self._run("touch", body, transaction=True)
 
     def delete(self, key: str) -> None:
         """Delete the record and its fields (one DELETE); no error if absent."""
