@@ -63,19 +63,20 @@ class Statements:
     """Records what the store sends through an engine's DBAPI connections.
 
     The store runs its statements with the DBAPI cursor (``sql_run.py``),
-    so engine events do not see them: the connections of ``engine`` are
+    so engine events do not see them: the connections of the store's engine are
     opened again with counting cursors (SQLAlchemy's ``do_connect`` hook).
     One entry per call into the driver that can reach the server (PyMySQL
     turns an INSERT's ``executemany`` into one statement: one entry;
     psycopg pipelines an ``executemany``: one entry).
     """
 
-    def __init__(self, engine: sa.engine.Engine) -> None:
+    def __init__(self, store: SqlCache) -> None:
         self.sent: list[str] = []
         #: The parameters of each call (a list of rows for an executemany).
         self.params: list[object] = []
+        engine = store.engine
         event.listen(engine, "do_connect", self._connect)
-        engine.dispose()  # the pooled connections are re-opened counting
+        store.close()  # the pooled (and held) connections are re-opened counting
         with engine.connect():  # (what a new connection sends is not counted)
             pass
         self.data()
@@ -157,7 +158,7 @@ def test_statements_per_operation(store: SqlCache) -> None:
     backend = store.backend
     key = new_key()
     backend.create(key, b"m", {"a": b"1", "b": b"2"}, 60)
-    counter = Statements(store.engine)
+    counter = Statements(store)
     assert backend.load(key) is not None
     assert counter.data() == ["SELECT"]
     assert backend.merge(key, b"m", {"c": b"3"}, ["a"], 60) is SaveResult.SAVED
@@ -221,7 +222,7 @@ def test_sqlite_one_key_merge_is_one_statement_writing_one_page(
     record = backend.load(key)
     assert record is not None
     expiry = _stored_expiry(backend, key)
-    counter = Statements(store.engine)
+    counter = Statements(store)
     path = sa.engine.make_url(sqlite_url).database
     assert path is not None
 
@@ -254,7 +255,11 @@ def test_merge_with_a_stale_token_never_resurrects(sql_url: str) -> None:
     record = backend.load(key)
     assert record is not None
     backend.delete(key)
-    for sets, deletes in (({"b": b"2"}, []), ({"b": b"2", "c": b"3"}, ["a"]), ({}, ["a"])):
+    for sets, deletes in (
+        ({"b": b"2"}, []),
+        ({"b": b"2", "c": b"3"}, ["a"]),
+        ({}, ["a"]),
+    ):
         result = backend.merge(key, b"m", sets, deletes, 600, token=record.token)
         assert result is SaveResult.GONE
         assert backend.load(key) is None
@@ -284,7 +289,7 @@ def test_merge_writes_only_changed_fields(store: SqlCache) -> None:
     backend = store.backend
     key = new_key()
     backend.create(key, b"m", {f"f{n}": b"x" * 100 for n in range(20)}, 60)
-    counter = Statements(store.engine)
+    counter = Statements(store)
     backend.merge(key, b"m", {"f1": b"new"}, ["f2"], 60)
     sent = [value for params in counter.params for value in _sent_bytes(params)]
     assert b"x" * 100 not in sent
@@ -377,6 +382,70 @@ def test_two_processes_share_one_sqlite_file(sqlite_url: str) -> None:
     assert record is not None and record.fields["n"] == b"40"
 
 
+def test_sqlite_connections_are_kept_between_operations_and_given_back(
+    sqlite_url: str,
+) -> None:
+    """On SQLite an operation reuses a connection the store keeps checked out
+    (at most one per operation running at once); close() gives them back."""
+    store = open_store(sqlite_url)
+    assert isinstance(store, SqlCache)
+    backend = store.backend
+    pool = store.engine.pool
+    key = new_key()
+    backend.create(key, b"m", {"n": b"0"}, 60)
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    for n in range(20):
+        record = backend.load(key)
+        assert record is not None
+        backend.merge(key, b"m", {"n": b"%d" % n}, [], 60, token=record.token)
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    start = threading.Barrier(4)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(20):
+            assert backend.load(key) is not None
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 <= pool.checkedout() <= 4  # type: ignore[attr-defined]
+    store.close()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def _child_uses_store(store: SqlCache, key: str) -> None:
+    inherited = store.engine.pool
+    record = store.backend.load(key)
+    assert record is not None and record.fields["n"] == b"1"
+    # The parent's connections (copied into this process) are not reused:
+    # the child works on a new pool of its own.
+    pool = store.engine.pool
+    assert pool is not inherited
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    store.backend.merge(key, b"m", {"c": b"1"}, [], 60, token=record.token)
+
+
+def test_a_forked_child_does_not_reuse_the_parents_sqlite_connection(
+    sqlite_url: str,
+) -> None:
+    """After fork the child opens its own SQLite connection; both keep working."""
+    store = open_store(sqlite_url)
+    assert isinstance(store, SqlCache)
+    key = new_key()
+    store.backend.create(key, b"m", {"n": b"1"}, 60)
+    child = multiprocessing.get_context("fork").Process(
+        target=_child_uses_store, args=(store, key)
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    record = store.backend.load(key)
+    assert record is not None and record.fields == {"n": b"1", "c": b"1"}
+
+
 def test_expired_sessions_are_not_served_and_are_cleaned(backend: SqlBackend) -> None:
     """Expired rows are never loaded; creates delete them in batches; sweep the rest."""
     expired = [new_key() for _ in range(5)]
@@ -452,6 +521,33 @@ def test_dropped_tables_are_logged_unavailable_and_recreated(
     key = new_key()
     assert backend.create(key, b"m", {"a": b"1"}, 60)
     assert backend.load(key) is not None
+
+
+def test_tables_of_the_earlier_layout_are_refused_not_dropped(
+    sql_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A session table with the earlier meta column: a logged error naming the
+    tables and StoreUnavailable on use; the old table is left as it was."""
+    prefix = "old" + secrets.token_hex(3) + "_"
+    engine = backend_for(open_store(sql_url)).engine
+    store = SqlCache(engine, table_prefix=prefix)
+    old = sa.Table(
+        prefix + "sessions",
+        sa.MetaData(),
+        sa.Column("key", store.backend.schema.sessions.c.key.type, primary_key=True),
+        sa.Column("meta", sa.LargeBinary, nullable=False),
+        sa.Column("expires_at", sa.BigInteger),
+    )
+    with store.engine.begin() as conn:
+        old.create(conn)
+        conn.execute(old.insert().values(key="k", meta=b"m", expires_at=None))
+    with caplog.at_level(logging.ERROR), pytest.raises(StoreUnavailable) as info:
+        store.backend.load(new_key())
+    assert "earlier" in str(info.value) and prefix + "fields" in caplog.text
+    assert prefix + "fields" not in sa.inspect(engine).get_table_names()
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(old.c.meta)).scalars().all() == [b"m"]
+    store.close()
 
 
 def _app(environ: dict[str, object], start_response: object) -> list[bytes]:

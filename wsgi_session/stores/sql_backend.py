@@ -14,8 +14,8 @@ merge      BEGIN; UPDATE of the session row's expiry (locks it, GONE when
            PostgreSQL the UPDATE and the INSERT are one statement and need
            no BEGIN / COMMIT (:meth:`~.sql_schema.SqlSchema.merge_fields`).
            On SQLite, when the expiry would move by less than
-           :func:`expiry_step` (the common case: see there), the session row
-           is only read, and a one-key merge is ONE statement
+           :func:`~.sql_expiry.expiry_step` (the common case: see there),
+           the session row is only read, and a one-key merge is ONE statement
            (:meth:`~.sql_schema.SqlSchema.upsert_if_alive`). A merge that
            only deletes fields sends a DELETE and checks whether any field
            is left instead.
@@ -50,7 +50,6 @@ from __future__ import annotations
 import itertools
 import secrets
 import threading
-import time
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -61,62 +60,18 @@ from sqlalchemy.engine import Engine
 
 from ..errors import StoreUnavailable
 from ..memo import Memo
-from .base import Record, SaveResult, check_ttl, logger, poll_until
+from .base import Record, SaveResult, logger, poll_until
 from .sql_engine import Failure, classify
+from .sql_expiry import NEVER, expires_ms, keeps_expiry, now_ms
 from .sql_run import Cursor, Runner, Statement
 from .sql_schema import META_NAME, SqlSchema
+from .sql_tables import ATTEMPTS, create_tables
+from .sql_tables import error_message as _message
 
 __all__ = ["SqlBackend"]
 
 _R = t.TypeVar("_R")
 _Body = t.Callable[[Cursor], _R]
-
-#: Attempts of one operation when the database reports a deadlock, a
-#: serialization failure or a dead pooled connection.
-ATTEMPTS = 3
-
-#: The longest a stored expiry may lag behind (seconds): see expiry_step().
-EXPIRY_STEP = 300
-
-#: The write token of a loaded session whose row never expires.
-_NEVER = "never"
-
-
-def expiry_step(ttl: int) -> int:
-    """Milliseconds by which a SQLite merge may leave the stored expiry
-    behind the one it was asked for: a tenth of the TTL, at most
-    :data:`EXPIRY_STEP` (5 minutes).
-
-    The session layer gives its entries a TTL of the idle timeout plus 5
-    minutes and checks the idle timeout itself, so a stored expiry that
-    lags by at most 5 minutes never ends a session early; only in the last
-    idle period before an absolute timeout (when the TTL is capped by it) can
-    a session end up to a tenth of the remaining TTL early (§3.3 allows 10 %).
-    The row leaves the store no later than the TTL says. What it buys on
-    SQLite: the session row and its expiry index entry are not rewritten by
-    every save, so a one-key save dirties one b-tree page instead of three.
-
-    >>> expiry_step(2100), expiry_step(60), expiry_step(5)
-    (210000, 6000, 0)
-    """
-    return min(EXPIRY_STEP, ttl // 10) * 1000
-
-
-def _keeps_expiry(stored: object, expires: int | None, ttl: int) -> bool:
-    """True when ``stored`` (the expiry a load saw) may stay for ``expires``."""
-    if expires is None:
-        return stored is _NEVER
-    if type(stored) is not int:
-        return False
-    return expires - expiry_step(ttl) <= stored <= expires
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _expires(ttl: int, now: int) -> int | None:
-    return now + check_ttl(ttl) * 1000 if ttl else None
 
 
 def _name(name: str) -> bytes:
@@ -234,59 +189,16 @@ class SqlBackend:
         # is the same for the same size.
         self._delete_batches: Memo[int, Statement] = Memo(8)
 
+    def close(self) -> None:
+        """Give back the connections the backend holds (see :mod:`.sql_run`)."""
+        self._runner.close()
+
     # -- running statements ---------------------------------------------------
 
     def ensure_schema(self) -> None:
         """Create the tables if missing (safe when several processes race)."""
-        statements = self.schema.ddl(self.engine.dialect)
-        for attempt in range(ATTEMPTS):
-            try:
-                with self.engine.connect() as conn:
-                    for statement in statements:
-                        try:
-                            conn.exec_driver_sql(statement)
-                        except exc.DBAPIError as error:
-                            # MySQL has no CREATE INDEX IF NOT EXISTS: 1061 is
-                            # "duplicate key name", the index is there.
-                            if not (self._mysql and "1061" in str(error.orig)):
-                                raise
-            except exc.SQLAlchemyError as error:
-                # Two processes creating the same table at once can collide
-                # (PostgreSQL: a duplicate pg_type row); the next try sees it.
-                if attempt + 1 < ATTEMPTS:
-                    time.sleep(0.05 * (attempt + 1))
-                    continue
-                raise StoreUnavailable(
-                    f"cannot create the SQL session tables: {_message(error)}",
-                    original=error,
-                ) from error
-            self._check_layout()
-            self._ready = True
-            return
-
-    def _check_layout(self) -> None:
-        """Refuse tables of the earlier layout (metadata in the session row,
-        before the first release): a logged error and StoreUnavailable on
-        every use until they are dropped (their sessions are lost) or
-        another ``table_prefix`` is chosen. Nothing is dropped automatically."""
-        name = self.schema.sessions.name
-        try:
-            with self.engine.connect() as conn:
-                columns = {column["name"] for column in sa.inspect(conn).get_columns(name)}
-        except exc.SQLAlchemyError as error:
-            raise StoreUnavailable(
-                f"cannot inspect the SQL session tables: {_message(error)}",
-                original=error,
-            ) from error
-        if "meta" in columns:
-            message = (
-                f"the SQL session table {name} has the layout of an earlier "
-                "development version (a meta column); drop the tables "
-                f"{', '.join(self.schema.table_names)} (their sessions are lost) "
-                "or choose another table_prefix"
-            )
-            logger.error("%s", message)
-            raise StoreUnavailable(message)
+        create_tables(self.engine, self.schema)
+        self._ready = True
 
     def _run(self, what: str, body: _Body[_R], *, transaction: bool = False) -> _R:
         """Run ``body`` on a pooled connection (inside BEGIN … COMMIT when
@@ -332,7 +244,7 @@ class SqlBackend:
 
     def load(self, key: str) -> Record | None:
         """Return the stored record (one SELECT); ``ValueError`` if a row is corrupt."""
-        params = {"k": key, "now": _now_ms()}
+        params = {"k": key, "now": now_ms()}
         rows = self._run("load", lambda cur: cur.rows(self._load, params))
         if not rows:
             return None
@@ -354,18 +266,14 @@ class SqlBackend:
             return None
         # The token is the stored expiry, which merge() may keep (SQLite).
         expires = rows[0][2]
-        return Record(meta, fields, _NEVER if expires is None else expires)
+        return Record(meta, fields, NEVER if expires is None else expires)
 
     def create(self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int) -> bool:
         """Store a new record if ``key`` is absent or expired; else ``False``."""
         if not fields:
             raise ValueError("a new record needs at least one field")
-        now = _now_ms()
-        params = {
-            "k": key,
-            "e": _expires(ttl, now),
-            "now": now,
-        }
+        now = now_ms()
+        params = {"k": key, "e": expires_ms(ttl, now), "now": now}
         rows = [(META_NAME, meta)]
         rows += [(_name(name), bytes(value)) for name, value in fields.items()]
 
@@ -406,8 +314,8 @@ class SqlBackend:
         token: object = None,
     ) -> SaveResult:
         """Apply set/delete onto the newest stored version in one transaction."""
-        now = _now_ms()
-        expires = _expires(ttl, now)
+        now = now_ms()
+        expires = expires_ms(ttl, now)
         params: dict[str, t.Any] = {"k": key, "m": meta, "e": expires, "now": now}
         sets = [(_name(name), bytes(value)) for name, value in set_fields.items()]
         setting = {name for name, _ in sets}
@@ -426,8 +334,8 @@ class SqlBackend:
             written = self._run("merge", lambda cur: cur.rows(merge_fields, params))
             return SaveResult.SAVED if written else SaveResult.GONE
         # SQLite: leave the session row (and its expiry index) alone when the
-        # expiry moves by less than expiry_step(); see there.
-        keep = self._sqlite and _keeps_expiry(token, expires, ttl)
+        # expiry moves by less than sql_expiry.expiry_step(); see there.
+        keep = self._sqlite and keeps_expiry(token, expires, ttl)
         if keep and len(sets) == 1 and not deleting and self._merge_one is not None:
             params["n"], params["v"] = sets[0]
             one = self._merge_one
@@ -435,25 +343,25 @@ class SqlBackend:
             return SaveResult.SAVED if count else SaveResult.GONE
 
         def body(cur: Cursor) -> SaveResult:
-            rows = changes
             if keep and self._upsert_alive is not None:
+                rows: list[tuple[bytes, bytes | None]] = []  # (the meta is written:)
                 meta_row = {"k": key, "n": META_NAME, "v": meta, "now": now}
-                if cur.count(self._upsert_alive, meta_row) != 1:
-                    return SaveResult.GONE  # nothing written: ended by someone else
+                alive = cur.count(self._upsert_alive, meta_row) == 1
             else:
-                if cur.count(self._update, params) != 1:
-                    return SaveResult.GONE
-                rows = [(META_NAME, meta), *changes]
+                rows = [(META_NAME, meta)]
+                alive = cur.count(self._update, params) == 1  # the row locked first
+            if not alive:
+                return SaveResult.GONE  # nothing written: ended by someone else
             if sets:
+                rows += changes
+            if rows:
                 self._write_fields(cur, self._upsert_field, key, rows)
+            if sets or not deleting:
                 return SaveResult.SAVED
-            if rows is not changes:  # the metadata row
-                self._write_fields(cur, self._upsert_field, key, rows[:1])
-            if deleting:
-                self._write_fields(cur, self._delete_field, key, changes)
-                if not cur.rows(self._any_field, params):
-                    cur.send(self._delete, params)
-                    return SaveResult.EMPTIED
+            self._write_fields(cur, self._delete_field, key, changes)
+            if not cur.rows(self._any_field, params):
+                cur.send(self._delete, params)
+                return SaveResult.EMPTIED
             return SaveResult.SAVED
 
         return self._run("merge", body, transaction=True)
@@ -462,12 +370,8 @@ class SqlBackend:
         self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int
     ) -> SaveResult:
         """Overwrite an existing record (last writer wins); GONE if it is absent."""
-        now = _now_ms()
-        params = {
-            "k": key,
-            "e": _expires(ttl, now),
-            "now": now,
-        }
+        now = now_ms()
+        params = {"k": key, "e": expires_ms(ttl, now), "now": now}
         rows = [(_name(name), bytes(value)) for name, value in fields.items()]
 
         def body(cur: Cursor) -> SaveResult:
@@ -484,13 +388,8 @@ class SqlBackend:
 
     def touch(self, key: str, meta: bytes, ttl: int) -> bool:
         """Replace meta and refresh the expiry; ``False`` if gone."""
-        now = _now_ms()
-        params = {
-            "k": key,
-            "m": meta,
-            "e": _expires(ttl, now),
-            "now": now,
-        }
+        now = now_ms()
+        params = {"k": key, "m": meta, "e": expires_ms(ttl, now), "now": now}
         touch = self._touch
         if touch is not None:  # PostgreSQL: one statement
             return bool(self._run("touch", lambda cur: cur.rows(touch, params)))
@@ -518,7 +417,7 @@ class SqlBackend:
         lifetime = max(1, int(ttl * 1000))
 
         def attempt(cur: Cursor) -> bool:
-            now = _now_ms()
+            now = now_ms()
             params = {
                 "k": key,
                 "t": token,
@@ -551,7 +450,7 @@ class SqlBackend:
             expired = self.schema.delete_expired(self.engine.dialect, limit)
             statement = self._runner.statement(expired)
             self._delete_batches.put(limit, statement)
-        return cur.count(statement, {"now": _now_ms()})
+        return cur.count(statement, {"now": now_ms()})
 
     def _cleanup(self) -> None:
         """Delete a small batch of expired sessions; a failure is only logged
@@ -582,7 +481,7 @@ class SqlBackend:
             if count < self.sweep_batch:
                 break
         self._run(
-            "sweep", lambda cur: cur.count(self._expired_locks, {"now": _now_ms()})
+            "sweep", lambda cur: cur.count(self._expired_locks, {"now": now_ms()})
         )
         return total
 
@@ -590,10 +489,3 @@ class SqlBackend:
 def _code(error: exc.DBAPIError) -> object:
     args = getattr(error.orig, "args", ())
     return args[0] if args else None
-
-
-def _message(error: exc.SQLAlchemyError) -> str:
-    """The driver's message (never the statement's parameters: session data)."""
-    if isinstance(error, exc.DBAPIError) and error.orig is not None:
-        return f"{type(error.orig).__name__}: {error.orig}".strip()
-    return f"{type(error).__name__}: {error}"

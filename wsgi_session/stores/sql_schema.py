@@ -231,23 +231,31 @@ class SqlSchema:
 
         >>> sql = str(SqlSchema().upsert_if_alive(with_meta=True).compile(
         ...     dialect=sqlite.dialect()))
-        >>> sql.split()[:3], "FROM (VALUES (?, ?), (?, ?)) WHERE EXISTS" in sql
-        (['INSERT', 'INTO', 'wsgi_session_fields'], True)
+        >>> sql.split()[:3], sql.count("WHERE EXISTS"), "UNION ALL" in sql
+        (['INSERT', 'INTO', 'wsgi_session_fields'], 2, True)
         """
-        rows = "VALUES (:mn, :m), (:n, :v)" if with_meta else "VALUES (:n, :v)"
-        sql = (
-            f"INSERT INTO {self.fields.name} (key, name, value) "
-            f"SELECT :k, column1, column2 FROM ({rows}) "
-            f"WHERE EXISTS (SELECT 1 FROM {self.sessions.name} WHERE key = :k "
-            "AND (expires_at IS NULL OR expires_at > :now)) "
-            "ON CONFLICT (key, name) DO UPDATE SET value = excluded.value"
+        fields, sessions = self.fields, self.sessions
+        alive = sa.exists().where(
+            sessions.c.key == sa.bindparam("k"),
+            sa.or_(
+                sessions.c.expires_at.is_(None),
+                sessions.c.expires_at > sa.bindparam("now"),
+            ),
         )
-        statement = sa.text(sql)
+        binary = sa.LargeBinary
+
+        def row(name: t.Any, value: t.Any) -> t.Any:
+            return sa.select(sa.bindparam("k", type_=_KEY), name, value).where(alive)
+
+        source = row(sa.bindparam("n", type_=binary), sa.bindparam("v", type_=binary))
         if with_meta:
-            statement = statement.bindparams(
-                sa.bindparam("mn", META_NAME, type_=sa.LargeBinary)
-            )
-        return statement
+            meta = row(sa.literal(META_NAME, binary), sa.bindparam("m", type_=binary))
+            source = sa.union_all(meta, source)
+        insert = sqlite.insert(fields).from_select(["key", "name", "value"], source)
+        return insert.on_conflict_do_update(
+            index_elements=[fields.c.key, fields.c.name],
+            set_={"value": insert.excluded.value},
+        )
 
     def merge_fields(self, update: t.Any, *, one: bool = False) -> t.Any:
         """PostgreSQL: ``update`` of the session row and the upsert of its
