@@ -343,13 +343,16 @@ class SqlBackend:
             return SaveResult.SAVED if count else SaveResult.GONE
 
         def body(cur: Cursor) -> SaveResult:
+            rows: list[tuple[bytes, bytes | None]]
             if keep and self._upsert_alive is not None:
-                rows: list[tuple[bytes, bytes | None]] = []  # (the meta is written:)
+                # SQLite: the metadata row, written only if the session is alive.
                 meta_row = {"k": key, "n": META_NAME, "v": meta, "now": now}
                 alive = cur.count(self._upsert_alive, meta_row) == 1
+                rows = []
             else:
+                # The session row first (locked where rows are), then its fields.
+                alive = cur.count(self._update, params) == 1
                 rows = [(META_NAME, meta)]
-                alive = cur.count(self._update, params) == 1  # the row locked first
             if not alive:
                 return SaveResult.GONE  # nothing written: ended by someone else
             if sets:

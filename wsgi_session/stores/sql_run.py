@@ -278,9 +278,13 @@ class Runner:
 
     def close(self) -> None:
         """Return the held connections to the pool (the store is closing)."""
-        held = self._held
-        while held:
-            held.pop().close()
+        held = self._held or []
+        while True:
+            try:
+                connection = held.pop()
+            except IndexError:  # (another thread may take the last one)
+                return
+            connection.close()
 
     def _checkout(self) -> PoolProxiedConnection:
         """A pooled connection; a failure to connect is SQLAlchemy's error,
