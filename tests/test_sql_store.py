@@ -416,6 +416,43 @@ def test_sqlite_connections_are_kept_between_operations_and_given_back(
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
+def test_more_threads_than_sqlite_connections_wait_for_one(sqlite_url: str) -> None:
+    """40 threads at once on one SQLite store share at most 15 connections
+    and all succeed (an idle kept connection goes to a waiting thread)."""
+    store = open_store(sqlite_url)
+    assert isinstance(store, SqlCache)
+    backend = store.backend
+    key = new_key()
+    backend.create(key, b"m", {"n": b"0"}, 60)
+    start = threading.Barrier(40)
+    errors: list[BaseException] = []
+    most = 0
+
+    def work(n: int) -> None:
+        nonlocal most
+        try:
+            start.wait()
+            for _ in range(10):
+                record = backend.load(key)
+                assert record is not None
+                backend.merge(key, b"m", {f"t{n}": b"1"}, [], 60, token=record.token)
+                most = max(most, store.engine.pool.checkedout())  # type: ignore[attr-defined]
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert 1 <= most <= 15
+    record = backend.load(key)
+    assert record is not None and len(record.fields) == 41
+    store.close()
+    assert store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
 def _child_uses_store(store: SqlCache, key: str) -> None:
     inherited = store.engine.pool
     record = store.backend.load(key)
