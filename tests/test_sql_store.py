@@ -63,19 +63,20 @@ class Statements:
     """Records what the store sends through an engine's DBAPI connections.
 
     The store runs its statements with the DBAPI cursor (``sql_run.py``),
-    so engine events do not see them: the connections of ``engine`` are
+    so engine events do not see them: the connections of the store's engine are
     opened again with counting cursors (SQLAlchemy's ``do_connect`` hook).
     One entry per call into the driver that can reach the server (PyMySQL
     turns an INSERT's ``executemany`` into one statement: one entry;
     psycopg pipelines an ``executemany``: one entry).
     """
 
-    def __init__(self, engine: sa.engine.Engine) -> None:
+    def __init__(self, store: SqlCache) -> None:
         self.sent: list[str] = []
         #: The parameters of each call (a list of rows for an executemany).
         self.params: list[object] = []
+        engine = store.engine
         event.listen(engine, "do_connect", self._connect)
-        engine.dispose()  # the pooled connections are re-opened counting
+        store.close()  # the pooled (and held) connections are re-opened counting
         with engine.connect():  # (what a new connection sends is not counted)
             pass
         self.data()
@@ -153,11 +154,11 @@ class Statements:
 
 def test_statements_per_operation(store: SqlCache) -> None:
     """A read is one statement; a merge two (plus BEGIN/COMMIT), one on
-    PostgreSQL; touch one."""
+    PostgreSQL; touch two (plus BEGIN/COMMIT), one on PostgreSQL."""
     backend = store.backend
     key = new_key()
     backend.create(key, b"m", {"a": b"1", "b": b"2"}, 60)
-    counter = Statements(store.engine)
+    counter = Statements(store)
     assert backend.load(key) is not None
     assert counter.data() == ["SELECT"]
     assert backend.merge(key, b"m", {"c": b"3"}, ["a"], 60) is SaveResult.SAVED
@@ -171,10 +172,105 @@ def test_statements_per_operation(store: SqlCache) -> None:
     assert backend.merge(new_key(), b"m", {"c": b"3"}, [], 60) is SaveResult.GONE
     assert backend.load(key) == Record(b"m", {"b": b"2", "c": b"3"})
     counter.data()
-    assert backend.touch(key, b"m", 60)
-    assert counter.data() == ["UPDATE"]
+    assert backend.touch(key, b"m2", 60)
+    sent = counter.sent[:]
+    if backend.dialect_name == "postgresql":
+        assert sent == ["WITH"]  # UPDATE … RETURNING feeding the UPDATE
+    else:
+        assert counter.data() == ["UPDATE", "UPDATE"]
+        assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
+    assert backend.load(key) == Record(b"m2", {"b": b"2", "c": b"3"})
+    counter.data()
     backend.delete(key)
     assert counter.data() == ["DELETE"]
+
+
+def _stored_expiry(backend: SqlBackend, key: str) -> int | None:
+    table = backend.schema.sessions
+    with backend.engine.connect() as conn:
+        query = sa.select(table.c.expires_at).where(table.c.key == key)
+        expiry: int | None = conn.execute(query).scalar_one()
+    return expiry
+
+
+def _wal_frames(path: str, write: t.Callable[[], object]) -> int:
+    """The WAL frames (b-tree pages) that ``write`` appends to SQLite file ``path``."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        write()
+        busy, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert busy == 0
+        return int(frames)
+    finally:
+        conn.close()
+
+
+def test_sqlite_one_key_merge_is_one_statement_writing_one_page(
+    sqlite_url: str,
+) -> None:
+    """On SQLite a one-key merge with the loaded token is one INSERT that
+    rewrites one b-tree page and keeps the stored expiry while it moves
+    less than expiry_step(); past that, the expiry is written again."""
+    store = open_store(sqlite_url)
+    assert isinstance(store, SqlCache)
+    backend = store.backend
+    key = new_key()
+    backend.create(key, b"m", {"a": b"1", "b": b"2"}, 600)
+    record = backend.load(key)
+    assert record is not None
+    expiry = _stored_expiry(backend, key)
+    counter = Statements(store)
+    path = sa.engine.make_url(sqlite_url).database
+    assert path is not None
+
+    def merge() -> SaveResult:
+        return backend.merge(key, b"m2", {"a": b"3"}, [], 600, token=record.token)
+
+    assert _wal_frames(path, lambda: merge() is SaveResult.SAVED) == 1
+    assert counter.sent == ["INSERT"]  # no BEGIN / COMMIT either
+    assert backend.load(key) == Record(b"m2", {"a": b"3", "b": b"2"})
+    assert _stored_expiry(backend, key) == expiry
+    # A TTL a step longer moves the expiry: the session row is written.
+    counter.data()
+    longer = 600 + 120  # its step is 72 s
+    assert backend.merge(key, b"m3", {"a": b"4"}, [], longer, token=record.token)
+    assert counter.data() == ["UPDATE", "INSERT"]
+    moved = _stored_expiry(backend, key)
+    assert expiry is not None and moved is not None and moved > expiry + 110_000
+    # So does a shorter one (the row must not outlive its TTL).
+    assert backend.merge(key, b"m4", {"a": b"5"}, [], 60, token=record.token)
+    shorter = _stored_expiry(backend, key)
+    assert shorter is not None and shorter < expiry
+
+
+def test_merge_with_a_stale_token_never_resurrects(sql_url: str) -> None:
+    """A merge carrying the token of an ended or expired session writes nothing."""
+    backend = backend_for(open_store(sql_url))
+    assert isinstance(backend, SqlBackend)
+    key = new_key()
+    backend.create(key, b"m", {"a": b"1"}, 600)
+    record = backend.load(key)
+    assert record is not None
+    backend.delete(key)
+    for sets, deletes in (
+        ({"b": b"2"}, []),
+        ({"b": b"2", "c": b"3"}, ["a"]),
+        ({}, ["a"]),
+    ):
+        result = backend.merge(key, b"m", sets, deletes, 600, token=record.token)
+        assert result is SaveResult.GONE
+        assert backend.load(key) is None
+    short = new_key()
+    backend.create(short, b"m", {"a": b"1"}, 1)
+    record = backend.load(short)
+    assert record is not None
+    time.sleep(1.1)
+    result = backend.merge(short, b"m", {"a": b"2"}, [], 1, token=record.token)
+    assert result is SaveResult.GONE
+    assert backend.load(short) is None
 
 
 def _sent_bytes(params: object) -> list[bytes]:
@@ -193,7 +289,7 @@ def test_merge_writes_only_changed_fields(store: SqlCache) -> None:
     backend = store.backend
     key = new_key()
     backend.create(key, b"m", {f"f{n}": b"x" * 100 for n in range(20)}, 60)
-    counter = Statements(store.engine)
+    counter = Statements(store)
     backend.merge(key, b"m", {"f1": b"new"}, ["f2"], 60)
     sent = [value for params in counter.params for value in _sent_bytes(params)]
     assert b"x" * 100 not in sent
@@ -286,6 +382,107 @@ def test_two_processes_share_one_sqlite_file(sqlite_url: str) -> None:
     assert record is not None and record.fields["n"] == b"40"
 
 
+def test_sqlite_connections_are_kept_between_operations_and_given_back(
+    sqlite_url: str,
+) -> None:
+    """On SQLite an operation reuses a connection the store keeps checked out
+    (at most one per operation running at once); close() gives them back."""
+    store = open_store(sqlite_url)
+    assert isinstance(store, SqlCache)
+    backend = store.backend
+    pool = store.engine.pool
+    key = new_key()
+    backend.create(key, b"m", {"n": b"0"}, 60)
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    for n in range(20):
+        record = backend.load(key)
+        assert record is not None
+        backend.merge(key, b"m", {"n": b"%d" % n}, [], 60, token=record.token)
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    start = threading.Barrier(4)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(20):
+            assert backend.load(key) is not None
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 <= pool.checkedout() <= 4  # type: ignore[attr-defined]
+    store.close()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_more_threads_than_sqlite_connections_wait_for_one(sqlite_url: str) -> None:
+    """40 threads at once on one SQLite store share at most 15 connections
+    and all succeed (an idle kept connection goes to a waiting thread)."""
+    store = open_store(sqlite_url)
+    assert isinstance(store, SqlCache)
+    backend = store.backend
+    key = new_key()
+    backend.create(key, b"m", {"n": b"0"}, 60)
+    start = threading.Barrier(40)
+    errors: list[BaseException] = []
+    most = 0
+
+    def work(n: int) -> None:
+        nonlocal most
+        try:
+            start.wait()
+            for _ in range(10):
+                record = backend.load(key)
+                assert record is not None
+                backend.merge(key, b"m", {f"t{n}": b"1"}, [], 60, token=record.token)
+                most = max(most, store.engine.pool.checkedout())  # type: ignore[attr-defined]
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert 1 <= most <= 15
+    record = backend.load(key)
+    assert record is not None and len(record.fields) == 41
+    store.close()
+    assert store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def _child_uses_store(store: SqlCache, key: str) -> None:
+    inherited = store.engine.pool
+    record = store.backend.load(key)
+    assert record is not None and record.fields["n"] == b"1"
+    # The parent's connections (copied into this process) are not reused:
+    # the child works on a new pool of its own.
+    pool = store.engine.pool
+    assert pool is not inherited
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    store.backend.merge(key, b"m", {"c": b"1"}, [], 60, token=record.token)
+
+
+def test_a_forked_child_does_not_reuse_the_parents_sqlite_connection(
+    sqlite_url: str,
+) -> None:
+    """After fork the child opens its own SQLite connection; both keep working."""
+    store = open_store(sqlite_url)
+    assert isinstance(store, SqlCache)
+    key = new_key()
+    store.backend.create(key, b"m", {"n": b"1"}, 60)
+    child = multiprocessing.get_context("fork").Process(
+        target=_child_uses_store, args=(store, key)
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    record = store.backend.load(key)
+    assert record is not None and record.fields == {"n": b"1", "c": b"1"}
+
+
 def test_expired_sessions_are_not_served_and_are_cleaned(backend: SqlBackend) -> None:
     """Expired rows are never loaded; creates delete them in batches; sweep the rest."""
     expired = [new_key() for _ in range(5)]
@@ -361,6 +558,33 @@ def test_dropped_tables_are_logged_unavailable_and_recreated(
     key = new_key()
     assert backend.create(key, b"m", {"a": b"1"}, 60)
     assert backend.load(key) is not None
+
+
+def test_tables_of_the_earlier_layout_are_refused_not_dropped(
+    sql_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A session table with the earlier meta column: a logged error naming the
+    tables and StoreUnavailable on use; the old table is left as it was."""
+    prefix = "old" + secrets.token_hex(3) + "_"
+    engine = backend_for(open_store(sql_url)).engine
+    store = SqlCache(engine, table_prefix=prefix)
+    old = sa.Table(
+        prefix + "sessions",
+        sa.MetaData(),
+        sa.Column("key", store.backend.schema.sessions.c.key.type, primary_key=True),
+        sa.Column("meta", sa.LargeBinary, nullable=False),
+        sa.Column("expires_at", sa.BigInteger),
+    )
+    with store.engine.begin() as conn:
+        old.create(conn)
+        conn.execute(old.insert().values(key="k", meta=b"m", expires_at=None))
+    with caplog.at_level(logging.ERROR), pytest.raises(StoreUnavailable) as info:
+        store.backend.load(new_key())
+    assert "earlier" in str(info.value) and prefix + "fields" in caplog.text
+    assert prefix + "fields" not in sa.inspect(engine).get_table_names()
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(old.c.meta)).scalars().all() == [b"m"]
+    store.close()
 
 
 def _app(environ: dict[str, object], start_response: object) -> list[bytes]:

@@ -98,6 +98,7 @@ class SqlCache(BaseCache):
 
     def close(self) -> None:
         """Close the pooled connections (``stores.close_store`` calls it)."""
+        self.backend.close()
         self.engine.dispose()
 
 

@@ -5,16 +5,21 @@ error classification are :mod:`.sql_engine`'s; :mod:`.sql` wraps it as a
 cachelib store for URLs and ``store=``. What each operation sends:
 
 =========  ================================================================
-load       one SELECT (session LEFT JOIN its fields)
-touch      one UPDATE;  delete: one DELETE (the fields cascade)
-merge      BEGIN; UPDATE of the session row (locks it, GONE when missing);
-           INSERT … ON CONFLICT of the changed fields (a deleted field is
-           written as NULL); COMMIT. On PostgreSQL the UPDATE and the
-           INSERT are one statement and need no BEGIN / COMMIT
-           (:meth:`~.sql_schema.SqlSchema.merge_fields`). A merge that only
-           deletes fields sends a DELETE and checks whether any field is
-           left instead.
-create     BEGIN; INSERT session; INSERT fields; COMMIT
+load       one SELECT (session JOIN its fields, the metadata row among them)
+touch      BEGIN; UPDATE session; UPDATE metadata row; COMMIT (on
+           PostgreSQL one statement); delete: one DELETE (fields cascade)
+merge      BEGIN; UPDATE of the session row's expiry (locks it, GONE when
+           missing); INSERT … ON CONFLICT of the metadata row and the
+           changed fields (a deleted field is written as NULL); COMMIT. On
+           PostgreSQL the UPDATE and the INSERT are one statement and need
+           no BEGIN / COMMIT (:meth:`~.sql_schema.SqlSchema.merge_fields`).
+           On SQLite, when the expiry would move by less than
+           :func:`~.sql_expiry.expiry_step` (the common case: see there),
+           the session row is only read, and a one-key merge is ONE statement
+           (:meth:`~.sql_schema.SqlSchema.upsert_if_alive`). A merge that
+           only deletes fields sends a DELETE and checks whether any field
+           is left instead.
+create     BEGIN; INSERT session; INSERT fields (metadata first); COMMIT
 replace    BEGIN; UPDATE session; DELETE fields; INSERT fields; COMMIT
 lock       one INSERT … ON CONFLICT of a lease row per attempt, polled
 =========  ================================================================
@@ -45,7 +50,6 @@ from __future__ import annotations
 import itertools
 import secrets
 import threading
-import time
 import typing as t
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -56,27 +60,18 @@ from sqlalchemy.engine import Engine
 
 from ..errors import StoreUnavailable
 from ..memo import Memo
-from .base import Record, SaveResult, check_ttl, logger, poll_until
+from .base import Record, SaveResult, logger, poll_until
 from .sql_engine import Failure, classify
+from .sql_expiry import NEVER, expires_ms, keeps_expiry, now_ms
 from .sql_run import Cursor, Runner, Statement
-from .sql_schema import SqlSchema
+from .sql_schema import META_NAME, SqlSchema
+from .sql_tables import ATTEMPTS, create_tables
+from .sql_tables import error_message as _message
 
 __all__ = ["SqlBackend"]
 
 _R = t.TypeVar("_R")
 _Body = t.Callable[[Cursor], _R]
-
-#: Attempts of one operation when the database reports a deadlock, a
-#: serialization failure or a dead pooled connection.
-ATTEMPTS = 3
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _expires(ttl: int, now: int) -> int | None:
-    return now + check_ttl(ttl) * 1000 if ttl else None
 
 
 def _name(name: str) -> bytes:
@@ -118,6 +113,7 @@ class SqlBackend:
         dialect = engine.dialect
         self.dialect_name = name = dialect.name
         self._mysql = name in ("mysql", "mariadb")
+        self._sqlite = name == "sqlite"
         if name == "sqlite":
             # Take the write lock at once: a deferred transaction that reads
             # first can fail when it tries to write.
@@ -132,26 +128,36 @@ class SqlBackend:
         s, f, locks = schema.sessions, schema.fields, schema.locks
         key: t.Any = sa.bindparam("k")
         alive = sa.or_(s.c.expires_at.is_(None), s.c.expires_at > sa.bindparam("now"))
+        meta_row = f.c.name == sa.literal(META_NAME, sa.LargeBinary)
         self._load = compile(
-            sa.select(s.c.meta, f.c.name, f.c.value)
-            .select_from(
-                s.outerjoin(f, sa.and_(f.c.key == s.c.key, f.c.value.is_not(None)))
-            )
-            .where(s.c.key == key, alive)
+            sa.select(f.c.name, f.c.value, s.c.expires_at)
+            .select_from(s.join(f, f.c.key == s.c.key))
+            .where(s.c.key == key, alive, f.c.value.is_not(None))
         )
         update = (
             sa.update(s)
             .where(s.c.key == key, alive)
-            .values(meta=sa.bindparam("m"), expires_at=sa.bindparam("e"))
+            .values(expires_at=sa.bindparam("e"))
         )
         self._update = compile(update)
+        self._update_meta = compile(
+            sa.update(f).where(f.c.key == key, meta_row).values(value=sa.bindparam("m"))
+        )
         #: PostgreSQL: the merge's UPDATE and field upsert as one statement
-        #: (for one changed field, and for several).
+        #: (for one changed field, and for several), and touch's two UPDATEs.
         self._merge_field: Statement | None = None
         self._merge_fields: Statement | None = None
+        self._touch: Statement | None = None
         if name == "postgresql":
             self._merge_field = compile(schema.merge_fields(update, one=True))
             self._merge_fields = compile(schema.merge_fields(update))
+            self._touch = compile(schema.touch_meta(update))
+        #: SQLite: field upserts that only write while the session is alive.
+        self._merge_one: Statement | None = None
+        self._upsert_alive: Statement | None = None
+        if self._sqlite:
+            self._merge_one = compile(schema.upsert_if_alive(with_meta=True))
+            self._upsert_alive = compile(schema.upsert_if_alive())
         self._insert = compile(schema.insert_session(dialect))
         self._insert_field = compile(schema.insert_field())
         self._upsert_field = compile(schema.upsert_field(dialect))
@@ -166,7 +172,7 @@ class SqlBackend:
         self._any_field = compile(
             sa.select(sa.literal_column("1"))
             .select_from(f)
-            .where(f.c.key == key, f.c.value.is_not(None))
+            .where(f.c.key == key, f.c.value.is_not(None), f.c.name != META_NAME)
             .limit(1)
         )
         self._take_lock = compile(schema.take_lock(dialect))
@@ -183,34 +189,16 @@ class SqlBackend:
         # is the same for the same size.
         self._delete_batches: Memo[int, Statement] = Memo(8)
 
+    def close(self) -> None:
+        """Give back the connections the backend holds (see :mod:`.sql_run`)."""
+        self._runner.close()
+
     # -- running statements ---------------------------------------------------
 
     def ensure_schema(self) -> None:
         """Create the tables if missing (safe when several processes race)."""
-        statements = self.schema.ddl(self.engine.dialect)
-        for attempt in range(ATTEMPTS):
-            try:
-                with self.engine.connect() as conn:
-                    for statement in statements:
-                        try:
-                            conn.exec_driver_sql(statement)
-                        except exc.DBAPIError as error:
-                            # MySQL has no CREATE INDEX IF NOT EXISTS: 1061 is
-                            # "duplicate key name", the index is there.
-                            if not (self._mysql and "1061" in str(error.orig)):
-                                raise
-            except exc.SQLAlchemyError as error:
-                # Two processes creating the same table at once can collide
-                # (PostgreSQL: a duplicate pg_type row); the next try sees it.
-                if attempt + 1 < ATTEMPTS:
-                    time.sleep(0.05 * (attempt + 1))
-                    continue
-                raise StoreUnavailable(
-                    f"cannot create the SQL session tables: {_message(error)}",
-                    original=error,
-                ) from error
-            self._ready = True
-            return
+        create_tables(self.engine, self.schema)
+        self._ready = True
 
     def _run(self, what: str, body: _Body[_R], *, transaction: bool = False) -> _R:
         """Run ``body`` on a pooled connection (inside BEGIN … COMMIT when
@@ -256,35 +244,38 @@ class SqlBackend:
 
     def load(self, key: str) -> Record | None:
         """Return the stored record (one SELECT); ``ValueError`` if a row is corrupt."""
-        params = {"k": key, "now": _now_ms()}
+        params = {"k": key, "now": now_ms()}
         rows = self._run("load", lambda cur: cur.rows(self._load, params))
         if not rows:
             return None
-        meta = _binary(rows[0][0])
+        meta: bytes | None = None
         fields: dict[str, bytes] = {}
         try:
-            for _, name, value in rows:
-                if name is None:
-                    continue
+            for name, value, _ in rows:
                 if type(name) is not bytes or type(value) is not bytes:
                     name, value = _binary(name), _binary(value)  # rarely
-                fields[name.decode("utf-8")] = value
+                if name == META_NAME:
+                    meta = value
+                else:
+                    fields[name.decode("utf-8")] = value
         except UnicodeDecodeError as error:
             raise ValueError("field name is not UTF-8") from error
-        return Record(meta, fields) if fields else None
+        if meta is None:
+            raise ValueError("a stored session has no metadata row")
+        if not fields:
+            return None
+        # The token is the stored expiry, which merge() may keep (SQLite).
+        expires = rows[0][2]
+        return Record(meta, fields, NEVER if expires is None else expires)
 
     def create(self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int) -> bool:
         """Store a new record if ``key`` is absent or expired; else ``False``."""
         if not fields:
             raise ValueError("a new record needs at least one field")
-        now = _now_ms()
-        params = {
-            "k": key,
-            "m": meta,
-            "e": _expires(ttl, now),
-            "now": now,
-        }
-        rows = [(_name(name), bytes(value)) for name, value in fields.items()]
+        now = now_ms()
+        params = {"k": key, "e": expires_ms(ttl, now), "now": now}
+        rows = [(META_NAME, meta)]
+        rows += [(_name(name), bytes(value)) for name, value in fields.items()]
 
         def body(cur: Cursor) -> bool:
             if not self._insert_session(cur, params):
@@ -323,13 +314,9 @@ class SqlBackend:
         token: object = None,
     ) -> SaveResult:
         """Apply set/delete onto the newest stored version in one transaction."""
-        now = _now_ms()
-        params: dict[str, t.Any] = {
-            "k": key,
-            "m": meta,
-            "e": _expires(ttl, now),
-            "now": now,
-        }
+        now = now_ms()
+        expires = expires_ms(ttl, now)
+        params: dict[str, t.Any] = {"k": key, "m": meta, "e": expires, "now": now}
         sets = [(_name(name), bytes(value)) for name, value in set_fields.items()]
         setting = {name for name, _ in sets}
         deleting = [
@@ -342,22 +329,42 @@ class SqlBackend:
                 params["n"], params["v"] = changes[0]
             else:
                 merge_fields = self._merge_fields
-                params["names"] = [name for name, _ in changes]
-                params["values"] = [value for _, value in changes]
+                params["names"] = [META_NAME, *(name for name, _ in changes)]
+                params["values"] = [meta, *(value for _, value in changes)]
             written = self._run("merge", lambda cur: cur.rows(merge_fields, params))
             return SaveResult.SAVED if written else SaveResult.GONE
+        # SQLite: leave the session row (and its expiry index) alone when the
+        # expiry moves by less than sql_expiry.expiry_step(); see there.
+        keep = self._sqlite and keeps_expiry(token, expires, ttl)
+        if keep and len(sets) == 1 and not deleting and self._merge_one is not None:
+            params["n"], params["v"] = sets[0]
+            one = self._merge_one
+            count = self._run("merge", lambda cur: cur.count(one, params))
+            return SaveResult.SAVED if count else SaveResult.GONE
 
         def body(cur: Cursor) -> SaveResult:
-            if cur.count(self._update, params) != 1:
+            rows: list[tuple[bytes, bytes | None]]
+            if keep and self._upsert_alive is not None:
+                # SQLite: the metadata row, written only if the session is alive.
+                meta_row = {"k": key, "n": META_NAME, "v": meta, "now": now}
+                alive = cur.count(self._upsert_alive, meta_row) == 1
+                rows = []
+            else:
+                # The session row first (locked where rows are), then its fields.
+                alive = cur.count(self._update, params) == 1
+                rows = [(META_NAME, meta)]
+            if not alive:
                 return SaveResult.GONE  # nothing written: ended by someone else
             if sets:
-                self._write_fields(cur, self._upsert_field, key, changes)
+                rows += changes
+            if rows:
+                self._write_fields(cur, self._upsert_field, key, rows)
+            if sets or not deleting:
                 return SaveResult.SAVED
-            if deleting:
-                self._write_fields(cur, self._delete_field, key, changes)
-                if not cur.rows(self._any_field, params):
-                    cur.send(self._delete, params)
-                    return SaveResult.EMPTIED
+            self._write_fields(cur, self._delete_field, key, changes)
+            if not cur.rows(self._any_field, params):
+                cur.send(self._delete, params)
+                return SaveResult.EMPTIED
             return SaveResult.SAVED
 
         return self._run("merge", body, transaction=True)
@@ -366,13 +373,8 @@ class SqlBackend:
         self, key: str, meta: bytes, fields: dict[str, bytes], ttl: int
     ) -> SaveResult:
         """Overwrite an existing record (last writer wins); GONE if it is absent."""
-        now = _now_ms()
-        params = {
-            "k": key,
-            "m": meta,
-            "e": _expires(ttl, now),
-            "now": now,
-        }
+        now = now_ms()
+        params = {"k": key, "e": expires_ms(ttl, now), "now": now}
         rows = [(_name(name), bytes(value)) for name, value in fields.items()]
 
         def body(cur: Cursor) -> SaveResult:
@@ -382,22 +384,25 @@ class SqlBackend:
                 cur.send(self._delete, params)
                 return SaveResult.EMPTIED
             cur.send(self._delete_fields, params)
-            self._write_fields(cur, self._insert_field, key, rows)
+            self._write_fields(cur, self._insert_field, key, [(META_NAME, meta), *rows])
             return SaveResult.SAVED
 
         return self._run("replace", body, transaction=True)
 
     def touch(self, key: str, meta: bytes, ttl: int) -> bool:
-        """Replace meta and refresh the expiry (one UPDATE); ``False`` if gone."""
-        now = _now_ms()
-        params = {
-            "k": key,
-            "m": meta,
-            "e": _expires(ttl, now),
-            "now": now,
-        }
-        count = self._run("touch", lambda cur: cur.count(self._update, params))
-        return count == 1
+        """Replace meta and refresh the expiry; ``False`` if gone."""
+        now = now_ms()
+        params = {"k": key, "m": meta, "e": expires_ms(ttl, now), "now": now}
+        touch = self._touch
+        if touch is not None:  # PostgreSQL: one statement
+            return bool(self._run("touch", lambda cur: cur.rows(touch, params)))
+
+        def body(cur: Cursor) -> bool:
+            if cur.count(self._update, params) != 1:
+                return False
+            return cur.count(self._update_meta, params) == 1
+
+        return self._run("touch", body, transaction=True)
 
     def delete(self, key: str) -> None:
         """Delete the record and its fields (one DELETE); no error if absent."""
@@ -415,7 +420,7 @@ class SqlBackend:
         lifetime = max(1, int(ttl * 1000))
 
         def attempt(cur: Cursor) -> bool:
-            now = _now_ms()
+            now = now_ms()
             params = {
                 "k": key,
                 "t": token,
@@ -448,7 +453,7 @@ class SqlBackend:
             expired = self.schema.delete_expired(self.engine.dialect, limit)
             statement = self._runner.statement(expired)
             self._delete_batches.put(limit, statement)
-        return cur.count(statement, {"now": _now_ms()})
+        return cur.count(statement, {"now": now_ms()})
 
     def _cleanup(self) -> None:
         """Delete a small batch of expired sessions; a failure is only logged
@@ -479,7 +484,7 @@ class SqlBackend:
             if count < self.sweep_batch:
                 break
         self._run(
-            "sweep", lambda cur: cur.count(self._expired_locks, {"now": _now_ms()})
+            "sweep", lambda cur: cur.count(self._expired_locks, {"now": now_ms()})
         )
         return total
 
@@ -487,10 +492,3 @@ class SqlBackend:
 def _code(error: exc.DBAPIError) -> object:
     args = getattr(error.orig, "args", ())
     return args[0] if args else None
-
-
-def _message(error: exc.SQLAlchemyError) -> str:
-    """The driver's message (never the statement's parameters: session data)."""
-    if isinstance(error, exc.DBAPIError) and error.orig is not None:
-        return f"{type(error.orig).__name__}: {error.orig}".strip()
-    return f"{type(error).__name__}: {error}"

@@ -24,7 +24,14 @@ from sqlalchemy.engine import URL, Engine, make_url
 
 from ..errors import ConfigError
 
-__all__ = ["Failure", "classify", "create_sql_engine", "driver_url", "prepare_engine"]
+__all__ = [
+    "HELD_CONNECTIONS",
+    "Failure",
+    "classify",
+    "create_sql_engine",
+    "driver_url",
+    "prepare_engine",
+]
 
 #: Each database's default driver: the one the extras install.
 DRIVERS = {
@@ -41,6 +48,12 @@ _EXTRAS = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 CONNECT_TIMEOUT = 5
 #: Seconds a SQLite connection waits for another process's write lock.
 SQLITE_BUSY_TIMEOUT = 10.0
+#: SQLite connections of one store in one process, at most: SQLAlchemy's
+#: default pool (5 + 10 overflow). The store keeps them checked out and
+#: bounds them itself (:class:`~.sql_run.Runner`), so the pool does not.
+SQLITE_CONNECTIONS = 15
+#: The execution option that tells the Runner it may keep that many.
+HELD_CONNECTIONS = "wsgi_session_held_connections"
 
 
 def driver_url(url: str | URL) -> URL:
@@ -105,6 +118,7 @@ def create_sql_engine(
         connect_args["check_same_thread"] = False
         if "timeout" not in parsed.query:
             connect_args["timeout"] = SQLITE_BUSY_TIMEOUT
+        kwargs["max_overflow"] = -1  # bounded by SQLITE_CONNECTIONS instead
     else:
         kwargs["pool_recycle"] = 3600  # before servers drop idle connections
         if "connect_timeout" not in parsed.query:
@@ -123,6 +137,8 @@ def create_sql_engine(
         ) from error
     except (exc.ArgumentError, exc.NoSuchModuleError) as error:
         raise ConfigError(f"invalid SQL store URL: {error}", key="store") from error
+    if backend == "sqlite":
+        engine.update_execution_options(**{HELD_CONNECTIONS: SQLITE_CONNECTIONS})
     prepare_engine(engine)
     return engine
 

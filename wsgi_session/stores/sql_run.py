@@ -36,13 +36,18 @@ normalised by the caller. Statements sent this way do not fire the engine's
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 import typing as t
 from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.sql import ClauseElement
+
+from .sql_engine import HELD_CONNECTIONS
 
 __all__ = ["Cursor", "Runner", "Statement"]
 
@@ -196,7 +201,10 @@ class Runner:
     isolation level (the autocommit view :func:`~wsgi_session.stores.sql.wrap_engine`
     makes of yours) needs it set on each checkout and reset on return,
     which a ``Connection`` does: its connections are checked out through
-    one (about 5 µs more per operation).
+    one (about 5 µs more per operation). On the store's own SQLite engines
+    the connections stay checked out between operations (:meth:`_run_held`);
+    on database servers every operation checks one out and returns it, so
+    the pool's recycling and pre-ping keep working.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -206,6 +214,27 @@ class Runner:
         self.rollback = Statement("ROLLBACK", dialect)
         options = engine.get_execution_options()
         self._per_checkout = "isolation_level" in options
+        #: The store's SQLite engines: pool connections kept checked out
+        #: between operations and reused (see :meth:`_run_held`), at most
+        #: ``_capacity`` of them, and the process they belong to.
+        self._held: list[PoolProxiedConnection] | None = None
+        self._capacity = int(options.get(HELD_CONNECTIONS, 0))
+        if dialect.name == "sqlite" and self._capacity and not self._per_checkout:
+            self._held = []
+        pool = engine.pool
+        self._wait = pool.timeout() if isinstance(pool, QueuePool) else 30.0
+        self._pid = os.getpid()
+        self._reset()
+        #: A forked child's copies of its parent's held connections: kept
+        #: referenced, so that they are never closed or reused in the child.
+        self._parents: list[PoolProxiedConnection] = []
+
+    def _reset(self) -> None:
+        #: Guards ``_open`` (connections checked out: held or in use) and
+        #: ``_waiting`` (operations waiting for one to come back).
+        self._cond = threading.Condition()
+        self._open = 0
+        self._waiting = 0
 
     def statement(self, statement: ClauseElement | str) -> Statement:
         """``statement`` compiled for this engine's dialect."""
@@ -219,11 +248,111 @@ class Runner:
         if self._per_checkout:
             with self.engine.connect() as conn:
                 return self._run_on(conn.connection, body, begin)
+        if self._held is not None:
+            return self._run_held(self._held, body, begin)
         connection = self._checkout()
         try:
             return self._run_on(connection, body, begin)
         finally:
             connection.close()  # back to the pool (or gone, if invalidated)
+
+    def _run_held(
+        self,
+        held: list[PoolProxiedConnection],
+        body: t.Callable[[Cursor], _R],
+        begin: Statement | None,
+    ) -> _R:
+        """Run on a connection of ``held``, checked out of the pool when
+        none is free, and put it back there afterwards (dropped if it was
+        invalidated).
+
+        A checkout and return through the pool costs about 5 µs (SQLite,
+        the benchmark machine): a third of a session read's time in the
+        store, twice per write request. ``held`` grows to the number of
+        operations that ever ran at once, at most ``_capacity`` (the
+        pool's own limit would make an operation wait for a connection
+        returned to the pool while idle ones sit in ``held``: so the engine's
+        pool is unbounded and the runner waits instead, up to the pool's
+        timeout). ``list.pop`` and ``append`` are atomic: only an operation
+        that finds ``held`` empty takes the lock. A forked child starts with
+        no connections and a new pool, as SQLAlchemy advises
+        (``dispose(close=False)``): SQLite connections must not cross a fork.
+        """
+        if self._pid != os.getpid():
+            self._parents.extend(held)
+            held.clear()
+            self._reset()  # (a parent's thread may have held the lock)
+            self.engine.dispose(close=False)
+            self._pid = os.getpid()
+        try:
+            connection = held.pop()
+        except IndexError:
+            connection = self._take(held)
+        try:
+            return self._run_on(connection, body, begin)
+        finally:
+            if connection.is_valid:
+                held.append(connection)
+                if self._waiting:  # (read without the lock: see _take)
+                    with self._cond:
+                        self._cond.notify()
+            else:
+                connection.close()
+                with self._cond:
+                    self._open -= 1
+                    self._cond.notify()
+
+    def _take(self, held: list[PoolProxiedConnection]) -> PoolProxiedConnection:
+        """A connection for an operation that found ``held`` empty: one
+        given back meanwhile, a new one while fewer than ``_capacity`` are
+        open, else the first given back within the pool's timeout.
+
+        A waiter counts itself in ``_waiting`` before it looks at ``held``
+        under the lock, and an operation giving a connection back appends it
+        before it reads ``_waiting``: either the waiter sees the connection
+        or the giver sees the waiter and notifies it.
+        """
+        deadline = time.monotonic() + self._wait
+        with self._cond:
+            self._waiting += 1
+            try:
+                while True:
+                    try:
+                        return held.pop()
+                    except IndexError:
+                        pass
+                    if self._open < self._capacity:
+                        self._open += 1
+                        break
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise exc.TimeoutError(
+                            f"all {self._capacity} SQLite connections of the "
+                            f"session store stayed busy for {self._wait:g} s"
+                        )
+                    self._cond.wait(remaining)
+            finally:
+                self._waiting -= 1
+        try:
+            return self._checkout()
+        except BaseException:
+            with self._cond:
+                self._open -= 1
+                self._cond.notify()
+            raise
+
+    def close(self) -> None:
+        """Return the held connections to the pool (the store is closing)."""
+        held = self._held or []
+        while True:
+            try:
+                connection = held.pop()
+            except IndexError:  # (another thread may take the last one)
+                return
+            connection.close()
+            with self._cond:
+                self._open -= 1
+                self._cond.notify()
 
     def _checkout(self) -> PoolProxiedConnection:
         """A pooled connection; a failure to connect is SQLAlchemy's error,
