@@ -254,7 +254,5 @@ class SessionValues:
 
     def clear_values(self) -> None:
         """Drop every value and change (a destroyed session starts over)."""
-        self._raw.clear()
-        self._items.clear()
-        self.begin_values({})
+        self.begin_values({})  # new, empty containers: nothing shares the old
         self.touched = False
