@@ -79,6 +79,37 @@ def test_memory_url_takes_a_threshold() -> None:
     assert open_store("memory://?threshold=10000")._threshold == 10_000  # type: ignore[attr-defined]
 
 
+def test_memory_store_records_expire_for_create_and_merge() -> None:
+    """On memory://, a record past its TTL is gone for merge and its key can be
+    created again; a live one is neither replaced by create nor lost by merge."""
+    cache = MemoryCache()
+    backend = MemoryBackend(cache)
+    assert backend.create("k", b"m", {"a": b"1"}, 60)
+    assert not backend.create("k", b"m2", {"a": b"2"}, 60)
+    assert backend.merge("k", b"m3", {"b": b"2"}, [], 60) is SaveResult.SAVED
+    record = backend.load("k")
+    assert record is not None and record.fields == {"a": b"1", "b": b"2"}
+    _, stored = cache.entries["k"]
+    cache.entries["k"] = (time.time() - 1, stored)  # its TTL has passed
+    assert backend.merge("k", b"m4", {"c": b"3"}, [], 60) is SaveResult.GONE
+    assert backend.create("k", b"m5", {"z": b"9"}, 60)
+    record = backend.load("k")
+    assert record is not None and record.fields == {"z": b"9"}
+
+
+def test_memory_backend_over_a_plain_simplecache_merges_framed_bytes() -> None:
+    """A SimpleCache passed in (not ours) stores framed bytes, merged the same way."""
+    cache = SimpleCache()
+    backend = MemoryBackend(cache)
+    assert backend.create("k", b"m", {"a": b"1"}, 60)
+    assert backend.merge("k", b"m2", {"b": b"2"}, ["a"], 60) is SaveResult.SAVED
+    assert isinstance(cache.get("k"), bytes)
+    record = backend.load("k")
+    assert record is not None and record.fields == {"b": b"2"}
+    assert backend.merge("k", b"m3", {}, ["b"], 60) is SaveResult.EMPTIED
+    assert backend.load("k") is None
+
+
 def test_file_url_defaults_and_options(tmp_path: Path) -> None:
     """file:// opens a FileSystemCache; threshold 100,000 and mode 0600 by default."""
     cache = open_store(f"file://{tmp_path}/a")
