@@ -44,6 +44,7 @@ from harness import (  # noqa: E402
     call,
     environ_template,
     median,
+    pin_process,
     timed_batch,
 )
 from keys_contenders import CONTENDERS, START, KeysEnv, build  # noqa: E402
@@ -327,7 +328,7 @@ def _pin(servers: dict[str, t.Any]) -> int | None:
     os.sched_setaffinity(0, {cpu})
     for server in servers.values():
         if server.process is not None:
-            os.sched_setaffinity(server.process.pid, {cpu})
+            pin_process(server.process.pid, cpu)
     return cpu
 
 

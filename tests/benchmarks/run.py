@@ -72,6 +72,7 @@ from harness import (  # noqa: E402
     call,
     environ_template,
     median,
+    pin_process,
     timed_batch,
 )
 from sql_contenders import SQL_ORDER, SQL_STORES, build_sql_contenders  # noqa: E402
@@ -718,7 +719,7 @@ def pin_to_one_cpu(redis_server: t.Any) -> int | None:
     cpu = min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})
     if redis_server is not None and redis_server.process is not None:
-        os.sched_setaffinity(redis_server.process.pid, {cpu})
+        pin_process(redis_server.process.pid, cpu)
     return cpu
 
 
@@ -783,7 +784,7 @@ def main(argv: list[str] | None = None) -> int:
                 stores.remove("postgresql")
         if postgres_server is not None and postgres_server.process is not None:
             if pinned is not None:
-                os.sched_setaffinity(postgres_server.process.pid, {pinned})
+                pin_process(postgres_server.process.pid, pinned)
             load.watch(postgres_server.process.pid)
         for store in stores:
             log(f"{store} store ...")
