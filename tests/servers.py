@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,14 @@ def send(port: int, payload: bytes, until: bytes, timeout: float = 2.0) -> bytes
                 break
             data += chunk
         return data
+
+
+def _pg_startup_message(user: str, database: str) -> bytes:
+    """PostgreSQL's StartupMessage (protocol 3.0) for ``user`` on ``database``."""
+    body = struct.pack("!i", 196608)  # protocol version 3.0
+    body += b"user\x00" + user.encode() + b"\x00database\x00" + database.encode()
+    body += b"\x00\x00"
+    return struct.pack("!i", 4 + len(body)) + body
 
 
 class ServerProcess:
@@ -399,8 +408,14 @@ class PostgresServer(ServerProcess):
 
     binary = "initdb"
     scheme = "postgresql"
-    # An SSLRequest: any PostgreSQL answers one byte, "N" or "S".
-    probe = (b"\x00\x00\x00\x08\x04\xd2\x16\x2f", b"N")
+    # A login as postgres (a StartupMessage; trust authentication): ready
+    # once it gets AuthenticationOk. While PostgreSQL is still starting up
+    # (or recovering after a restart) it answers an error and hangs up: an
+    # SSLRequest probe was answered then too, and connections still failed.
+    probe = (
+        _pg_startup_message("postgres", "postgres"),
+        b"R\x00\x00\x00\x08\x00\x00\x00\x00",
+    )
     stop_signal = signal.SIGINT  # "fast" shutdown: do not wait for clients
 
     def __init__(self) -> None:
