@@ -89,7 +89,11 @@ class FramedBackend(abc.ABC):
 
     @abc.abstractmethod
     def _write(self, key: str, value: bytes, ttl: int) -> None:
-        """Store ``value`` unconditionally; raise StoreUnavailable if refused."""
+        """Store ``value`` unconditionally; raise StoreUnavailable if refused.
+
+        ``ttl`` (here and in :meth:`_add`) is whole seconds, 0 for no expiry,
+        already validated by the caller (:func:`~.base.check_ttl`).
+        """
 
     @abc.abstractmethod
     def _add(self, key: str, value: bytes, ttl: int) -> bool:
