@@ -25,7 +25,7 @@ from pathlib import Path
 
 from servers import ServerProcess, send
 
-from tests.load import driver as load_driver
+from tests.load import browser as load_browser
 from tests.load.settings import HOST, STORE_TIMEOUT, Plan
 from wsgi_session.middleware import store_key
 
@@ -164,8 +164,8 @@ def fault_worker_kill_lock(ctx: Context, kill_after: float = 0.5) -> dict[str, t
     after the kill. Both must get 200 within the lock timeout.
     """
 
-    def browser(cookie: str | None = None) -> load_driver.Browser:
-        b = load_driver.Browser(HOST, ctx.port, 120, load_driver.Stats())
+    def browser(cookie: str | None = None) -> load_browser.Browser:
+        b = load_browser.Browser(HOST, ctx.port, 120, load_browser.Stats())
         b.cookie = cookie
         return b
 
@@ -177,19 +177,19 @@ def fault_worker_kill_lock(ctx: Context, kill_after: float = 0.5) -> dict[str, t
     if reply.status != 200 or cookie is None:
         result.update(start=time.time(), end=time.time(), grace=0, error=reply.status)
         return result
-    sid = load_driver.sid_of(cookie)
+    sid = load_browser.sid_of(cookie)
     assert sid is not None
     tag = os.urandom(6).hex()
-    replies: dict[str, load_driver.Reply] = {}
+    replies: dict[str, load_browser.Reply] = {}
 
-    def fetch(path: str, name: str) -> load_driver.Reply:
+    def fetch(path: str, name: str) -> load_browser.Reply:
         b = browser(cookie)
         try:
             return b.get(path, name)
         finally:
             b.close()
 
-    def other_worker(pid: int) -> load_driver.Browser:
+    def other_worker(pid: int) -> load_browser.Browser:
         """A keep-alive connection served by another worker than ``pid``."""
         for _ in range(50):
             b = browser(cookie)
@@ -199,7 +199,7 @@ def fault_worker_kill_lock(ctx: Context, kill_after: float = 0.5) -> dict[str, t
         return browser(cookie)
 
     def send_in_background(
-        name: str, path: str, on: load_driver.Browser | None = None
+        name: str, path: str, on: load_browser.Browser | None = None
     ) -> threading.Thread:
         def run() -> None:
             if on is not None:

@@ -61,7 +61,7 @@ from servers import (  # noqa: E402
     free_port,
 )
 
-from tests.load import driver as load_driver  # noqa: E402
+from tests.load.browser import Browser, Stats  # noqa: E402
 from tests.load.faults import FAULTS, Context, default_plan, worker_pids  # noqa: E402
 from tests.load.judge import Report, compare, evaluate  # noqa: E402
 from tests.load.settings import (  # noqa: E402
@@ -211,7 +211,7 @@ def start_gunicorn(
     )
     out.close()
     deadline = time.monotonic() + 30
-    probe = load_driver.Browser(HOST, port, 2, load_driver.Stats())
+    probe = Browser(HOST, port, 2, Stats())
     while time.monotonic() < deadline:
         if process.poll() is not None:
             break
