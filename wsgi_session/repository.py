@@ -127,6 +127,7 @@ Found = t.Tuple[SessionMeta, Record]
 # 3.12); the request path compares with these module constants instead.
 NOTHING, CREATED, WRITTEN = Wrote.NOTHING, Wrote.CREATED, Wrote.WRITTEN
 REFRESHED, ENDED = Wrote.REFRESHED, Wrote.ENDED
+_SAVED, _GONE = SaveResult.SAVED, SaveResult.GONE
 
 
 class SessionRepository:
@@ -255,8 +256,8 @@ class SessionRepository:
                 result = self.backend.merge(
                     key, meta.encode(), fields, removed, self.ttl(meta), token=token
                 )
-            if result is not SaveResult.SAVED:
-                if result is SaveResult.GONE:
+            if result is not _SAVED:
+                if result is _GONE:
                     log.debug(
                         "wsgi_session: session ended concurrently; not resurrected"
                     )
