@@ -358,6 +358,8 @@ def check_ttl(ttl: int) -> int:
     ...
     ValueError: ttl must be an int >= 0 (seconds), got -1
     """
+    if type(ttl) is int and ttl >= 0:  # every call of ours: one test
+        return ttl
     if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0:
         raise ValueError(f"ttl must be an int >= 0 (seconds), got {ttl!r}")
     return ttl
