@@ -36,10 +36,12 @@ normalised by the caller. Statements sent this way do not fire the engine's
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 import typing as t
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import exc
@@ -47,11 +49,13 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.sql import ClauseElement
 
-from .sql_engine import HELD_CONNECTIONS
+from .sql_engine import HELD_CONNECTIONS, OPENED, Holding
 
 __all__ = ["Cursor", "Runner", "Statement"]
 
 _R = t.TypeVar("_R")
+#: A held connection and the ``time.monotonic()`` after which it is too old.
+_Held = tuple[PoolProxiedConnection, float]
 Params = Mapping[str, t.Any]
 _NO_PARAMS: Params = {}
 
@@ -201,10 +205,10 @@ class Runner:
     isolation level (the autocommit view :func:`~wsgi_session.stores.sql.wrap_engine`
     makes of yours) needs it set on each checkout and reset on return,
     which a ``Connection`` does: its connections are checked out through
-    one (about 5 µs more per operation). On the store's own SQLite engines
-    the connections stay checked out between operations (:meth:`_run_held`);
-    on database servers every operation checks one out and returns it, so
-    the pool's recycling and pre-ping keep working.
+    one (about 5 µs more per operation). The store's own engines keep their
+    connections checked out between operations (:meth:`_run_held`), within
+    the limits of their :class:`~.sql_engine.Holding`; with ``pre_ping``
+    a server's are checked out for every operation, so the pool pings them.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -214,20 +218,27 @@ class Runner:
         self.rollback = Statement("ROLLBACK", dialect)
         options = engine.get_execution_options()
         self._per_checkout = "isolation_level" in options
-        #: The store's SQLite engines: pool connections kept checked out
-        #: between operations and reused (see :meth:`_run_held`), at most
-        #: ``_capacity`` of them, and the process they belong to.
-        self._held: list[PoolProxiedConnection] | None = None
-        self._capacity = int(options.get(HELD_CONNECTIONS, 0))
-        if dialect.name == "sqlite" and self._capacity and not self._per_checkout:
+        #: Connections kept checked out between operations (see
+        #: :meth:`_run_held`), each with the ``time.monotonic()`` after
+        #: which it is too old to use; the process they belong to.
+        self._held: list[_Held] | None = None
+        holding = options.get(HELD_CONNECTIONS)
+        if not isinstance(holding, Holding) or self._per_checkout:
+            holding = Holding(0, 0, None)
+        else:
             self._held = []
+            # A store nobody closed: its connections are closed when it
+            # goes (a pool would have taken them back), not left to the
+            # garbage collector (psycopg warns); never a parent's in a child.
+            weakref.finalize(self, _close_held, self._held, os.getpid())
+        self._capacity, self._idle, self._recycle = holding
         pool = engine.pool
         self._wait = pool.timeout() if isinstance(pool, QueuePool) else 30.0
         self._pid = os.getpid()
         self._reset()
         #: A forked child's copies of its parent's held connections: kept
         #: referenced, so that they are never closed or reused in the child.
-        self._parents: list[PoolProxiedConnection] = []
+        self._parents: list[_Held] = []
 
     def _reset(self) -> None:
         #: Guards ``_open`` (connections checked out: held or in use) and
@@ -245,11 +256,11 @@ class Runner:
     ) -> _R:
         """Call ``body`` with a :class:`Cursor`, inside ``begin`` … ``COMMIT``
         when ``begin`` is given; SQLAlchemy's exceptions propagate."""
+        if self._held is not None:
+            return self._run_held(self._held, body, begin)
         if self._per_checkout:
             with self.engine.connect() as conn:
                 return self._run_on(conn.connection, body, begin)
-        if self._held is not None:
-            return self._run_held(self._held, body, begin)
         connection = self._checkout()
         try:
             return self._run_on(connection, body, begin)
@@ -258,25 +269,28 @@ class Runner:
 
     def _run_held(
         self,
-        held: list[PoolProxiedConnection],
+        held: list[_Held],
         body: t.Callable[[Cursor], _R],
         begin: Statement | None,
     ) -> _R:
         """Run on a connection of ``held``, checked out of the pool when
-        none is free, and put it back there afterwards (dropped if it was
-        invalidated).
+        none is free, and put it back there afterwards (closed if it was
+        invalidated, or if ``_idle`` are free already).
 
         A checkout and return through the pool costs about 5 µs (SQLite,
         the benchmark machine): a third of a session read's time in the
         store, twice per write request. ``held`` grows to the number of
-        operations that ever ran at once, at most ``_capacity`` (the
-        pool's own limit would make an operation wait for a connection
-        returned to the pool while idle ones sit in ``held``: so the engine's
-        pool is unbounded and the runner waits instead, up to the pool's
-        timeout). ``list.pop`` and ``append`` are atomic: only an operation
-        that finds ``held`` empty takes the lock. A forked child starts with
-        no connections and a new pool, as SQLAlchemy advises
-        (``dispose(close=False)``): SQLite connections must not cross a fork.
+        operations that ever ran at once, at most ``_idle``; at most
+        ``_capacity`` are open (the pool's own limit would make an
+        operation wait for a connection returned to the pool while idle
+        ones sit in ``held``: so the engine's pool is unbounded and the
+        runner waits instead, up to the pool's timeout). A connection
+        older than ``_recycle`` seconds (the pool's ``pool_recycle``) is
+        closed when taken, and another one used. ``list.pop`` and
+        ``append`` are atomic: only an operation that finds ``held`` empty
+        takes the lock. A forked child starts with no connections and a
+        new pool, as SQLAlchemy advises (``dispose(close=False)``):
+        connections must not cross a fork.
         """
         if self._pid != os.getpid():
             self._parents.extend(held)
@@ -285,24 +299,28 @@ class Runner:
             self.engine.dispose(close=False)
             self._pid = os.getpid()
         try:
-            connection = held.pop()
+            entry = held.pop()
         except IndexError:
-            connection = self._take(held)
+            entry = self._take(held)
+        else:
+            if entry[1] < time.monotonic():  # older than the pool's recycle
+                self._drop(entry[0])
+                entry = self._take(held)
+        connection = entry[0]
         try:
             return self._run_on(connection, body, begin)
         finally:
-            if connection.is_valid:
-                held.append(connection)
+            # (len() read without the lock: a race keeps one more, at most
+            # one per operation running, and never more than _capacity)
+            if connection.is_valid and len(held) < self._idle:
+                held.append(entry)
                 if self._waiting:  # (read without the lock: see _take)
                     with self._cond:
                         self._cond.notify()
             else:
-                connection.close()
-                with self._cond:
-                    self._open -= 1
-                    self._cond.notify()
+                self._drop(connection)
 
-    def _take(self, held: list[PoolProxiedConnection]) -> PoolProxiedConnection:
+    def _take(self, held: list[_Held]) -> _Held:
         """A connection for an operation that found ``held`` empty: one
         given back meanwhile, a new one while fewer than ``_capacity`` are
         open, else the first given back within the pool's timeout.
@@ -327,26 +345,46 @@ class Runner:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise exc.TimeoutError(
-                            f"all {self._capacity} SQLite connections of the "
-                            f"session store stayed busy for {self._wait:g} s"
+                            f"all {self._capacity} {self.dialect.name} "
+                            "connections of the session store stayed busy "
+                            f"for {self._wait:g} s"
                         )
                     self._cond.wait(remaining)
             finally:
                 self._waiting -= 1
         try:
-            return self._checkout()
+            connection = self._checkout()
         except BaseException:
             with self._cond:
                 self._open -= 1
                 self._cond.notify()
             raise
+        recycle = self._recycle
+        if recycle is None:
+            return connection, math.inf
+        opened = connection.info.get(OPENED)
+        if not isinstance(opened, float):  # (opened before the listener)
+            opened = time.monotonic()
+        return connection, opened + recycle
+
+    def _drop(self, connection: PoolProxiedConnection) -> None:
+        """Close a held connection for good (an invalidated one goes back
+        to the pool, which opens a new one in its place when asked)."""
+        try:
+            if connection.is_valid:
+                connection.detach()
+            connection.close()
+        finally:
+            with self._cond:
+                self._open -= 1
+                self._cond.notify()
 
     def close(self) -> None:
         """Return the held connections to the pool (the store is closing)."""
         held = self._held or []
         while True:
             try:
-                connection = held.pop()
+                connection, _ = held.pop()
             except IndexError:  # (another thread may take the last one)
                 return
             connection.close()
@@ -415,8 +453,27 @@ class Runner:
     def _invalidate(
         self, connection: PoolProxiedConnection, error: BaseException
     ) -> None:
-        """A dead connection: drop it, and the pool's idle ones with it (a
-        restarted server killed them all), as ``Connection`` does."""
+        """A dead connection: drop it, and the pool's idle ones and the held
+        ones with it (a restarted server killed them all), as ``Connection``
+        does. Connections other operations are using come back as they are
+        (a dead one is found by its own operation)."""
         if connection.is_valid:
             connection.invalidate(error)
         self.engine.dispose()
+        held = self._held or []
+        while True:
+            try:
+                other, _ = held.pop()
+            except IndexError:
+                return
+            self._drop(other)
+
+
+def _close_held(held: list[_Held], pid: int) -> None:
+    """Close the connections a runner that is gone still held (in the
+    process that opened them)."""
+    while held and os.getpid() == pid:
+        connection, _ = held.pop()
+        if connection.is_valid:
+            connection.detach()
+        connection.close()  # (the pool logs a driver's error and goes on)
