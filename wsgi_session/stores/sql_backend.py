@@ -143,14 +143,19 @@ class SqlBackend:
         self._update_meta = compile(
             sa.update(f).where(f.c.key == key, meta_row).values(value=sa.bindparam("m"))
         )
-        #: PostgreSQL: the merge's UPDATE and field upsert as one statement
-        #: (for one changed field, and for several), and touch's two UPDATEs.
-        self._merge_field: Statement | None = None
-        self._merge_fields: Statement | None = None
+        #: PostgreSQL: a merge as one statement, by (keeps the stored
+        #: expiry, one changed field), and touch's two UPDATEs as one.
+        self._pg_merge: dict[tuple[bool, bool], Statement] = {}
         self._touch: Statement | None = None
         if name == "postgresql":
-            self._merge_field = compile(schema.merge_fields(update, one=True))
-            self._merge_fields = compile(schema.merge_fields(update))
+            # The stored expiry kept: the session row is only locked
+            # against a DELETE (no new row version, no index entries).
+            check = sa.select(s.c.key).where(s.c.key == key, alive)
+            check = check.with_for_update(read=True, key_share=True)
+            for keep, first in ((False, update.returning(s.c.key)), (True, check)):
+                for one in (False, True):
+                    merge = schema.merge_fields(first, one=one)
+                    self._pg_merge[keep, one] = compile(merge)
             self._touch = compile(schema.touch_meta(update))
         #: SQLite: field upserts that only write while the session is alive.
         self._merge_one: Statement | None = None
@@ -323,19 +328,19 @@ class SqlBackend:
             name for name in {_name(n) for n in del_fields} if name not in setting
         ]
         changes = [*sets, *((name, None) for name in deleting)]
-        if sets and self._merge_field is not None and self._merge_fields is not None:
-            if len(changes) == 1:
-                merge_fields = self._merge_field
+        # SQLite, PostgreSQL: leave the session row (and its expiry index)
+        # alone when the expiry moves by less than sql_expiry.expiry_step().
+        keep = not self._mysql and keeps_expiry(token, expires, ttl)
+        if sets and self._pg_merge:
+            single = len(changes) == 1
+            merge_fields = self._pg_merge[keep, single]
+            if single:
                 params["n"], params["v"] = changes[0]
             else:
-                merge_fields = self._merge_fields
                 params["names"] = [META_NAME, *(name for name, _ in changes)]
                 params["values"] = [meta, *(value for _, value in changes)]
             written = self._run("merge", lambda cur: cur.rows(merge_fields, params))
             return SaveResult.SAVED if written else SaveResult.GONE
-        # SQLite: leave the session row (and its expiry index) alone when the
-        # expiry moves by less than sql_expiry.expiry_step(); see there.
-        keep = self._sqlite and keeps_expiry(token, expires, ttl)
         if keep and len(sets) == 1 and not deleting and self._merge_one is not None:
             params["n"], params["v"] = sets[0]
             one = self._merge_one
