@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
+import typing as t
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -176,3 +179,60 @@ def test_postgres_merges_racing_deletes_are_saved_or_gone(
         assert _values(backend, key) == {}
     assert set(results) <= {SaveResult.SAVED, SaveResult.GONE}, results
     store.close()
+
+
+def _deadlocks(admin: t.Any) -> int:
+    row = admin.execute(
+        "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+    ).fetchone()
+    return int(row[0])
+
+
+def test_postgres_merges_keeping_the_expiry_queue_behind_replaces(
+    postgresql_url: str, postgres_server: t.Any
+) -> None:
+    """PostgreSQL: merges that keep the expiry still lock the session row
+    first, like every writer: racing replaces of the same session never
+    deadlock (the server counts none)."""
+    name = f"queue_{secrets.token_hex(3)}"
+    store = open_store(f"{postgresql_url}&application_name={name}")
+    assert isinstance(store, SqlCache)
+    backend = store.backend
+    key = new_key()
+    backend.create(key, b"m", {"a": b"0", "b": b"0", "c": b"0"}, 600)
+    record = backend.load(key)
+    assert record is not None
+    fields = {"a": b"1", "b": b"1", "c": b"1"}
+    errors: list[BaseException] = []
+
+    def replace() -> None:
+        try:
+            for _ in range(150):
+                backend.replace(key, b"m", fields, 600)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    def merge() -> None:
+        try:
+            for n in range(150):
+                changes = {"c": b"%d" % n} if n % 2 else {"a": b"2", "c": b"2"}
+                backend.merge(key, b"m", changes, [], 600, token=record.token)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    with psycopg.connect(postgres_server.url, autocommit=True) as admin:
+        before = _deadlocks(admin)
+        threads = [threading.Thread(target=f) for f in (replace, merge, merge)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        store.close()  # (a server process reports its counts when it ends)
+        query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+        deadline = time.monotonic() + 5
+        while admin.execute(query, [name]).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.2)
+        assert not errors
+        assert _deadlocks(admin) == before

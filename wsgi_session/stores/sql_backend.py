@@ -13,12 +13,11 @@ merge      BEGIN; UPDATE of the session row's expiry (locks it, GONE when
            changed fields (a deleted field is written as NULL); COMMIT. On
            PostgreSQL the UPDATE and the INSERT are one statement and need
            no BEGIN / COMMIT (:meth:`~.sql_schema.SqlSchema.merge_fields`).
-           On SQLite, when the expiry would move by less than
-           :func:`~.sql_expiry.expiry_step` (the common case: see there),
-           the session row is only read, and a one-key merge is ONE statement
-           (:meth:`~.sql_schema.SqlSchema.upsert_if_alive`). A merge that
-           only deletes fields sends a DELETE and checks whether any field
-           is left instead.
+           When the expiry would move by less than :func:`~.sql_expiry.expiry_step`
+           (the common case: see there), the session row is only read (on
+           PostgreSQL locked FOR NO KEY UPDATE); on SQLite a one-key merge is ONE
+           statement (:meth:`~.sql_schema.SqlSchema.upsert_if_alive`). Only
+           deleting fields: a DELETE, then a check whether any field is left.
 create     BEGIN; INSERT session; INSERT fields (metadata first); COMMIT
 replace    BEGIN; UPDATE session; DELETE fields; INSERT fields; COMMIT
 lock       one INSERT … ON CONFLICT of a lease row per attempt, polled
@@ -148,10 +147,10 @@ class SqlBackend:
         self._pg_merge: dict[tuple[bool, bool], Statement] = {}
         self._touch: Statement | None = None
         if name == "postgresql":
-            # The stored expiry kept: the session row is only locked
-            # against a DELETE (no new row version, no index entries).
+            # The stored expiry kept: the session row is only locked (no new
+            # row version, no index entries), as an UPDATE would lock it.
             check = sa.select(s.c.key).where(s.c.key == key, alive)
-            check = check.with_for_update(read=True, key_share=True)
+            check = check.with_for_update(key_share=True)  # FOR NO KEY UPDATE
             for keep, first in ((False, update.returning(s.c.key)), (True, check)):
                 for one in (False, True):
                     merge = schema.merge_fields(first, one=one)

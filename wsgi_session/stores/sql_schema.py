@@ -259,8 +259,8 @@ class SqlSchema:
 
     def merge_fields(self, session: t.Any, *, one: bool = False) -> t.Any:
         """PostgreSQL: ``session``, the UPDATE of the session row's expiry
-        (or a ``SELECT … FOR KEY SHARE`` of it, when the merge keeps the
-        stored expiry), and the upsert of its
+        (or a ``SELECT … FOR NO KEY UPDATE`` of it, when the merge keeps
+        the stored expiry), and the upsert of its
         metadata row and fields as ONE statement (no BEGIN / COMMIT round
         trips): the CTE RETURNs the session's key if the row was
         there and alive, and the INSERT takes its rows from that CTE joined
