@@ -1,9 +1,9 @@
 """The SQL store: sessions as rows in SQLite, PostgreSQL or MySQL / MariaDB.
 
-With :mod:`.sql_backend`, :mod:`.sql_schema`, :mod:`.sql_engine` and
-:mod:`.sql_run` the only modules that import SQLAlchemy (Core, not the
-ORM). This one makes the store a URL or an ``Engine`` becomes: a cachelib
-cache whose ``backend`` is the
+With :mod:`.sql_backend`, :mod:`.sql_schema`, :mod:`.sql_engine`,
+:mod:`.sql_run` and :mod:`.sql_cursor` the only modules that import
+SQLAlchemy (Core, not the ORM). This one makes the store a URL or an
+``Engine`` becomes: a cachelib cache whose ``backend`` is the
 :class:`~wsgi_session.stores.sql_backend.SqlBackend` sessions live in.
 
     >>> import tempfile

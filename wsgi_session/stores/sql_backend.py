@@ -13,12 +13,11 @@ merge      BEGIN; UPDATE of the session row's expiry (locks it, GONE when
            changed fields (a deleted field is written as NULL); COMMIT. On
            PostgreSQL the UPDATE and the INSERT are one statement and need
            no BEGIN / COMMIT (:meth:`~.sql_schema.SqlSchema.merge_fields`).
-           On SQLite, when the expiry would move by less than
-           :func:`~.sql_expiry.expiry_step` (the common case: see there),
-           the session row is only read, and a one-key merge is ONE statement
-           (:meth:`~.sql_schema.SqlSchema.upsert_if_alive`). A merge that
-           only deletes fields sends a DELETE and checks whether any field
-           is left instead.
+           When the expiry would move by less than :func:`~.sql_expiry.expiry_step`
+           (the common case: see there), the session row is only read (on
+           PostgreSQL locked FOR NO KEY UPDATE); on SQLite a one-key merge is ONE
+           statement (:meth:`~.sql_schema.SqlSchema.upsert_if_alive`). Only
+           deleting fields: a DELETE, then a check whether any field is left.
 create     BEGIN; INSERT session; INSERT fields (metadata first); COMMIT
 replace    BEGIN; UPDATE session; DELETE fields; INSERT fields; COMMIT
 lock       one INSERT … ON CONFLICT of a lease row per attempt, polled
@@ -143,14 +142,19 @@ class SqlBackend:
         self._update_meta = compile(
             sa.update(f).where(f.c.key == key, meta_row).values(value=sa.bindparam("m"))
         )
-        #: PostgreSQL: the merge's UPDATE and field upsert as one statement
-        #: (for one changed field, and for several), and touch's two UPDATEs.
-        self._merge_field: Statement | None = None
-        self._merge_fields: Statement | None = None
+        #: PostgreSQL: a merge as one statement, by (keeps the stored
+        #: expiry, one changed field), and touch's two UPDATEs as one.
+        self._pg_merge: dict[tuple[bool, bool], Statement] = {}
         self._touch: Statement | None = None
         if name == "postgresql":
-            self._merge_field = compile(schema.merge_fields(update, one=True))
-            self._merge_fields = compile(schema.merge_fields(update))
+            # The stored expiry kept: the session row is only locked (no new
+            # row version, no index entries), as an UPDATE would lock it.
+            check = sa.select(s.c.key).where(s.c.key == key, alive)
+            check = check.with_for_update(key_share=True)  # FOR NO KEY UPDATE
+            for keep, first in ((False, update.returning(s.c.key)), (True, check)):
+                for one in (False, True):
+                    merge = schema.merge_fields(first, one=one)
+                    self._pg_merge[keep, one] = compile(merge)
             self._touch = compile(schema.touch_meta(update))
         #: SQLite: field upserts that only write while the session is alive.
         self._merge_one: Statement | None = None
@@ -323,19 +327,19 @@ class SqlBackend:
             name for name in {_name(n) for n in del_fields} if name not in setting
         ]
         changes = [*sets, *((name, None) for name in deleting)]
-        if sets and self._merge_field is not None and self._merge_fields is not None:
-            if len(changes) == 1:
-                merge_fields = self._merge_field
+        # SQLite, PostgreSQL: leave the session row (and its expiry index)
+        # alone when the expiry moves by less than sql_expiry.expiry_step().
+        keep = not self._mysql and keeps_expiry(token, expires, ttl)
+        if sets and self._pg_merge:
+            single = len(changes) == 1
+            merge_fields = self._pg_merge[keep, single]
+            if single:
                 params["n"], params["v"] = changes[0]
             else:
-                merge_fields = self._merge_fields
                 params["names"] = [META_NAME, *(name for name, _ in changes)]
                 params["values"] = [meta, *(value for _, value in changes)]
             written = self._run("merge", lambda cur: cur.rows(merge_fields, params))
             return SaveResult.SAVED if written else SaveResult.GONE
-        # SQLite: leave the session row (and its expiry index) alone when the
-        # expiry moves by less than sql_expiry.expiry_step(); see there.
-        keep = self._sqlite and keeps_expiry(token, expires, ttl)
         if keep and len(sets) == 1 and not deleting and self._merge_one is not None:
             params["n"], params["v"] = sets[0]
             one = self._merge_one

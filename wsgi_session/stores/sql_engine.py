@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import os
+import time
 import typing as t
 
 import sqlalchemy as sa
@@ -26,7 +27,9 @@ from ..errors import ConfigError
 
 __all__ = [
     "HELD_CONNECTIONS",
+    "OPENED",
     "Failure",
+    "Holding",
     "classify",
     "create_sql_engine",
     "driver_url",
@@ -48,12 +51,33 @@ _EXTRAS = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 CONNECT_TIMEOUT = 5
 #: Seconds a SQLite connection waits for another process's write lock.
 SQLITE_BUSY_TIMEOUT = 10.0
-#: SQLite connections of one store in one process, at most: SQLAlchemy's
-#: default pool (5 + 10 overflow). The store keeps them checked out and
-#: bounds them itself (:class:`~.sql_run.Runner`), so the pool does not.
-SQLITE_CONNECTIONS = 15
-#: The execution option that tells the Runner it may keep that many.
+#: SQLAlchemy's default pool: connections kept, and opened beyond them.
+POOL_SIZE, MAX_OVERFLOW = 5, 10
+#: Seconds a server connection lives (before servers drop idle ones).
+POOL_RECYCLE = 3600
+#: The execution option that tells the Runner to keep connections checked
+#: out between operations, and how many (a :class:`Holding`).
 HELD_CONNECTIONS = "wsgi_session_held_connections"
+#: The key of a pooled connection's ``info`` that holds when it was opened
+#: (``time.monotonic()``; set by the store's ``connect`` listener).
+OPENED = "wsgi_session_opened"
+
+
+class Holding(t.NamedTuple):
+    """The limits of the connections the store's own engines keep checked
+    out (:class:`~.sql_run.Runner`): the pool's, which the store enforces
+    itself, so the engine's pool is unbounded.
+
+    >>> Holding(15, 5, 3600.0).capacity
+    15
+    """
+
+    #: Open at most (the pool's ``pool_size + max_overflow``).
+    capacity: int
+    #: Kept when idle (the pool's ``pool_size``): any more are closed.
+    idle: int
+    #: Seconds a connection may live (the pool's ``pool_recycle``), or None.
+    recycle: float | None
 
 
 def driver_url(url: str | URL) -> URL:
@@ -118,13 +142,21 @@ def create_sql_engine(
         connect_args["check_same_thread"] = False
         if "timeout" not in parsed.query:
             connect_args["timeout"] = SQLITE_BUSY_TIMEOUT
-        kwargs["max_overflow"] = -1  # bounded by SQLITE_CONNECTIONS instead
+        # SQLite keeps all it opened (a new one costs its PRAGMAs, and no
+        # server counts them); pre-ping is only done when one is checked out.
+        most = POOL_SIZE + MAX_OVERFLOW
+        holding: Holding | None = Holding(most, most, None)
     else:
-        kwargs["pool_recycle"] = 3600  # before servers drop idle connections
+        kwargs["pool_recycle"] = POOL_RECYCLE
         if "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = CONNECT_TIMEOUT
-        if pool_size is not None:
-            kwargs["pool_size"] = pool_size
+        size = POOL_SIZE if pool_size is None else pool_size
+        kwargs["pool_size"] = size
+        # With pre-ping every operation checks a connection out of the pool
+        # (which pings it); else the runner keeps them, in the pool's limits.
+        holding = None if pre_ping else Holding(size + MAX_OVERFLOW, size, POOL_RECYCLE)
+    if holding is not None:
+        kwargs["max_overflow"] = -1  # bounded by the runner instead
     kwargs["connect_args"] = connect_args
     try:
         engine = sa.create_engine(parsed, **kwargs)
@@ -137,8 +169,8 @@ def create_sql_engine(
         ) from error
     except (exc.ArgumentError, exc.NoSuchModuleError) as error:
         raise ConfigError(f"invalid SQL store URL: {error}", key="store") from error
-    if backend == "sqlite":
-        engine.update_execution_options(**{HELD_CONNECTIONS: SQLITE_CONNECTIONS})
+    if holding is not None:
+        engine.update_execution_options(**{HELD_CONNECTIONS: holding})
     prepare_engine(engine)
     return engine
 
@@ -150,7 +182,8 @@ def prepare_engine(engine: Engine) -> None:
     processes share the file), ``synchronous=NORMAL`` (safe with WAL) and
     foreign keys (a deleted session's fields go with it). MySQL / MariaDB:
     READ COMMITTED and strict mode (an oversized value is an error, never
-    truncated).
+    truncated). Every database: the time the connection was opened, in
+    its ``info`` (:data:`OPENED`), for the runner's recycling.
     """
     if event.contains(engine, "connect", _on_connect):
         return
@@ -158,6 +191,7 @@ def prepare_engine(engine: Engine) -> None:
 
 
 def _on_connect(dbapi_connection: t.Any, record: t.Any) -> None:
+    record.info[OPENED] = time.monotonic()
     module = type(dbapi_connection).__module__
     cursor = dbapi_connection.cursor()
     try:

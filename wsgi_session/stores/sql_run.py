@@ -1,9 +1,9 @@
 """Running the SQL store's statements: compiled once, sent with the DBAPI cursor.
 
 SQLAlchemy Core builds every statement of the store (:mod:`.sql_schema`,
-:mod:`.sql_backend`); :class:`Statement` compiles one once for the engine's
-dialect, and :class:`Runner` executes it with the DBAPI cursor of a
-connection checked out of the engine's pool.
+:mod:`.sql_backend`); a :class:`~.sql_cursor.Statement` compiles one once
+for the engine's dialect, and :class:`Runner` executes it with the DBAPI
+cursor (:class:`~.sql_cursor.Cursor`) of a pooled connection.
 
 Why not ``Connection.execute``: it costs 30 µs (SQLite) to 60 µs
 (PostgreSQL with psycopg) per statement on the benchmark machine, for its
@@ -21,175 +21,31 @@ to the pool. The store's parameters are ``str``, ``int``, ``bytes`` and
 takes as they are; what the drivers return for binary columns is
 normalised by the caller. Statements sent this way do not fire the engine's
 ``before_cursor_execute`` events.
-
-    >>> import sqlalchemy as sa
-    >>> from sqlalchemy.dialects import sqlite
-    >>> t = sa.table("t", sa.column("a"), sa.column("b"))
-    >>> b, a = sa.bindparam("b"), sa.bindparam("a")
-    >>> query = sa.select(t.c.a).where(t.c.b == b, t.c.a > a)
-    >>> statement = Statement(query, sqlite.dialect())
-    >>> statement.sql.splitlines()[-1]
-    'WHERE t.b = ? AND t.a > ?'
-    >>> statement.bind({"a": 1, "b": 2})
-    [2, 1]
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 import typing as t
-from collections.abc import Iterable, Mapping, Sequence
+import weakref
 
 from sqlalchemy import exc
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.sql import ClauseElement
 
-from .sql_engine import HELD_CONNECTIONS
+from .sql_cursor import Cursor, Statement
+from .sql_engine import HELD_CONNECTIONS, OPENED, Holding
 
 __all__ = ["Cursor", "Runner", "Statement"]
 
 _R = t.TypeVar("_R")
-Params = Mapping[str, t.Any]
-_NO_PARAMS: Params = {}
-
-
-class Statement:
-    """A statement compiled for one dialect: its SQL and its parameters' order.
-
-    ``statement`` is a Core construct with named ``bindparam()`` parameters,
-    or SQL text without parameters (``BEGIN``).
-
-    >>> from sqlalchemy.dialects import postgresql
-    >>> Statement("COMMIT", postgresql.dialect()).sql
-    'COMMIT'
-    """
-
-    __slots__ = ("fixed", "names", "positional", "sql")
-
-    def __init__(self, statement: ClauseElement | str, dialect: Dialect) -> None:
-        self.positional = bool(dialect.positional)
-        #: Parameters the statement carries itself (``LIMIT 100``'s).
-        self.fixed: dict[str, t.Any] = {}
-        if isinstance(statement, str):
-            self.sql = statement
-            self.names: tuple[str, ...] = ()
-            return
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        order = getattr(compiled, "positiontup", None) if self.positional else None
-        self.names = tuple(order if order is not None else compiled.params)
-        self.fixed = {
-            name: value for name, value in compiled.params.items() if value is not None
-        }
-
-    def bind(self, params: Params) -> Sequence[t.Any] | Mapping[str, t.Any]:
-        """The DBAPI parameters of a call: a list in placeholder order for
-        positional paramstyles, else a dict of exactly the statement's names.
-
-        >>> from sqlalchemy.dialects import postgresql
-        >>> import sqlalchemy as sa
-        >>> query = sa.select(sa.column("a")).where(sa.column("b") == sa.bindparam("b"))
-        >>> Statement(query.limit(5), postgresql.dialect()).bind({"b": 2, "x": 0})
-        {'b': 2, 'param_1': 5}
-        """
-        if self.fixed:
-            params = {**self.fixed, **params}
-        if self.positional:
-            return [params[name] for name in self.names]
-        return {name: params[name] for name in self.names}
-
-
-class Cursor:
-    """The statements of one operation, on one checked-out DBAPI connection.
-
-    Each method executes a :class:`Statement` on the operation's one DBAPI
-    cursor and raises SQLAlchemy's exception for a driver's (the connection
-    is then marked for invalidation when the driver reports it dead).
-    """
-
-    __slots__ = ("_connection", "_cursor", "_dialect", "_error", "dead")
-
-    def __init__(self, dbapi_connection: t.Any, dialect: Dialect) -> None:
-        self._connection = dbapi_connection
-        self._dialect = dialect
-        self._error: type[Exception] = dialect.loaded_dbapi.Error
-        self._cursor: t.Any = None
-        #: The driver reported the connection dead (it must not be reused).
-        self.dead: BaseException | None = None
-
-    def _execute(self, statement: Statement, params: Params) -> t.Any:
-        cursor = self._cursor
-        try:
-            if cursor is None:
-                self._cursor = cursor = self._connection.cursor()
-            if statement.names:
-                cursor.execute(statement.sql, statement.bind(params))
-            else:
-                cursor.execute(statement.sql)
-        except self._error as error:
-            raise self._wrap(error, statement, cursor) from error
-        return cursor
-
-    def send(self, statement: Statement, params: Params = _NO_PARAMS) -> None:
-        """Execute ``statement`` (nothing to fetch)."""
-        self._execute(statement, params)
-
-    def rows(self, statement: Statement, params: Params = _NO_PARAMS) -> list[t.Any]:
-        """Execute ``statement`` and fetch all its rows."""
-        cursor = self._execute(statement, params)
-        try:
-            rows: list[t.Any] = cursor.fetchall()
-        except self._error as error:
-            raise self._wrap(error, statement, cursor) from error
-        return rows
-
-    def count(self, statement: Statement, params: Params = _NO_PARAMS) -> int:
-        """Execute ``statement``; return the number of rows it changed."""
-        return int(self._execute(statement, params).rowcount)
-
-    def execute_many(self, statement: Statement, rows: Iterable[Params]) -> None:
-        """Execute ``statement`` once per parameter set (the drivers batch
-        these: psycopg pipelines them, PyMySQL sends one multi-row INSERT)."""
-        cursor = self._cursor
-        try:
-            if cursor is None:
-                self._cursor = cursor = self._connection.cursor()
-            cursor.executemany(statement.sql, [statement.bind(row) for row in rows])
-        except self._error as error:
-            raise self._wrap(error, statement, cursor) from error
-
-    def close(self) -> None:
-        """Close the DBAPI cursor (the connection stays open)."""
-        cursor, self._cursor = self._cursor, None
-        if cursor is not None:
-            # (not contextlib.suppress: it costs more than the close itself)
-            try:  # noqa: SIM105
-                cursor.close()
-            except self._error:  # a dead connection's cursor: nothing to free
-                pass
-
-    def _wrap(
-        self, error: Exception, statement: Statement, cursor: t.Any
-    ) -> exc.DBAPIError:
-        dialect = self._dialect
-        if self.dead is None and dialect.is_disconnect(
-            t.cast(t.Any, error), self._connection, cursor
-        ):
-            self.dead = error
-        wrapped = exc.DBAPIError.instance(
-            statement.sql,
-            None,  # never the parameters: they are session data
-            error,
-            self._error,
-            hide_parameters=True,
-            connection_invalidated=self.dead is not None,
-            dialect=dialect,
-        )
-        assert isinstance(wrapped, exc.DBAPIError)
-        return wrapped
+#: A kept connection, the ``time.monotonic()`` after which it is too old,
+#: and its cursor (kept with it: see :meth:`Runner._take`).
+_Held = tuple[PoolProxiedConnection, float, Cursor]
 
 
 class Runner:
@@ -201,10 +57,10 @@ class Runner:
     isolation level (the autocommit view :func:`~wsgi_session.stores.sql.wrap_engine`
     makes of yours) needs it set on each checkout and reset on return,
     which a ``Connection`` does: its connections are checked out through
-    one (about 5 µs more per operation). On the store's own SQLite engines
-    the connections stay checked out between operations (:meth:`_run_held`);
-    on database servers every operation checks one out and returns it, so
-    the pool's recycling and pre-ping keep working.
+    one (about 5 µs more per operation). The store's own engines keep their
+    connections checked out between operations (:meth:`_run_held`), within
+    the limits of their :class:`~.sql_engine.Holding`; with ``pre_ping``
+    a server's are checked out for every operation, so the pool pings them.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -214,20 +70,27 @@ class Runner:
         self.rollback = Statement("ROLLBACK", dialect)
         options = engine.get_execution_options()
         self._per_checkout = "isolation_level" in options
-        #: The store's SQLite engines: pool connections kept checked out
-        #: between operations and reused (see :meth:`_run_held`), at most
-        #: ``_capacity`` of them, and the process they belong to.
-        self._held: list[PoolProxiedConnection] | None = None
-        self._capacity = int(options.get(HELD_CONNECTIONS, 0))
-        if dialect.name == "sqlite" and self._capacity and not self._per_checkout:
+        #: Connections kept checked out between operations (see
+        #: :meth:`_run_held`), each with the ``time.monotonic()`` after
+        #: which it is too old to use; the process they belong to.
+        self._held: list[_Held] | None = None
+        holding = options.get(HELD_CONNECTIONS)
+        if not isinstance(holding, Holding) or self._per_checkout:
+            holding = Holding(0, 0, None)
+        else:
             self._held = []
+            # A store nobody closed: its connections are closed when it
+            # goes (a pool would have taken them back), not left to the
+            # garbage collector (psycopg warns); never a parent's in a child.
+            weakref.finalize(self, _close_held, self._held, os.getpid())
+        self._capacity, self._idle, self._recycle = holding
         pool = engine.pool
         self._wait = pool.timeout() if isinstance(pool, QueuePool) else 30.0
         self._pid = os.getpid()
         self._reset()
         #: A forked child's copies of its parent's held connections: kept
         #: referenced, so that they are never closed or reused in the child.
-        self._parents: list[PoolProxiedConnection] = []
+        self._parents: list[_Held] = []
 
     def _reset(self) -> None:
         #: Guards ``_open`` (connections checked out: held or in use) and
@@ -245,38 +108,53 @@ class Runner:
     ) -> _R:
         """Call ``body`` with a :class:`Cursor`, inside ``begin`` … ``COMMIT``
         when ``begin`` is given; SQLAlchemy's exceptions propagate."""
-        if self._per_checkout:
-            with self.engine.connect() as conn:
-                return self._run_on(conn.connection, body, begin)
         if self._held is not None:
             return self._run_held(self._held, body, begin)
+        if self._per_checkout:
+            with self.engine.connect() as conn:
+                return self._run_once(conn.connection, body, begin)
         connection = self._checkout()
         try:
-            return self._run_on(connection, body, begin)
+            return self._run_once(connection, body, begin)
         finally:
             connection.close()  # back to the pool (or gone, if invalidated)
 
+    def _run_once(
+        self,
+        connection: PoolProxiedConnection,
+        body: t.Callable[[Cursor], _R],
+        begin: Statement | None,
+    ) -> _R:
+        cursor = Cursor(connection.dbapi_connection, self.dialect)
+        try:
+            return self._run_on(connection, cursor, body, begin)
+        finally:
+            cursor.close()
+
     def _run_held(
         self,
-        held: list[PoolProxiedConnection],
+        held: list[_Held],
         body: t.Callable[[Cursor], _R],
         begin: Statement | None,
     ) -> _R:
         """Run on a connection of ``held``, checked out of the pool when
-        none is free, and put it back there afterwards (dropped if it was
-        invalidated).
+        none is free, and put it back there afterwards (closed if it was
+        invalidated, or beyond ``_idle`` free ones: :meth:`_trim`).
 
         A checkout and return through the pool costs about 5 µs (SQLite,
         the benchmark machine): a third of a session read's time in the
         store, twice per write request. ``held`` grows to the number of
-        operations that ever ran at once, at most ``_capacity`` (the
-        pool's own limit would make an operation wait for a connection
-        returned to the pool while idle ones sit in ``held``: so the engine's
-        pool is unbounded and the runner waits instead, up to the pool's
-        timeout). ``list.pop`` and ``append`` are atomic: only an operation
-        that finds ``held`` empty takes the lock. A forked child starts with
-        no connections and a new pool, as SQLAlchemy advises
-        (``dispose(close=False)``): SQLite connections must not cross a fork.
+        operations that ever ran at once, at most ``_idle``; at most
+        ``_capacity`` are open (the pool's own limit would make an
+        operation wait for a connection returned to the pool while idle
+        ones sit in ``held``: so the engine's pool is unbounded and the
+        runner waits instead, up to the pool's timeout). A connection
+        older than ``_recycle`` seconds (the pool's ``pool_recycle``) is
+        closed when taken, and another one used. ``list.pop`` and
+        ``append`` are atomic: only an operation that finds ``held`` empty
+        takes the lock. A forked child starts with no connections and a
+        new pool, as SQLAlchemy advises (``dispose(close=False)``):
+        connections must not cross a fork.
         """
         if self._pid != os.getpid():
             self._parents.extend(held)
@@ -285,24 +163,28 @@ class Runner:
             self.engine.dispose(close=False)
             self._pid = os.getpid()
         try:
-            connection = held.pop()
+            entry = held.pop()
         except IndexError:
-            connection = self._take(held)
+            entry = self._take(held)
+        else:
+            if entry[1] < time.monotonic():  # older than the pool's recycle
+                self._drop(entry[0])
+                entry = self._take(held)
+        connection, _, cursor = entry
         try:
-            return self._run_on(connection, body, begin)
+            return self._run_on(connection, cursor, body, begin)
         finally:
-            if connection.is_valid:
-                held.append(connection)
-                if self._waiting:  # (read without the lock: see _take)
+            if not connection.is_valid:
+                self._drop(connection)
+            else:
+                held.append(entry)
+                if len(held) > self._idle:
+                    self._trim(held)
+                elif self._waiting:  # (read without the lock: see _take)
                     with self._cond:
                         self._cond.notify()
-            else:
-                connection.close()
-                with self._cond:
-                    self._open -= 1
-                    self._cond.notify()
 
-    def _take(self, held: list[PoolProxiedConnection]) -> PoolProxiedConnection:
+    def _take(self, held: list[_Held]) -> _Held:
         """A connection for an operation that found ``held`` empty: one
         given back meanwhile, a new one while fewer than ``_capacity`` are
         open, else the first given back within the pool's timeout.
@@ -327,28 +209,69 @@ class Runner:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise exc.TimeoutError(
-                            f"all {self._capacity} SQLite connections of the "
-                            f"session store stayed busy for {self._wait:g} s"
+                            f"all {self._capacity} {self.dialect.name} "
+                            "connections of the session store stayed busy "
+                            f"for {self._wait:g} s"
                         )
                     self._cond.wait(remaining)
             finally:
                 self._waiting -= 1
         try:
-            return self._checkout()
+            connection = self._checkout()
         except BaseException:
             with self._cond:
                 self._open -= 1
                 self._cond.notify()
             raise
+        # The connection's cursor is kept with it: a new psycopg cursor
+        # per operation costs its set-up and cold adapter caches, 48 k
+        # instructions per request (callgrind: a PostgreSQL read 256 k ->
+        # 208 k, a one-key write 470 k -> 422 k; SQLite 168 k -> 158 k and
+        # 324 k -> 307 k); in isolation a load about 50 -> 40-48 µs.
+        cursor = Cursor(connection.dbapi_connection, self.dialect)
+        recycle = self._recycle
+        if recycle is None:
+            return connection, math.inf, cursor
+        opened = connection.info.get(OPENED)
+        if not isinstance(opened, float):  # (opened before the listener)
+            opened = time.monotonic()
+        return connection, opened + recycle, cursor
+
+    def _trim(self, held: list[_Held]) -> None:
+        """Close free connections beyond ``_idle`` (the pool's ``pool_size``:
+        a pool closes a connection given back beyond it). Every operation
+        that gives one back appends it first and checks after: the last to
+        check sees every append, so no more than ``_idle`` stay once they
+        are done."""
+        with self._cond:
+            while len(held) > self._idle:
+                try:
+                    connection, _, _ = held.pop()
+                except IndexError:  # (taken meanwhile by an operation)
+                    return
+                self._drop(connection)
+
+    def _drop(self, connection: PoolProxiedConnection) -> None:
+        """Close a held connection for good (an invalidated one goes back
+        to the pool, which opens a new one in its place when asked)."""
+        try:
+            if connection.is_valid:
+                connection.detach()
+            connection.close()
+        finally:
+            with self._cond:
+                self._open -= 1
+                self._cond.notify()
 
     def close(self) -> None:
         """Return the held connections to the pool (the store is closing)."""
         held = self._held or []
         while True:
             try:
-                connection = held.pop()
+                connection, _, cursor = held.pop()
             except IndexError:  # (another thread may take the last one)
                 return
+            cursor.close()
             connection.close()
             with self._cond:
                 self._open -= 1
@@ -375,10 +298,10 @@ class Runner:
     def _run_on(
         self,
         connection: PoolProxiedConnection,
+        cursor: Cursor,
         body: t.Callable[[Cursor], _R],
         begin: Statement | None,
     ) -> _R:
-        cursor = Cursor(connection.dbapi_connection, self.dialect)
         try:
             if begin is None:
                 return body(cursor)
@@ -400,8 +323,6 @@ class Runner:
             if not isinstance(error, Exception):
                 connection.invalidate(error)
             raise
-        finally:
-            cursor.close()
 
     def _roll_back(self, connection: PoolProxiedConnection, cursor: Cursor) -> None:
         if cursor.dead is not None:
@@ -415,8 +336,27 @@ class Runner:
     def _invalidate(
         self, connection: PoolProxiedConnection, error: BaseException
     ) -> None:
-        """A dead connection: drop it, and the pool's idle ones with it (a
-        restarted server killed them all), as ``Connection`` does."""
+        """A dead connection: drop it, and the pool's idle ones and the held
+        ones with it (a restarted server killed them all), as ``Connection``
+        does. Connections other operations are using come back as they are
+        (a dead one is found by its own operation)."""
         if connection.is_valid:
             connection.invalidate(error)
         self.engine.dispose()
+        held = self._held or []
+        while True:
+            try:
+                other, _, _ = held.pop()
+            except IndexError:
+                return
+            self._drop(other)
+
+
+def _close_held(held: list[_Held], pid: int) -> None:
+    """Close the connections a runner that is gone still held (in the
+    process that opened them)."""
+    while held and os.getpid() == pid:
+        connection, _, _ = held.pop()
+        if connection.is_valid:
+            connection.detach()
+        connection.close()  # (the pool logs a driver's error and goes on)

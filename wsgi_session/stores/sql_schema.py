@@ -257,27 +257,32 @@ class SqlSchema:
             set_={"value": insert.excluded.value},
         )
 
-    def merge_fields(self, update: t.Any, *, one: bool = False) -> t.Any:
-        """PostgreSQL: ``update`` of the session row and the upsert of its
+    def merge_fields(self, session: t.Any, *, one: bool = False) -> t.Any:
+        """PostgreSQL: ``session``, the UPDATE of the session row's expiry
+        (or a ``SELECT … FOR NO KEY UPDATE`` of it, when the merge keeps
+        the stored expiry), and the upsert of its
         metadata row and fields as ONE statement (no BEGIN / COMMIT round
-        trips): a data-modifying CTE RETURNs the session's key if the row was
+        trips): the CTE RETURNs the session's key if the row was
         there and alive, and the INSERT takes its rows from that CTE joined
         with the arrays ``names`` / ``values`` (a NULL value = a deleted
         field; the caller puts the metadata row first), or with ``one`` the
         metadata ``m`` and the single field ``n`` / ``v`` (no arrays to build
         and unnest: the common one-key save costs about a third less, client
         and server). The INSERT reads the CTE, so the session row is locked
-        before any field row, as in every other writer. It returns a row per
-        field written, none when the session is gone.
+        before any field row, as in every other writer (a DELETE of the
+        session waits for the lock, then takes the new fields with it). It
+        returns a row per field written, none when the session is gone.
 
         >>> schema = SqlSchema()
         >>> update = sa.update(schema.sessions).values(expires_at=sa.bindparam("e"))
-        >>> sql = str(schema.merge_fields(update).compile(dialect=postgresql.dialect()))
+        >>> returning = update.returning(schema.sessions.c.key)
+        >>> merge = schema.merge_fields(returning)
+        >>> sql = str(merge.compile(dialect=postgresql.dialect()))
         >>> sql.split()[:3], "unnest(" in sql
         (['WITH', 'updated', 'AS'], True)
         """
         fields = self.fields
-        updated = update.returning(self.sessions.c.key).cte("updated")
+        updated = session.cte("updated")
         source: t.Any
         if one:
             source = sa.union_all(
