@@ -64,3 +64,11 @@ def data(response: t.Any) -> dict[str, t.Any]:
 
 def set_cookies(response: t.Any) -> list[str]:
     return t.cast(t.List[str], response.headers.getlist("Set-Cookie"))
+
+
+def counter_app(environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]):
+    """Counts the requests of a session: ``n`` goes up by one, the body is it."""
+    session = environ["wsgi_session"]
+    session["n"] = session.get("n", 0) + 1
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(session["n"]).encode()]

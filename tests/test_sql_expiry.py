@@ -13,6 +13,7 @@ import typing as t
 import psycopg
 import pytest
 import sqlalchemy as sa
+from sqlrows import stored_expiry
 
 from tests.test_sql_store import Statements
 from wsgi_session.stores import SaveResult, open_store
@@ -33,14 +34,6 @@ def store(request: pytest.FixtureRequest) -> SqlCache:
     assert isinstance(cache, SqlCache)
     cache.backend.ensure_schema()
     return cache
-
-
-def _expiry(backend: SqlBackend, key: str) -> int | None:
-    table = backend.schema.sessions
-    with backend.engine.connect() as conn:
-        query = sa.select(table.c.expires_at).where(table.c.key == key)
-        expiry: int | None = conn.execute(query).scalar_one()
-    return expiry
 
 
 def _set_expiry(backend: SqlBackend, key: str, expires: int) -> None:
@@ -74,19 +67,19 @@ def test_a_merge_keeps_the_stored_expiry_within_a_step(
     backend.create(key, b"m", {"a": b"1", "b": b"2"}, 600)
     record = backend.load(key)
     assert record is not None
-    expiry = _expiry(backend, key)
+    expiry = stored_expiry(backend, key)
     saved = backend.merge(key, b"m2", changes, [], 600, token=record.token)
     assert saved is SaveResult.SAVED
     loaded = backend.load(key)
     assert loaded is not None and loaded.meta == b"m2"
     assert loaded.fields == {"a": b"1", "b": b"2", **changes}
-    assert _expiry(backend, key) == expiry
+    assert stored_expiry(backend, key) == expiry
     longer = 600 + 120  # its step is 72 s
     assert backend.merge(key, b"m3", changes, [], longer, token=record.token)
-    moved = _expiry(backend, key)
+    moved = stored_expiry(backend, key)
     assert expiry is not None and moved is not None and moved > expiry + 110_000
     assert backend.merge(key, b"m4", changes, [], 60, token=record.token)
-    shorter = _expiry(backend, key)
+    shorter = stored_expiry(backend, key)
     assert shorter is not None and shorter < expiry
 
 

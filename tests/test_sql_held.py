@@ -16,6 +16,7 @@ import typing as t
 import psycopg
 import pytest
 import sqlalchemy as sa
+from apps import counter_app
 from sqlalchemy import event
 from werkzeug.test import Client
 
@@ -73,13 +74,6 @@ def _settle(
         if want(count) or time.monotonic() > deadline:
             return count
         time.sleep(0.02)
-
-
-def _app(environ: dict[str, object], start_response: object) -> list[bytes]:
-    session = environ["wsgi_session"]
-    session["n"] = session.get("n", 0) + 1  # type: ignore[attr-defined]
-    start_response("200 OK", [("Content-Type", "text/plain")])  # type: ignore[operator]
-    return [str(session["n"]).encode()]  # type: ignore[index]
 
 
 def test_postgres_connections_are_kept_and_bounded_as_the_pool_was(
@@ -177,14 +171,14 @@ def test_kept_connections_killed_by_the_server_are_replaced_and_lose_nothing(
     session goes on."""
     url, name = _named(postgresql_url)
     store = open_store(url)
-    app = Client(SessionMiddleware(_app, secret_key="k", store=store))
+    app = Client(SessionMiddleware(counter_app, secret_key="k", store=store))
     assert [app.get("/").text for _ in range(2)] == ["1", "2"]
     # Several kept connections: a burst of concurrent requests.
     start = threading.Barrier(6)
 
     def burst() -> None:
         start.wait()
-        Client(SessionMiddleware(_app, secret_key="k", store=store)).get("/")
+        Client(SessionMiddleware(counter_app, secret_key="k", store=store)).get("/")
 
     threads = [threading.Thread(target=burst) for _ in range(6)]
     for thread in threads:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from apps import counter_app
 from sqlalchemy import event
+from sqlrows import stored_expiry
 from werkzeug.test import Client
 
 from wsgi_session import SessionMiddleware
@@ -185,14 +187,6 @@ def test_statements_per_operation(store: SqlCache) -> None:
     assert counter.data() == ["DELETE"]
 
 
-def _stored_expiry(backend: SqlBackend, key: str) -> int | None:
-    table = backend.schema.sessions
-    with backend.engine.connect() as conn:
-        query = sa.select(table.c.expires_at).where(table.c.key == key)
-        expiry: int | None = conn.execute(query).scalar_one()
-    return expiry
-
-
 def _wal_frames(path: str, write: t.Callable[[], object]) -> int:
     """The WAL frames (b-tree pages) that ``write`` appends to SQLite file ``path``."""
     import sqlite3
@@ -221,7 +215,7 @@ def test_sqlite_one_key_merge_is_one_statement_writing_one_page(
     backend.create(key, b"m", {"a": b"1", "b": b"2"}, 600)
     record = backend.load(key)
     assert record is not None
-    expiry = _stored_expiry(backend, key)
+    expiry = stored_expiry(backend, key)
     counter = Statements(store)
     path = sa.engine.make_url(sqlite_url).database
     assert path is not None
@@ -232,17 +226,17 @@ def test_sqlite_one_key_merge_is_one_statement_writing_one_page(
     assert _wal_frames(path, lambda: merge() is SaveResult.SAVED) == 1
     assert counter.sent == ["INSERT"]  # no BEGIN / COMMIT either
     assert backend.load(key) == Record(b"m2", {"a": b"3", "b": b"2"})
-    assert _stored_expiry(backend, key) == expiry
+    assert stored_expiry(backend, key) == expiry
     # A TTL a step longer moves the expiry: the session row is written.
     counter.data()
     longer = 600 + 120  # its step is 72 s
     assert backend.merge(key, b"m3", {"a": b"4"}, [], longer, token=record.token)
     assert counter.data() == ["UPDATE", "INSERT"]
-    moved = _stored_expiry(backend, key)
+    moved = stored_expiry(backend, key)
     assert expiry is not None and moved is not None and moved > expiry + 110_000
     # So does a shorter one (the row must not outlive its TTL).
     assert backend.merge(key, b"m4", {"a": b"5"}, [], 60, token=record.token)
-    shorter = _stored_expiry(backend, key)
+    shorter = stored_expiry(backend, key)
     assert shorter is not None and shorter < expiry
 
 
@@ -587,18 +581,11 @@ def test_tables_of_the_earlier_layout_are_refused_not_dropped(
     store.close()
 
 
-def _app(environ: dict[str, object], start_response: object) -> list[bytes]:
-    session = environ["wsgi_session"]
-    session["n"] = session.get("n", 0) + 1  # type: ignore[attr-defined]
-    start_response("200 OK", [("Content-Type", "text/plain")])  # type: ignore[operator]
-    return [str(session["n"]).encode()]  # type: ignore[index]
-
-
 def test_postgres_outage_is_503_and_data_survives(
     postgresql_url: str, postgres_server: object
 ) -> None:
     """PostgreSQL stopped mid-run: 503s, no new id; restarted: the session goes on."""
-    app = Client(SessionMiddleware(_app, secret_key="k", store=postgresql_url))
+    app = Client(SessionMiddleware(counter_app, secret_key="k", store=postgresql_url))
     assert app.get("/").text == "1"
     assert app.get("/").text == "2"
     postgres_server.stop()  # type: ignore[attr-defined]
@@ -615,7 +602,9 @@ def test_an_engine_works_as_the_store(tmp_path: Path) -> None:
     """A SQLAlchemy Engine wrapped by wrap_engine() (or open_store) holds sessions."""
     engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
     try:
-        app = Client(SessionMiddleware(_app, secret_key="k", store=wrap_engine(engine)))
+        app = Client(
+            SessionMiddleware(counter_app, secret_key="k", store=wrap_engine(engine))
+        )
         assert [app.get("/").text for _ in range(3)] == ["1", "2", "3"]
         assert isinstance(open_store(engine), SqlCache)
     finally:
@@ -699,7 +688,7 @@ def test_a_bare_engine_is_accepted_as_store(tmp_path: Path) -> None:
     """store= takes a SQLAlchemy Engine itself (SPEC §14), no wrapping needed."""
     engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
     try:
-        app = Client(SessionMiddleware(_app, secret_key="k", store=engine))
+        app = Client(SessionMiddleware(counter_app, secret_key="k", store=engine))
         assert [app.get("/").text for _ in range(3)] == ["1", "2", "3"]
     finally:
         engine.dispose()
