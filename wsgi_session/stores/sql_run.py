@@ -166,10 +166,9 @@ class Runner:
             entry = held.pop()
         except IndexError:
             entry = self._take(held)
-        else:
-            if entry[1] < time.monotonic():  # older than the pool's recycle
-                self._drop(entry[0])
-                entry = self._take(held)
+        while entry[1] < time.monotonic():  # older than the pool's recycle
+            self._drop(entry[0])  # (_take may give back another old one)
+            entry = self._take(held)
         connection, _, cursor = entry
         try:
             return self._run_on(connection, cursor, body, begin)
