@@ -3,9 +3,12 @@
 A session is one framed value. Reads use ``gets`` and keep the CAS id in
 :attr:`Record.token`; a merge applies its change onto the version read and
 writes it back with ``cas``, re-reading and retrying when another writer got
-there first. python-memcached reports a dead server as a silent ``None`` /
-``0``, so every call checks the server that owns the key and raises
-:class:`~wsgi_session.errors.StoreUnavailable` instead of reporting "missing".
+there first. The commands go through
+:class:`~wsgi_session.stores.memcache_wire.Wire` (memcached's text protocol
+on sockets of our own, to the servers a python-memcached client names) or
+:class:`~wsgi_session.stores.memcache_pylibmc.PylibmcCommands`; both raise
+:class:`~wsgi_session.errors.StoreUnavailable` for a dead server where
+python-memcached itself would answer a silent "missing".
 
 Clients built from URLs never unpickle: python-memcached gets an unpickler that
 refuses (we only store bytes, which it never flags as pickled)::
@@ -13,20 +16,14 @@ refuses (we only store bytes, which it never flags as pickled)::
     >>> cache = open_memcached_cache(["127.0.0.1:11211"], key_prefix="app:")
     >>> cache.key_prefix
     'app:'
-
-The python-memcached internals this needs are in
-:mod:`~wsgi_session.stores.memcache_compat`.
 """
 
 from __future__ import annotations
 
 import random
-import threading
 import time
 import typing as t
-import weakref
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 
 from cachelib.memcached import MemcachedCache
 
@@ -37,6 +34,8 @@ from .cachelib_compat import client_context, key_normalizer, set_client_context
 from .cas import Snapshot, merge_by_cas
 from .framed import FramedBackend
 from .memcache_compat import RefusingUnpickler
+from .memcache_pylibmc import PylibmcCommands, refusing_client_class
+from .memcache_wire import Wire
 from .requirements import install_hint
 from .serializer import prepare_store
 
@@ -79,7 +78,7 @@ def open_memcached_cache(
                 "store URL asks for client=pylibmc, which is not installed "
                 f"({install_hint('pylibmc')})"
             ) from exc
-        mc = _pylibmc_client(pylibmc)(
+        mc = refusing_client_class(pylibmc)(
             servers,
             binary=True,
             behaviors={
@@ -109,18 +108,6 @@ def open_memcached_cache(
     return prepare_store(cache)
 
 
-def _pylibmc_client(pylibmc: t.Any) -> t.Any:
-    """A pylibmc.Client that refuses values it did not store as plain bytes."""
-
-    class Client(pylibmc.Client):  # type: ignore[misc]
-        def deserialize(self, value: bytes, flags: int) -> bytes:
-            if flags:  # pickled, int, text or compressed: never ours
-                raise ValueError("memcached value is not a session record")
-            return value
-
-    return Client
-
-
 def _pause() -> None:
     """After a CAS conflict: wait 0-2 ms so colliding writers spread out."""
     time.sleep(random.random() * 0.002)
@@ -129,6 +116,19 @@ def _pause() -> None:
 def _exptime(ttl: int) -> int:
     """Memcached's expiry: seconds up to 30 days, an absolute time beyond."""
     return ttl if ttl <= _RELATIVE_LIMIT else int(time.time()) + ttl
+
+
+class _Commands(t.Protocol):
+    """What the backend sends commands to: a :class:`Wire` (python-memcached's
+    servers) or :class:`PylibmcCommands`."""
+
+    def gets(self, key: bytes) -> tuple[bytes | None, object]: ...
+
+    def store(
+        self, cmd: bytes, key: bytes, value: bytes, exptime: int, cas: object = None
+    ) -> bool: ...
+
+    def delete(self, key: bytes) -> bool: ...
 
 
 class MemcachedBackend(FramedBackend):
@@ -149,103 +149,46 @@ class MemcachedBackend(FramedBackend):
     def __init__(self, cache: MemcachedCache) -> None:
         super().__init__()
         self.cache = prepare_store(cache)
-        self._borrow = client_context(cache)
         self._normalize = key_normalizer(cache)
-        with self._borrow() as client:
-            self._pymc = mc_compat.is_python_memcached(client)
+        borrow = client_context(cache)
+        with borrow() as client:
             limit = getattr(client, "server_max_value_length", 0)
+            if mc_compat.is_python_memcached(client):
+                timeout, dead_retry = mc_compat.timeouts(client)
+                self.commands: _Commands = Wire(
+                    mc_compat.buckets(client),
+                    timeout=timeout,
+                    dead_retry=dead_retry,
+                    key_hash=mc_compat.key_hash,
+                )
+            else:
+                self.commands = PylibmcCommands(borrow)
         self.max_value_length: int = limit or DEFAULT_MAX_VALUE_LENGTH
-        self._threads = threading.local()
 
-    def _close_at_thread_exit(self, client: t.Any) -> None:
-        """python-memcached opens sockets per thread and never closes them when
-        the thread ends (a ResourceWarning per thread): close them then."""
-        if getattr(self._threads, "sentinel", None) is None:
-            sentinel = self._threads.sentinel = _ThreadSentinel()
-            weakref.finalize(
-                sentinel, mc_compat.close_servers, mc_compat.servers_of(client)
-            )
-
-    # -- client calls -----------------------------------------------------
+    # -- commands ---------------------------------------------------------
 
     def _key(self, key: str) -> bytes:
         return self._normalize(key).encode("utf-8")
 
-    @contextmanager
-    def _client(self, bkey: bytes, what: str) -> Iterator[tuple[t.Any, t.Any]]:
-        """Yield ``(client, server)``; map failures to StoreUnavailable."""
+    def _gets(self, key: str) -> tuple[bytes | None, object]:
         self._on_access()
-        try:
-            with self._borrow() as client:
-                server = None
-                if self._pymc:
-                    self._close_at_thread_exit(client)
-                    server = mc_compat.server_for(client, bkey)
-                yield client, server
-        except (StoreUnavailable, ValueError):
-            raise
-        except Exception as exc:  # pylibmc raises its own errors
-            if type(exc).__name__ == "NotFound":
-                raise _NotFound from exc
-            raise StoreUnavailable(
-                f"memcached {what} failed: {exc}", original=exc
-            ) from exc
-
-    @staticmethod
-    def _check(server: t.Any, what: str) -> None:
-        """After a falsy python-memcached answer: was it the server dying?"""
-        if server is not None and mc_compat.failed(server):
-            raise StoreUnavailable(
-                f"memcached server {mc_compat.server_name(server)} failed during {what}"
-            )
-
-    def _gets(self, key: str) -> tuple[t.Any, object]:
-        bkey = self._key(key)
-        with self._client(bkey, "gets") as (client, server):
-            if not self._pymc:
-                value, cas = client.gets(bkey)
-                return value, cas
-            value, cas = mc_compat.gets(client, bkey)
-            if value is None:
-                self._check(server, "gets")
-                if cas is not None:  # present, but flagged (pickled) by someone
-                    raise ValueError("memcached value is not a session record")
-            return value, cas
+        return self.commands.gets(self._key(key))
 
     def _store(
-        self, cmd: str, key: str, value: bytes, ttl: int, cas: object = None
+        self, cmd: bytes, key: str, value: bytes, ttl: int, cas: object = None
     ) -> bool:
         if len(value) > self.max_value_length:
             raise StoreUnavailable(
                 f"value too large for the store ({len(value)} bytes, "
                 f"limit {self.max_value_length})"
             )
-        bkey = self._key(key)
         exptime = _exptime(check_ttl(ttl))
-        try:
-            with self._client(bkey, cmd) as (client, server):
-                if cmd == "cas" and not self._pymc:
-                    return bool(client.cas(bkey, value, cas, time=exptime))
-                if cmd == "cas":
-                    ok = mc_compat.cas(client, bkey, value, cas, exptime)
-                else:
-                    ok = getattr(client, cmd)(bkey, value, time=exptime)
-                if not ok:
-                    self._check(server, cmd)
-                return bool(ok)
-        except _NotFound:
-            return False
+        self._on_access()
+        return self.commands.store(cmd, self._key(key), value, exptime, cas)
 
     def _delete(self, key: str) -> bool:
-        bkey = self._key(key)
-        try:
-            with self._client(bkey, "delete") as (client, server):
-                ok = client.delete(bkey)
-                if not ok:
-                    self._check(server, "delete")
-                return bool(ok)
-        except _NotFound:
-            return False
+        self._on_access()
+        return self.commands.delete(self._key(key))
 
     # -- FramedBackend primitives (used by the lock) ----------------------
 
@@ -253,11 +196,11 @@ class MemcachedBackend(FramedBackend):
         return self._gets(key)
 
     def _write(self, key: str, value: bytes, ttl: int) -> None:
-        if not self._store("set", key, value, ttl):
+        if not self._store(b"set", key, value, ttl):
             raise StoreUnavailable(f"memcached refused to store {len(value)} bytes")
 
     def _add(self, key: str, value: bytes, ttl: int) -> bool:
-        return self._store("add", key, value, ttl)
+        return self._store(b"add", key, value, ttl)
 
     def _remove(self, key: str) -> bool:
         return self._delete(key)
@@ -293,11 +236,13 @@ class MemcachedBackend(FramedBackend):
         def swap(snapshot: Snapshot, fields: dict[str, bytes]) -> SaveResult | None:
             if not fields:
                 tombstone = encode_record(meta, {})
-                if self._store("cas", key, tombstone, _TOMBSTONE_TTL, snapshot.version):
+                if self._store(
+                    b"cas", key, tombstone, _TOMBSTONE_TTL, snapshot.version
+                ):
                     self._delete(key)
                     return SaveResult.EMPTIED
             elif self._store(
-                "cas", key, encode_record(meta, fields), ttl, snapshot.version
+                b"cas", key, encode_record(meta, fields), ttl, snapshot.version
             ):
                 return SaveResult.SAVED
             _pause()
@@ -322,7 +267,7 @@ class MemcachedBackend(FramedBackend):
             if snapshot is None:
                 return False
             value = encode_record(meta, snapshot.fields)
-            if self._store("cas", key, value, ttl, snapshot.version):
+            if self._store(b"cas", key, value, ttl, snapshot.version):
                 return True
             _pause()
         raise StoreUnavailable(
@@ -336,18 +281,10 @@ class MemcachedBackend(FramedBackend):
         check_ttl(ttl)
         if not fields:
             return SaveResult.EMPTIED if self._delete(key) else SaveResult.GONE
-        if self._store("replace", key, encode_record(meta, fields), ttl):
+        if self._store(b"replace", key, encode_record(meta, fields), ttl):
             return SaveResult.SAVED
         return SaveResult.GONE
 
     def delete(self, key: str) -> None:
         """Delete the record (one round trip)."""
         self._delete(key)
-
-
-class _ThreadSentinel:
-    """Lives in one thread's local storage; collected when the thread ends."""
-
-
-class _NotFound(Exception):
-    """pylibmc's NotFound, seen through :meth:`MemcachedBackend._client`."""
