@@ -95,12 +95,14 @@ def buckets(client: t.Any) -> list[Server]:
     return [servers[id(host)] for host in client.buckets]
 
 
-def timeouts(client: t.Any) -> tuple[float, float]:
-    """``(socket_timeout, dead_retry)`` the client's servers were given."""
+def timeouts(client: t.Any) -> tuple[float | None, float]:
+    """``(socket_timeout, dead_retry)`` the client's servers were given
+    (``None``: no timeout)."""
     if not client.servers:
         raise StoreUnavailable("no memcached server configured")
     host = client.servers[0]
-    return float(host.socket_timeout), float(host.dead_retry)
+    timeout = None if host.socket_timeout is None else float(host.socket_timeout)
+    return timeout, float(host.dead_retry)
 
 
 def key_hash(bkey: bytes) -> int:
