@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import pytest
@@ -35,9 +35,11 @@ from servers import (
 from wsgi_session.stores import open_store
 
 _counter = itertools.count()
+_S = TypeVar("_S", bound=ServerProcess)
 
 
-def _start(server: ServerProcess, timeout: float = 10.0) -> ServerProcess:
+def start_or_skip(server: _S, timeout: float = 10.0) -> _S:
+    """Start ``server``; skip the test without the binary (fail on CI)."""
     try:
         server.start(timeout)
     except ServerError as exc:
@@ -52,7 +54,7 @@ def _start(server: ServerProcess, timeout: float = 10.0) -> ServerProcess:
 def redis_server() -> Iterator[RedisServer]:
     """A private redis-server for the whole test run."""
     server = RedisServer()
-    _start(server)
+    start_or_skip(server)
     yield server
     server.close()
 
@@ -61,7 +63,7 @@ def redis_server() -> Iterator[RedisServer]:
 def memcached_server() -> Iterator[MemcachedServer]:
     """A private memcached for the whole test run."""
     server = MemcachedServer()
-    _start(server)
+    start_or_skip(server)
     yield server
     server.close()
 
@@ -194,7 +196,7 @@ def open_cache(
 def postgres_server() -> Iterator[PostgresServer]:
     """A private PostgreSQL cluster for the whole test run."""
     server = PostgresServer()
-    _start(server, 60)
+    start_or_skip(server, 60)
     yield server
     server.close()
 
@@ -203,7 +205,7 @@ def postgres_server() -> Iterator[PostgresServer]:
 def mariadb_server() -> Iterator[MariaDBServer]:
     """A private MariaDB server for the whole test run."""
     server = MariaDBServer()
-    _start(server, 60)
+    start_or_skip(server, 60)
     yield server
     server.close()
 
