@@ -104,6 +104,14 @@ def memcached_url(memcached_server: MemcachedServer) -> str:
     )
 
 
+@pytest.fixture
+def pylibmc_url(memcached_url: str) -> str:
+    """The test memcached through pylibmc (skipped where it is not installed:
+    it compiles against libmemcached; CI installs both)."""
+    pytest.importorskip("pylibmc")
+    return memcached_url + "&client=pylibmc"
+
+
 #: The kinds of store URL ``store_url`` runs a test over (add new ones here
 #: and in ``_store_url``).
 STORE_URL_KINDS = [
@@ -118,7 +126,7 @@ STORE_URL_KINDS = [
 
 #: The stores the contract suite (``open_cache``) runs over: every store URL
 #: kind, plus caches given to the middleware as instances.
-CONTRACT_STORES = [*STORE_URL_KINDS, "generic", "simplecache"]
+CONTRACT_STORES = [*STORE_URL_KINDS, "pylibmc", "generic", "simplecache"]
 
 
 def _store_url(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> str:

@@ -488,12 +488,21 @@ def test_planted_pickle_in_redis_is_never_unpickled(
     assert not marker.exists()
 
 
+def _memcached_client_url(url: str, client: str) -> str:
+    """``url`` with ``client=`` set (pylibmc: skipped where not installed)."""
+    if client == "pylibmc":
+        pytest.importorskip("pylibmc")
+    return url + ("&" if "?" in url else "?") + f"client={client}"
+
+
+@pytest.mark.parametrize("client", ["memcache", "pylibmc"])
 def test_planted_pickle_in_memcached_is_never_unpickled(
-    memcached_url: str, memcached_server: MemcachedServer, tmp_path: Path
+    memcached_url: str, memcached_server: MemcachedServer, tmp_path: Path, client: str
 ) -> None:
-    """A value python-memcached flagged as pickled is refused, not unpickled."""
+    """A value python-memcached flagged as pickled is refused, not unpickled,
+    whichever client the store uses."""
     marker = tmp_path / "pwned"
-    cache = open_store(memcached_url)
+    cache = open_store(_memcached_client_url(memcached_url, client))
     backend = backend_for(cache)
     key = new_key()
     raw = memcache.Client([f"127.0.0.1:{memcached_server.port}"])
@@ -501,7 +510,11 @@ def test_planted_pickle_in_memcached_is_never_unpickled(
     raw.disconnect_all()
     with pytest.raises(ValueError):
         backend.load(key)
-    assert cache.get(key) is None
+    if client == "memcache":  # cachelib's own get: the refusing unpickler
+        assert cache.get(key) is None
+    else:  # the refusing pylibmc client raises where pylibmc would unpickle
+        with pytest.raises(ValueError):
+            cache.get(key)
     assert not marker.exists()
 
 
@@ -576,12 +589,15 @@ def test_stopped_redis_raises_store_unavailable(
     assert backend.load(key) is None  # the server kept nothing; no error
 
 
+@pytest.mark.parametrize("client", ["memcache", "pylibmc"])
 def test_stopped_memcached_raises_store_unavailable(
-    memcached_server: MemcachedServer, stopped: Callable[[Any], None]
+    memcached_server: MemcachedServer, stopped: Callable[[Any], None], client: str
 ) -> None:
-    """With memcached down, reads raise StoreUnavailable instead of 'missing'."""
+    """With memcached down, reads raise StoreUnavailable instead of 'missing'
+    (with either client)."""
     memcached_server.ensure_up()
-    backend = backend_for(open_store(f"{memcached_server.url}?dead_retry=0.1"))
+    url = _memcached_client_url(f"{memcached_server.url}?dead_retry=0.1", client)
+    backend = backend_for(open_store(url))
     key = new_key()
     backend.create(key, b"m", {"a": b"1"}, 60)
     stopped(memcached_server)
