@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -319,11 +320,13 @@ def test_a_frozen_server_times_out_and_its_late_reply_is_never_read(mc):
 
 class FakeServer:
     """A loopback TCP server answering each request with ``reply`` and then
-    closing the connection (or keeping it open with ``hang``)."""
+    closing the connection (or keeping it open with ``hang``; with
+    ``reset``, closing it with a TCP reset instead of a FIN)."""
 
-    def __init__(self, reply: bytes, *, hang: bool = False) -> None:
+    def __init__(self, reply: bytes, *, hang: bool = False, reset: bool = False):
         self.reply = reply
         self.hang = hang
+        self.reset = reset
         self.listener = socket.create_server((HOST, 0))
         self.port = int(self.listener.getsockname()[1])
         self.connections = 0
@@ -341,6 +344,10 @@ class FakeServer:
                 conn.sendall(self.reply)
                 if self.hang:
                     conn.recv(65536)  # until the client gives up
+                if self.reset:  # linger 0: close() sends RST
+                    conn.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
 
     def close(self) -> None:
         """Stop listening."""
@@ -418,6 +425,18 @@ def test_a_malformed_reply_does_not_mark_the_server_dead(fake):
         with pytest.raises(StoreUnavailable, match="malformed"):
             wire.gets(b"k")
     assert wire.servers[0].dead_until == 0.0
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize("name", ["cas", "add"])
+def test_a_command_the_reset_connection_refused_to_send_is_sent_again(fake, name):
+    """A cas / add that could not even be sent on an idle connection the
+    server had reset cannot have acted: it goes out once more on a new one."""
+    server = fake(b"STORED\r\n", reset=True)
+    wire = wire_to(server.port, timeout=1.0)
+    assert wire.store(b"set", b"k", b"v", 60)
+    time.sleep(0.1)  # the server closes its end: the reset reaches our idle socket
+    assert wire.store(name.encode(), b"k", b"w", 60, 1 if name == "cas" else None)
     assert server.connections == 2
 
 

@@ -77,6 +77,16 @@ class _Malformed(Exception):
     """A reply that is not what memcached sends for the command."""
 
 
+class _Stale(Exception):
+    """A connection taken from the idle list was closed by the server;
+    ``sent`` tells whether the whole request had gone out."""
+
+    def __init__(self, error: ConnectionError, sent: bool) -> None:
+        super().__init__(error)
+        self.error = error
+        self.sent = sent
+
+
 class Server:
     """One memcached server: its address and its idle connected sockets.
 
@@ -205,33 +215,17 @@ class Wire:
         try:
             sock = server.idle.pop()
         except IndexError:
-            return self._on_new(server, request, read)
-        sent = False
+            return self._exchange(server, self._connect(server), request, read)
         try:
-            sock.sendall(request)
-            sent = True
-            reply = read(sock)
-        except ConnectionError as exc:  # closed by the server while idle?
-            sock.close()
+            return self._exchange(server, sock, request, read, idle=True)
+        except _Stale as stale:  # closed by the server while idle?
             server.close_idle()  # (a restart closed all of them)
-            if sent and not idempotent:
-                raise self._failed(server, exc, dead=False) from exc
-        except (OSError, _Malformed) as exc:
-            sock.close()
-            raise self._failed(server, exc) from exc
-        except BaseException:
-            sock.close()
-            raise
-        else:
-            server.idle.append(sock)
-            return reply
-        return self._on_new(server, request, read)
+            if stale.sent and not idempotent:
+                raise self._failed(server, stale.error, dead=False) from stale.error
+        return self._exchange(server, self._connect(server), request, read)
 
-    def _on_new(
-        self, server: Server, request: bytes, read: Callable[[socket.socket], _R]
-    ) -> _R:
-        """Connect to ``server``, send ``request``, return what ``read`` made
-        of the reply."""
+    def _connect(self, server: Server) -> socket.socket:
+        """A new connection to ``server`` (unless it failed lately)."""
         if server.dead_until and time.monotonic() < server.dead_until:
             raise StoreUnavailable(
                 f"memcached server {server.name} failed less than"
@@ -243,17 +237,43 @@ class Wire:
             if server.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.connect(server.address)
-            if self.timeout:
-                _kernel_timeouts(sock, self.timeout)
+        except OSError as exc:
+            sock.close()
+            raise self._failed(server, exc) from exc
+        if self.timeout:
+            _kernel_timeouts(sock, self.timeout)
+        server.dead_until = 0.0
+        return sock
+
+    def _exchange(
+        self,
+        server: Server,
+        sock: socket.socket,
+        request: bytes,
+        read: Callable[[socket.socket], _R],
+        *,
+        idle: bool = False,
+    ) -> _R:
+        """Send ``request`` on ``sock`` and return what ``read`` made of the
+        reply; ``sock`` goes back to the idle list after a complete reply and
+        is closed after anything else. On a socket that was ``idle``, the
+        connection found closed raises :class:`_Stale`."""
+        sent = False
+        try:
             sock.sendall(request)
+            sent = True
             reply = read(sock)
+        except ConnectionError as exc:
+            sock.close()
+            if idle:
+                raise _Stale(exc, sent) from exc
+            raise self._failed(server, exc) from exc
         except (OSError, _Malformed) as exc:
             sock.close()
             raise self._failed(server, exc) from exc
         except BaseException:
             sock.close()
             raise
-        server.dead_until = 0.0
         server.idle.append(sock)
         return reply
 
