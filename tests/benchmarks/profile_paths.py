@@ -207,7 +207,7 @@ def main() -> int:
     servers = {}
     try:
         for store, kind in (("redis", RedisServer), ("memcached", MemcachedServer)):
-            if any(p.startswith(store + "-") for p in paths):
+            if any(f"{store}-" in p for p in paths):  # flask-redis-read too
                 servers[store] = kind()
                 servers[store].start()
         for name in paths:
