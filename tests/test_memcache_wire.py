@@ -153,6 +153,35 @@ def test_a_wire_without_timeout_works(mc):
     wire.close()
 
 
+def test_a_server_on_a_unix_socket_is_reached_through_it(tmp_path):
+    """python-memcached's ``unix:/path`` servers work: commands go over the socket."""
+    import shutil
+    import subprocess
+
+    if shutil.which("memcached") is None:
+        pytest.skip("memcached is not installed")
+    path = tmp_path / "memcached.sock"
+    argv = ["memcached", "-s", str(path), "-U", "0", "-m", "8"]
+    if os.geteuid() == 0:
+        argv += ["-u", "root"]
+    process = subprocess.Popen(argv)
+    try:
+        deadline = time.monotonic() + 5
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        client = memcache.Client([f"unix:{path}"])
+        wire = Wire(buckets(client), timeout=1.0, dead_retry=1.0, key_hash=key_hash)
+        assert wire.servers[0].family == socket.AF_UNIX
+        assert wire.store(b"set", b"k", b"over the socket", 60)
+        assert wire.gets(b"k")[0] == b"over the socket"
+        assert client.get("k") == b"over the socket"  # the same server
+        wire.close()
+        client.disconnect_all()
+    finally:
+        process.terminate()
+        process.wait(5)
+
+
 # -- connections ---------------------------------------------------------------
 
 
