@@ -104,12 +104,19 @@ def memcached_url(memcached_server: MemcachedServer) -> str:
     )
 
 
+def memcached_client_url(url: str, client: str) -> str:
+    """``url`` with ``client=`` set; a test asking for pylibmc is skipped
+    where it is not installed (it compiles against libmemcached; CI
+    installs both)."""
+    if client == "pylibmc":
+        pytest.importorskip("pylibmc")
+    return url + ("&" if "?" in url else "?") + f"client={client}"
+
+
 @pytest.fixture
 def pylibmc_url(memcached_url: str) -> str:
-    """The test memcached through pylibmc (skipped where it is not installed:
-    it compiles against libmemcached; CI installs both)."""
-    pytest.importorskip("pylibmc")
-    return memcached_url + "&client=pylibmc"
+    """The test memcached through pylibmc."""
+    return memcached_client_url(memcached_url, "pylibmc")
 
 
 #: The kinds of store URL ``store_url`` runs a test over (add new ones here

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from cachelib import BaseCache, FileSystemCache, MemcachedCache, RedisCache, SimpleCache
+from conftest import memcached_client_url
 from servers import MemcachedServer, RedisClusterServer, RedisServer
 
 from wsgi_session.errors import ConfigError, LockTimeout, StoreUnavailable
@@ -488,13 +489,6 @@ def test_planted_pickle_in_redis_is_never_unpickled(
     assert not marker.exists()
 
 
-def _memcached_client_url(url: str, client: str) -> str:
-    """``url`` with ``client=`` set (pylibmc: skipped where not installed)."""
-    if client == "pylibmc":
-        pytest.importorskip("pylibmc")
-    return url + ("&" if "?" in url else "?") + f"client={client}"
-
-
 @pytest.mark.parametrize("client", ["memcache", "pylibmc"])
 def test_planted_pickle_in_memcached_is_never_unpickled(
     memcached_url: str, memcached_server: MemcachedServer, tmp_path: Path, client: str
@@ -502,7 +496,7 @@ def test_planted_pickle_in_memcached_is_never_unpickled(
     """A value python-memcached flagged as pickled is refused, not unpickled,
     whichever client the store uses."""
     marker = tmp_path / "pwned"
-    cache = open_store(_memcached_client_url(memcached_url, client))
+    cache = open_store(memcached_client_url(memcached_url, client))
     backend = backend_for(cache)
     key = new_key()
     raw = memcache.Client([f"127.0.0.1:{memcached_server.port}"])
@@ -596,7 +590,7 @@ def test_stopped_memcached_raises_store_unavailable(
     """With memcached down, reads raise StoreUnavailable instead of 'missing'
     (with either client)."""
     memcached_server.ensure_up()
-    url = _memcached_client_url(f"{memcached_server.url}?dead_retry=0.1", client)
+    url = memcached_client_url(f"{memcached_server.url}?dead_retry=0.1", client)
     backend = backend_for(open_store(url))
     key = new_key()
     backend.create(key, b"m", {"a": b"1"}, 60)

@@ -237,11 +237,14 @@ class Wire:
             if server.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.connect(server.address)
+            if self.timeout:
+                _kernel_timeouts(sock, self.timeout)
         except OSError as exc:
             sock.close()
             raise self._failed(server, exc) from exc
-        if self.timeout:
-            _kernel_timeouts(sock, self.timeout)
+        except BaseException:
+            sock.close()
+            raise
         server.dead_until = 0.0
         return sock
 
