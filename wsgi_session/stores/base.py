@@ -52,6 +52,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "MAGIC",
     "Backend",
+    "EvictionWarned",
     "MissingClient",
     "Record",
     "SaveResult",
@@ -219,18 +220,26 @@ class Backend(Protocol):
 DEFAULT_THRESHOLD = 100_000
 
 
-def warn_eviction(cache: object, kind: str) -> None:
+class EvictionWarned(Protocol):
+    """A cache that remembers whether it warned of evicting live sessions."""
+
+    #: True once the warning of :func:`warn_eviction` was logged.
+    eviction_warned: bool
+
+
+def warn_eviction(cache: EvictionWarned, kind: str) -> None:
     """Log, once per cache, that live sessions are being evicted.
 
-    >>> class Cache: pass
+    >>> class Cache:
+    ...     eviction_warned = False
     >>> cache = Cache()
     >>> warn_eviction(cache, "memory")
-    >>> cache._eviction_warned
+    >>> cache.eviction_warned
     True
     """
-    if getattr(cache, "_eviction_warned", False):
+    if cache.eviction_warned:
         return
-    cache._eviction_warned = True  # type: ignore[attr-defined]
+    cache.eviction_warned = True
     logger.warning(
         "The %s session store is full: sessions that have not expired are "
         "being evicted (users are logged out). Raise ?threshold= in the "

@@ -68,7 +68,8 @@ class FileCache(FileCacheHooks):
         default_timeout: int = 300,
         mode: int = 0o600,
     ) -> None:
-        self._eviction_warned = False
+        #: True once the store warned that it evicts live sessions (logged once).
+        self.eviction_warned = False
         super().__init__(
             cache_dir, threshold=threshold, default_timeout=default_timeout, mode=mode
         )

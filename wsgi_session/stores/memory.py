@@ -72,7 +72,8 @@ class MemoryCache(SimpleCacheHooks):
         self, threshold: int = DEFAULT_THRESHOLD, default_timeout: int = 300
     ) -> None:
         super().__init__(threshold=threshold, default_timeout=default_timeout)
-        self._eviction_warned = False
+        #: True once the store warned that it evicts live sessions (logged once).
+        self.eviction_warned = False
 
     def get_record(self, key: str) -> Record | None:
         """The :class:`Record` object stored under ``key``, if it is one and
