@@ -32,6 +32,18 @@ _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
 
 def one_of(*choices: t.Any) -> Check:
+    """A check that accepts only one of ``choices``, compared by type and value.
+
+    ``True`` is not taken for ``1``, nor ``1`` for ``True``.
+
+    >>> check = one_of("merge", "lock", "none")
+    >>> check("concurrency", "lock")
+    'lock'
+    >>> one_of(True, False, "auto")("cookie_secure", 1)
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.ConfigError: cookie_secure: expected one of True, False, ...
+    """
     shown = ", ".join(repr(c) for c in choices)
 
     def check(key: str, value: t.Any) -> t.Any:
@@ -45,12 +57,32 @@ def one_of(*choices: t.Any) -> Check:
 
 
 def bool_value(key: str, value: t.Any) -> bool:
+    """``value`` if it is a bool; truthy strings and numbers are refused.
+
+    >>> bool_value("cookie_httponly", True)
+    True
+    >>> bool_value("cookie_httponly", "yes")
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.ConfigError: cookie_httponly: expected True or False, ...
+    """
     if not isinstance(value, bool):
         raise ConfigError(f"{key}: expected True or False, got {value!r}", key=key)
     return value
 
 
 def seconds(key: str, value: t.Any, *, optional: bool = True) -> int | None:
+    """A positive number of seconds as an int (at least 1), or None if ``optional``.
+
+    A :class:`~datetime.timedelta` counts as its total seconds; fractions are
+    cut off; zero, negative numbers and bools are refused.
+
+    >>> import datetime as dt
+    >>> seconds("idle_timeout", dt.timedelta(minutes=30)), seconds("k", 0.2)
+    (1800, 1)
+    >>> seconds("absolute_timeout", None) is None
+    True
+    """
     if value is None and optional:
         return None
     if isinstance(value, dt.timedelta):
@@ -69,10 +101,31 @@ def seconds(key: str, value: t.Any, *, optional: bool = True) -> int | None:
 
 
 def required_seconds(key: str, value: t.Any) -> int:
+    """Like :func:`seconds`, but None is refused too.
+
+    >>> required_seconds("lock_timeout", 10.5)
+    10
+    >>> required_seconds("lock_timeout", None)
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.ConfigError: lock_timeout: expected a number of seconds, ...
+    """
     return t.cast(int, seconds(key, value, optional=False))
 
 
 def secret_keys(key: str, value: t.Any) -> tuple[str | bytes, ...]:
+    """The signing keys as a tuple, oldest first: one key or a list of them.
+
+    Every key must be a non-empty str or bytes; the error for a missing key
+    says how to generate one.
+
+    >>> secret_keys("secret_key", "k"), secret_keys("secret_key", ["old", b"new"])
+    (('k',), ('old', b'new'))
+    >>> secret_keys("secret_key", ["old", ""])
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.ConfigError: secret_key: every key must be a non-empty ...
+    """
     keys = [value] if isinstance(value, (str, bytes)) else value
     if value is None or not isinstance(keys, (list, tuple)):
         raise ConfigError(
@@ -89,6 +142,16 @@ def secret_keys(key: str, value: t.Any) -> tuple[str | bytes, ...]:
 
 
 def store(key: str, value: t.Any) -> t.Any:
+    """A store URL, None, a cache object, or the SQL store over a SQLAlchemy Engine.
+
+    A cache object must have ``get``, ``set``, ``add`` and ``delete``; URLs are
+    returned as given and opened later.
+
+    >>> from cachelib import SimpleCache
+    >>> cache = SimpleCache()
+    >>> store("store", "memory://"), store("store", cache) is cache
+    ('memory://', True)
+    """
     if is_sql_engine(value):  # a SQLAlchemy Engine: the SQL store over it
         return open_store(value)
     if not isinstance(value, (str, type(None))) and not all(
@@ -103,6 +166,15 @@ def store(key: str, value: t.Any) -> t.Any:
 
 
 def cookie_name(key: str, value: t.Any) -> str:
+    """``value`` if it is a valid cookie name (an RFC 6265 token).
+
+    >>> cookie_name("cookie_name", "sid")
+    'sid'
+    >>> cookie_name("cookie_name", "my session")
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.ConfigError: cookie_name: expected a non-empty cookie ...
+    """
     if not isinstance(value, str) or not _COOKIE_NAME_RE.match(value):
         raise ConfigError(
             f"cookie_name: expected a non-empty cookie token, got {value!r}",
@@ -112,6 +184,15 @@ def cookie_name(key: str, value: t.Any) -> str:
 
 
 def cookie_path(key: str, value: t.Any) -> str:
+    """``value`` if it is a path that starts with ``/`` and holds no ``;``.
+
+    >>> cookie_path("cookie_path", "/shop")
+    '/shop'
+    >>> cookie_path("cookie_path", "shop")
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.ConfigError: cookie_path: expected a path starting with '/', ...
+    """
     if not isinstance(value, str) or not value.startswith("/") or ";" in value:
         raise ConfigError(
             f"cookie_path: expected a path starting with '/', got {value!r}",
@@ -121,6 +202,11 @@ def cookie_path(key: str, value: t.Any) -> str:
 
 
 def cookie_domain(key: str, value: t.Any) -> str | None:
+    """``value`` if it is None (a host-only cookie) or a non-empty host name.
+
+    >>> cookie_domain("cookie_domain", "example.org"), cookie_domain("k", None)
+    ('example.org', None)
+    """
     if value is not None and (not isinstance(value, str) or not value or ";" in value):
         raise ConfigError(
             f"cookie_domain: expected a host name or None, got {value!r}",
@@ -130,6 +216,11 @@ def cookie_domain(key: str, value: t.Any) -> str | None:
 
 
 def samesite(key: str, value: t.Any) -> str | None:
+    """The SameSite attribute in its canonical spelling, or None to leave it out.
+
+    >>> samesite("cookie_samesite", "strict"), samesite("cookie_samesite", None)
+    ('Strict', None)
+    """
     if value is None:
         return None
     if not isinstance(value, str) or value.lower() not in _SAMESITE:
@@ -142,6 +233,11 @@ def samesite(key: str, value: t.Any) -> str | None:
 
 
 def url_param(key: str, value: t.Any) -> str:
+    """``value`` if it is a query parameter name of letters, digits, ``_.-``.
+
+    >>> url_param("url_param", "sid")
+    'sid'
+    """
     if not isinstance(value, str) or not _PARAM_RE.match(value):
         raise ConfigError(
             "url_param: expected a non-empty name of letters, digits, '_', "
@@ -152,6 +248,15 @@ def url_param(key: str, value: t.Any) -> str:
 
 
 def nonempty_str(key: str, value: t.Any) -> str:
+    """``value`` if it is a non-empty str.
+
+    >>> nonempty_str("environ_key", "wsgi_session")
+    'wsgi_session'
+    >>> nonempty_str("environ_key", "")
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.ConfigError: environ_key: expected a non-empty str, got ''
+    """
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{key}: expected a non-empty str, got {value!r}", key=key)
     return value
@@ -167,10 +272,25 @@ def optional_nonempty_str(key: str, value: t.Any) -> str | None:
 
 
 def serializer(key: str, value: t.Any) -> Serializer:
+    """The serializer to use: ``"json"``, or an object with ``dumps`` and ``loads``.
+
+    :func:`~wsgi_session.serializers.check_serializer` decides; ``"pickle"``
+    is refused.
+
+    >>> from wsgi_session.serializers import default_serializer
+    >>> serializer("serializer", "json") is default_serializer
+    True
+    """
     return check_serializer(value)
 
 
 def events(key: str, value: t.Any) -> SessionEvents | None:
+    """``value`` if it is None or a :class:`~wsgi_session.SessionEvents` instance.
+
+    >>> hooks = SessionEvents()
+    >>> events("events", hooks) is hooks, events("events", None)
+    (True, None)
+    """
     if value is not None and not isinstance(value, SessionEvents):
         raise ConfigError(
             "events: expected an instance of a wsgi_session.SessionEvents "
@@ -203,6 +323,15 @@ def path_prefixes(key: str, value: t.Any) -> tuple[str, ...]:
 
 
 def byte_count(key: str, value: t.Any) -> int:
+    """``value`` if it is an int of bytes, zero or more (bools are refused).
+
+    >>> byte_count("url_body_limit", 1024 * 1024)
+    1048576
+    >>> byte_count("url_body_limit", -1)
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.ConfigError: url_body_limit: expected a number of bytes ...
+    """
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ConfigError(
             f"{key}: expected a number of bytes >= 0, got {value!r}", key=key

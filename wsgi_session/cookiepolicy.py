@@ -38,6 +38,15 @@ class CookiePolicy:
       refused session cookie gets the cookie expired;
     * in URL mode no session cookie is ever sent;
     * the probe cookie goes out until the client brings one of ours back.
+
+    >>> from wsgi_session import SessionMiddleware
+    >>> from wsgi_session.context import RequestContext
+    >>> from wsgi_session.repository import NOTHING
+    >>> mw = SessionMiddleware(lambda e, s: [], secret_key="k")
+    >>> request = RequestContext(mw, {"HTTP_COOKIE": "session=forged.value"})
+    >>> request.session.get("n")  # loads the session: the forged cookie is refused
+    >>> mw.cookie_policy.headers(request, NOTHING)
+    [('Set-Cookie', 'session=; Expires=...; Max-Age=0; HttpOnly; Path=/; SameSite=Lax')]
     """
 
     __slots__ = ("cookies", "signer")

@@ -37,6 +37,12 @@ class Credentials:
 
     ``secret``, ``user`` and ``handle`` are public facts (None when absent);
     they change only through the methods, which remember what to save.
+
+    >>> creds = Credentials(secret="old", user="ann", handle="h1")
+    >>> creds.rotate_secret(), creds.secret != "old", creds.changed
+    (True, True, True)
+    >>> creds.unbind(), creds.unbind(), creds.user  # the second finds no user
+    (True, False, None)
     """
 
     __slots__ = ("binding_changed", "handle", "secret", "secret_changed", "user")

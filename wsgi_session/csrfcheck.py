@@ -36,7 +36,19 @@ CHECKED_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def presented_token(request: RequestContext) -> str | None:
-    """The token the request carries: the header, else the form field."""
+    """The token the request carries: the header, else the form field.
+
+    The form field is read from a urlencoded or multipart body without
+    consuming it; None when neither is there.
+
+    >>> from wsgi_session import SessionMiddleware
+    >>> from wsgi_session.context import RequestContext
+    >>> mw = SessionMiddleware(lambda e, s: [], secret_key="k")
+    >>> presented_token(RequestContext(mw, {"HTTP_X_CSRF_TOKEN": "abc"}))
+    'abc'
+    >>> presented_token(RequestContext(mw, {})) is None
+    True
+    """
     environ = request.environ
     header = environ.get(HEADER_ENVIRON_KEY)
     if isinstance(header, str) and header:
@@ -49,6 +61,16 @@ def check_request(request: RequestContext) -> str | None:
 
     Loads the session (its secret verifies the token); raises
     StoreUnavailable when the store is down.
+
+    >>> from wsgi_session import SessionMiddleware
+    >>> from wsgi_session.context import RequestContext
+    >>> request = RequestContext(SessionMiddleware(lambda e, s: [], secret_key="k"), {})
+    >>> request.environ["HTTP_X_CSRF_TOKEN"] = "forged"
+    >>> check_request(request)
+    'the CSRF token does not belong to this session'
+    >>> request.environ["HTTP_X_CSRF_TOKEN"] = request.session.csrf_token()
+    >>> check_request(request) is None
+    True
     """
     why = origin_refusal(request.environ, request_origin(request.environ))
     if why is not None:
@@ -62,7 +84,18 @@ def check_request(request: RequestContext) -> str | None:
 
 
 def refusal(request: RequestContext) -> str | None:
-    """Why ``csrf="check"`` refuses this request before the app, or None."""
+    """Why ``csrf="check"`` refuses this request before the app, or None.
+
+    Only the methods of :data:`CHECKED_METHODS` outside ``csrf_exempt`` are
+    checked, with :func:`check_request`.
+
+    >>> from wsgi_session import SessionMiddleware
+    >>> from wsgi_session.context import RequestContext
+    >>> mw = SessionMiddleware(lambda e, s: [], secret_key="k", csrf_exempt="/hooks/")
+    >>> post = {"REQUEST_METHOD": "POST", "PATH_INFO": "/hooks/payment"}
+    >>> refusal(RequestContext(mw, post)) is None  # an exempt path
+    True
+    """
     environ = request.environ
     method = str(environ.get("REQUEST_METHOD", "GET")).upper()
     if method not in CHECKED_METHODS:

@@ -30,7 +30,16 @@ class _Codec(t.Protocol):
 
 
 class FlashState:
-    """Flash keys by age, plus flashed form input and its age."""
+    """Flash keys by age, plus flashed form input and its age.
+
+    Flashed input, like a flashed key, lives through the next request:
+
+    >>> f = FlashState(); f.set_input({"email": "ann@example.org"})
+    >>> f.age(), f.input  # end of the flashing request: kept for the next
+    ([], {'email': 'ann@example.org'})
+    >>> f.age(), f.input, f.active  # end of the next one: gone
+    ([], None, False)
+    """
 
     def __init__(self) -> None:
         self.new: list[str] = []

@@ -40,6 +40,16 @@ def rewrite_url(environ: t.Mapping[str, t.Any], url: str) -> str:
 
     Other hosts, ``javascript:``, ``mailto:`` and fragment-only URLs are
     returned unchanged, as is everything in cookie mode.
+
+    >>> from wsgi_session import SessionMiddleware
+    >>> from wsgi_session.context import RequestContext
+    >>> mw = SessionMiddleware(lambda e, s: [], secret_key="k", tracking="url")
+    >>> environ = {"HTTP_HOST": "example.org"}
+    >>> RequestContext(mw, environ).session["n"] = 1  # the first write makes the id
+    >>> rewrite_url(environ, "/cart?x=1")
+    '/cart?x=1&sid=...'
+    >>> rewrite_url(environ, "https://other.example/")
+    'https://other.example/'
     """
     found = _token(environ)
     if found is None:
@@ -57,6 +67,14 @@ def hidden_input(environ: t.Mapping[str, t.Any]) -> Markup:
     """A hidden form input carrying the session id, or an empty Markup.
 
     GET forms need it: browsers drop the query string of a form's action.
+
+    >>> from wsgi_session import SessionMiddleware
+    >>> from wsgi_session.context import RequestContext
+    >>> mw = SessionMiddleware(lambda e, s: [], secret_key="k", tracking="url")
+    >>> environ = {"HTTP_HOST": "example.org"}
+    >>> RequestContext(mw, environ).session["n"] = 1
+    >>> str(hidden_input(environ))
+    '<input type="hidden" name="sid" value="...">'
     """
     found = _token(environ)
     if found is None:
@@ -79,6 +97,13 @@ def csrf_input(environ: t.Mapping[str, t.Any]) -> Markup:
 
     Works in every tracking mode (the token never goes into a URL); the
     session's CSRF secret is made on first use.
+
+    >>> from wsgi_session import SessionMiddleware
+    >>> from wsgi_session.context import RequestContext
+    >>> environ = {}
+    >>> _ = RequestContext(SessionMiddleware(lambda e, s: [], secret_key="k"), environ)
+    >>> str(csrf_input(environ))
+    '<input type="hidden" name="csrf_token" value="...">'
     """
     token = _context(environ).session.csrf_token()
     return Markup('<input type="hidden" name="%s" value="%s">') % (FIELD_NAME, token)
@@ -91,6 +116,18 @@ def check_csrf(environ: t.Mapping[str, t.Any]) -> None:
     form body (read without consuming it); on HTTPS the Origin (or Referer)
     must be the request's own. A refusal fires ``rejected(environ,
     RejectReason.CSRF_FAILED)``.
+
+    >>> from wsgi_session import SessionMiddleware
+    >>> from wsgi_session.context import RequestContext
+    >>> mw = SessionMiddleware(lambda e, s: [], secret_key="k")
+    >>> environ = {"REQUEST_METHOD": "POST"}
+    >>> context = RequestContext(mw, environ)
+    >>> check_csrf(environ)
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.CSRFError: no CSRF token
+    >>> environ["HTTP_X_CSRF_TOKEN"] = context.session.csrf_token()
+    >>> check_csrf(environ)  # accepted: returns None
     """
     context = _context(environ)
     why = check_request(context)

@@ -22,7 +22,17 @@ __all__ = ["DetachedHost", "SessionHost"]
 
 
 class SessionHost(t.Protocol):
-    """What a :class:`Session` needs from its request (the pipeline provides it)."""
+    """What a :class:`Session` needs from its request (the pipeline provides it).
+
+    A host makes the session's state once, at the session's first use:
+
+    >>> from wsgi_session import Session
+    >>> class Noisy(DetachedHost):
+    ...     def new_state(self):
+    ...         print("state made"); return super().new_state()
+    >>> s = Session(Noisy()); s["a"] = 1; s["b"] = 2
+    state made
+    """
 
     def new_state(self) -> SessionState:
         """Make the session's state (called once, when the session is first

@@ -42,6 +42,12 @@ class Resolution(t.NamedTuple):
     ``cookie_value`` is the presented cookie value that verified (None for a
     URL id); ``cookie_rejected`` is True when session cookies came and none
     verified (the pipeline expires such a cookie).
+
+    >>> from wsgi_session.signing import IdSigner
+    >>> forged = Presented.of(("forged.value",), probe=False, cookie_seen=True)
+    >>> r = IdResolver(IdSigner(["k"])).resolve(forged)
+    >>> r.session_id, r.cookie_rejected, [x.name for x in r.rejections]
+    (None, True, ['BAD_SIGNATURE'])
     """
 
     session_id: str | None
@@ -63,6 +69,15 @@ class IdResolver:
 
     Subclasses change how a cookie value carries the signed id with
     :meth:`unsign_cookie` (Flask's replace mode adds a permanent hint).
+
+    >>> from wsgi_session.signing import IdSigner
+    >>> class Versioned(IdResolver):  # cookie values carry a "v1:" prefix
+    ...     def unsign_cookie(self, value):
+    ...         return super().unsign_cookie(value[3:]) if value[:3] == "v1:" else None
+    >>> signer = IdSigner(["k"]); value = "v1:" + signer.sign("A" * 43)
+    >>> presented = Presented.of((value,), probe=False, cookie_seen=True)
+    >>> Versioned(signer).resolve(presented)[:2] == ("A" * 43, "cookie")
+    True
     """
 
     __slots__ = ("_cookie_only", "signer")

@@ -44,7 +44,13 @@ REVOKED_FIELD = "r"
 
 class SystemFields(t.NamedTuple):
     """The system fields of a stored record, decoded (None where absent).
-    ``flash`` stays bytes: the flash state decodes it with the serializer."""
+
+    ``flash`` stays bytes: the flash state decodes it with the serializer.
+
+    >>> fields = read_system_fields({"u": b"ann", "dcart": b"[1]"})
+    >>> fields.user, fields.handle  # "dcart" is user data, not a system field
+    ('ann', None)
+    """
 
     flash: bytes | None
     csrf: str | None
@@ -80,7 +86,11 @@ def read_system_fields(fields: Mapping[str, bytes]) -> SystemFields:
 
 
 def binding_fields(user: str, handle: str | None) -> dict[str, bytes]:
-    """The fields that bind a record to ``user`` (and its index ``handle``)."""
+    """The fields that bind a record to ``user`` (and its index ``handle``).
+
+    >>> binding_fields("ann", "ab.cd"), binding_fields("ann", None)
+    ({'u': b'ann', 'h': b'ab.cd'}, {'u': b'ann'})
+    """
     fields = {USER_FIELD: user.encode("utf-8", "surrogatepass")}
     if handle is not None:
         fields[HANDLE_FIELD] = handle.encode("ascii")

@@ -21,8 +21,15 @@ __all__ = ["SessionView"]
 
 
 class SessionView(MutableMapping[str, t.Any]):
-    """A ``MutableMapping`` over a :class:`~wsgi_session.Session`: each item
-    read or written is the session's (the same data, seen at once)."""
+    """A ``MutableMapping`` over a :class:`~wsgi_session.Session`.
+
+    Each item read or written is the session's (the same data, seen at once).
+
+    >>> from wsgi_session import Session
+    >>> s = Session.detached(); view = SessionView(s)
+    >>> s["cart"] = [1]; view.pop("cart"), "cart" in s
+    ([1], False)
+    """
 
     __slots__ = ("_session",)
 

@@ -66,6 +66,11 @@ class SessionInfo:
 
     ``handle`` is an opaque reference for :meth:`end_session`: it is not the
     session id and cannot open the session.
+
+    >>> now = dt.datetime.now(dt.timezone.utc)
+    >>> info = SessionInfo("ab.cd", now, now, None, "Firefox", "url")
+    >>> info.current, info.expires is None  # not the asking request's; no end set
+    (False, True)
     """
 
     handle: str
@@ -96,7 +101,15 @@ def index_key(hashed: str) -> str:
 
 
 def new_handle(user_id: str) -> str:
-    """A fresh handle for a session of ``user_id``: ``<user hash>.<random>``."""
+    """A fresh handle for a session of ``user_id``: ``<user hash>.<random>``.
+
+    The hash part finds the user's index; the random part tells the user's
+    sessions apart.
+
+    >>> a, b = new_handle("ann"), new_handle("ann")
+    >>> a != b and a.split(".")[0] == b.split(".")[0] == user_hash("ann")
+    True
+    """
     return user_hash(user_id) + "." + secrets.token_urlsafe(16)
 
 
@@ -117,6 +130,21 @@ class UserIndex:
     """The per-user indexes of one store, and the tombstones of ended sessions.
 
     ``absolute_timeout`` is the middleware's (a session past it is not live).
+
+    >>> from wsgi_session.meta import SessionMeta, now_ms
+    >>> from wsgi_session.recordfields import binding_fields
+    >>> from wsgi_session.stores import backend_for, open_store
+    >>> users = UserIndex(backend_for(open_store("memory://")))
+    >>> meta, handle = SessionMeta(now_ms(), now_ms(), 1800, None), new_handle("ann")
+    >>> fields = binding_fields("ann", handle)  # a session bound to ann, stored:
+    >>> users.backend.create("wss:{s1}", meta.encode(), fields, 1800)
+    True
+    >>> users.add("ann", handle, session_key="wss:{s1}", meta=meta,
+    ...           user_agent="curl", tracking="cookie")  # None: no "end all" yet
+    >>> [s.user_agent for s in users.sessions("ann")], users.end_all("ann")
+    (['curl'], 1)
+    >>> users.sessions("ann")
+    []
     """
 
     __slots__ = ("absolute_timeout", "backend")
