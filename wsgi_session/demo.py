@@ -180,7 +180,13 @@ def _error(errors: t.Mapping[str, str], field: str) -> Markup:
 
 
 def home(environ: WSGIEnviron, request: Request) -> _Response:
-    """``/``: what the demo is, and links to the other pages."""
+    """``/``: what the demo is, and links to the other pages.
+
+    >>> from werkzeug.test import Client
+    >>> page = Client(make_demo_app()).get("/").text
+    >>> 'href="/login"' in page, "No session yet" in page  # nothing stored yet
+    (True, True)
+    """
     content = _render(
         pages.HOME,
         login_url=rewrite_url(environ, "/login"),
@@ -205,7 +211,17 @@ def _login_errors(username: str, password: str) -> dict[str, str]:
 
 
 def login(environ: WSGIEnviron, request: Request) -> _Response:
-    """``/login``: the form, and its POST: errors with old input, or log in."""
+    """``/login``: the form, and its POST: errors with old input, or log in.
+
+    >>> from werkzeug.test import Client
+    >>> client = Client(make_demo_app()); page = client.get("/login").text
+    >>> token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    >>> form = {"username": "a", "password": "x", "csrf_token": token}
+    >>> client.post("/login", data=form).headers["Location"]  # back to the form
+    '/login'
+    >>> page = client.get("/login").text; "Wrong password" in page, 'value="a"' in page
+    (True, True)
+    """
     session = get_session(environ)
     if request.method == "POST":
         username = request.form.get("username", "").strip()
@@ -245,7 +261,16 @@ def _search_results(query: str) -> Markup:
 
 
 def profile(environ: WSGIEnviron, request: Request) -> _Response:
-    """``/profile``: search (GET form) and edit the note (POST form)."""
+    """``/profile``: search (GET form) and edit the note (POST form).
+
+    A visitor who is not logged in is sent to the login page; until the
+    browser shows that it keeps cookies, the redirect carries the id too:
+
+    >>> from werkzeug.test import Client
+    >>> response = Client(make_demo_app()).get("/profile")
+    >>> response.status_code, response.headers["Location"]
+    (303, '/login?sid=...')
+    """
     session = get_session(environ)
     if "user" not in session:
         session.flash("message", "Please log in first.")
@@ -280,7 +305,15 @@ def profile(environ: WSGIEnviron, request: Request) -> _Response:
 
 
 def logout(environ: WSGIEnviron, request: Request) -> _Response:
-    """``/logout``: POST ends the session; GET asks for the POST."""
+    """``/logout``: POST ends the session; GET asks for the POST.
+
+    >>> from werkzeug.test import Client
+    >>> client = Client(make_demo_app())
+    >>> '<form id="logout-page-form" method="post"' in client.get("/logout").text
+    True
+    >>> client.post("/logout").status_code  # a POST without its CSRF token
+    403
+    """
     session = get_session(environ)
     if request.method == "POST":
         session.destroy()
@@ -293,7 +326,13 @@ def logout(environ: WSGIEnviron, request: Request) -> _Response:
 
 
 def sessions(environ: WSGIEnviron, request: Request) -> _Response:
-    """``/sessions``: where the user is signed in; POST logs out the others."""
+    """``/sessions``: where the user is signed in; POST logs out the others.
+
+    >>> from werkzeug.test import Client
+    >>> page = Client(make_demo_app()).get("/sessions", follow_redirects=True)
+    >>> page.request.path, "Please log in first." in page.text
+    ('/login', True)
+    """
     session = get_session(environ)
     if "user" not in session:
         session.flash("message", "Please log in first.")
@@ -387,6 +426,14 @@ class DemoRequestHandler(WSGIRequestHandler):
     The value of the served middleware's ``url_param`` is replaced by
     ``<redacted>`` in every line (request lines and errors alike), as
     :func:`~wsgi_session.redact.redact_session_ids` does.
+
+    >>> import contextlib, io
+    >>> handler = DemoRequestHandler.__new__(DemoRequestHandler)  # one per connection
+    >>> handler.client_address, handler.server = ("127.0.0.1", 50000), None
+    >>> with contextlib.redirect_stderr(io.StringIO()) as log:
+    ...     handler.log_message('"%s" %s -', "GET /profile?sid=abc.def HTTP/1.1", 200)
+    >>> print(log.getvalue(), end="")
+    127.0.0.1 - - [...] "GET /profile?sid=<redacted> HTTP/1.1" 200 -
     """
 
     def log_message(self, format: str, *args: t.Any) -> None:

@@ -53,6 +53,10 @@ class UnsignedIds(IdSigner):
     A value is accepted only if it has the shape of one of our 256-bit ids;
     it still resumes a session only if the store knows it (an unknown id
     gets a new session with a fresh id: ids are never adopted).
+
+    >>> ids = UnsignedIds(); sid = "A" * 43
+    >>> ids.sign(sid) == sid, ids.unsign(sid + ".signature"), ids.unsign(None)
+    (True, None, None)
     """
 
     def __init__(self) -> None:
@@ -71,8 +75,16 @@ class UnsignedIds(IdSigner):
 
 
 class FixedIdResolver(IdResolver):
-    """Resolves to the id an application call names, whatever was presented
-    (``get_by_id()``: the request's own cookie and URL are ignored)."""
+    """Resolves to the id an application call names, whatever was presented.
+
+    This is ``get_by_id()``'s resolver: the request's own cookie and URL are
+    ignored.
+
+    >>> resolver = FixedIdResolver(UnsignedIds(), "A" * 43)
+    >>> presented = Presented.of(("B" * 43,), probe=False, cookie_seen=True)
+    >>> resolver.resolve(presented)[:2] == ("A" * 43, "cookie")
+    True
+    """
 
     __slots__ = ("session_id",)
 
@@ -91,6 +103,13 @@ class BeakerRequestContext(RequestContext):
     ``auto`` is Beaker's option; ``standalone`` marks a session opened by an
     application call (``get_by_id()``, ``environ["beaker.get_session"]()``)
     rather than by a request: its ``save()`` writes at once.
+
+    >>> from wsgi_session.beaker import SessionMiddleware
+    >>> request = SessionMiddleware(lambda e, s: [], secret="k").request_context({})
+    >>> request.beaker["n"] = 1; request.save_wanted()  # not auto: only after save()
+    False
+    >>> request.beaker.save(); request.save_wanted()
+    True
     """
 
     __slots__ = (
@@ -139,8 +158,19 @@ class BeakerRequestContext(RequestContext):
 
 
 class BeakerCookiePolicy(CookiePolicy):
-    """Our cookie rule, with Beaker's per-response ``domain`` / ``path`` and
-    its fixed ``cookie_expires`` date (``expires_at``, aware UTC)."""
+    """Our cookie rule, with Beaker's per-response ``domain`` / ``path``.
+
+    ``expires_at`` is Beaker's fixed ``cookie_expires`` date (aware UTC),
+    sent as the seconds left on each response. A ``Domain`` is written as the
+    application set it, leading dot included:
+
+    >>> from wsgi_session.beaker import SessionMiddleware
+    >>> mw = SessionMiddleware(lambda e, s: [], secret="k")
+    >>> request = mw.request_context({})
+    >>> request.beaker["n"] = 1; request.beaker.domain = ".example.org"
+    >>> mw.cookie_policy.set_cookie(request)
+    ('Set-Cookie', 'beaker.session.id=...; Domain=.example.org; HttpOnly; Path=/; ...')
+    """
 
     __slots__ = ("expires_at",)
 

@@ -58,7 +58,13 @@ _KEPT = {KEPT_FIELD: b"1"}
 
 
 class DjangoRepository(SessionRepository):
-    """The stored sessions, plus Django's explicit save of an empty session."""
+    """The stored sessions, plus Django's explicit save of an empty session.
+
+    >>> middleware = DropInMiddleware(secret_key="k")
+    >>> state = middleware.detached_context(None).session.load()
+    >>> middleware.repository.create_empty(state); state.stored, state.has_data
+    (True, False)
+    """
 
     __slots__ = ()
 
@@ -91,6 +97,14 @@ class DropInMiddleware(SessionMiddleware):
     Its steps: Django's cookie rule (:class:`~.cookies.DjangoCookiePolicy`)
     and :class:`DjangoRepository`. ``save_every_request`` is
     ``SESSION_SAVE_EVERY_REQUEST``.
+
+    >>> middleware = DropInMiddleware(secret_key="k")
+    >>> context = middleware.detached_context(None); context.session["n"] = 1
+    >>> context.save()  # the headers a response would carry
+    [('Set-Cookie', 'session=...; HttpOnly; Path=/; SameSite=Lax')]
+    >>> key = middleware.cookie_policy.cookie_value(context.session.id)
+    >>> middleware.detached_context(key).session["n"]  # as SessionStore(key) does
+    1
     """
 
     def __init__(self, *, save_every_request: bool = False, **options: t.Any) -> None:
@@ -207,6 +221,13 @@ def drop_in_middleware(settings: t.Any = None) -> DropInMiddleware:
     (``setting_changed``: ``override_settings`` in tests); any other
     settings object is read on every call. A mistake in them is a
     :class:`~wsgi_session.ConfigError` naming the setting.
+
+    >>> from types import SimpleNamespace
+    >>> a = drop_in_middleware(SimpleNamespace(SECRET_KEY="k"))
+    >>> conf = SimpleNamespace(SECRET_KEY="k", SESSION_COOKIE_NAME="sid")
+    >>> b = drop_in_middleware(conf)
+    >>> a is not b, a.store is b.store, b.settings.cookie_name  # one memory store
+    (True, True, 'sid')
     """
     if settings is None:
         found = _current[0]

@@ -35,7 +35,14 @@ __all__ = ["FlaskCookiePolicy", "FlaskIdResolver"]
 
 
 class FlaskIdResolver(IdResolver):
-    """Session cookie values may end in the permanent hint."""
+    """Session cookie values may end in the permanent hint.
+
+    >>> from wsgi_session.signing import IdSigner
+    >>> resolver = FlaskIdResolver(IdSigner(["k"]))
+    >>> value = resolver.signer.sign("A" * 43)
+    >>> [resolver.unsign_cookie(v) == "A" * 43 for v in (value, value + PERMANENT_HINT)]
+    [True, True]
+    """
 
     __slots__ = ()
 
@@ -45,7 +52,22 @@ class FlaskIdResolver(IdResolver):
 
 
 class FlaskCookiePolicy(CookiePolicy):
-    """Flask's cookie rules (the permanent ones in replace mode only)."""
+    """Flask's cookie rules (the permanent ones in replace mode only).
+
+    A session cookie that fails to verify is kept, as Flask keeps it; the
+    base policy expires it:
+
+    >>> from wsgi_session import SessionMiddleware
+    >>> from wsgi_session.context import RequestContext
+    >>> mw = SessionMiddleware(lambda e, s: [], secret_key="k")
+    >>> base = mw.cookie_policy
+    >>> policy = FlaskCookiePolicy(base.cookies, base.signer,
+    ...     permanent_cookies=base.cookies, refresh_each_request=True, replace=True)
+    >>> request = RequestContext(mw, {"HTTP_COOKIE": "session=signed.elsewhere"})
+    >>> request.session.get("n")  # loads: the cookie is refused
+    >>> policy.refused_cookie_goes(request), base.refused_cookie_goes(request)
+    (False, True)
+    """
 
     __slots__ = ("permanent_cookies", "refresh_each_request", "replace")
 

@@ -70,8 +70,19 @@ def _no_app(environ: WSGIEnviron, start_response: StartResponse) -> Iterable[byt
 
 
 class PyramidRequestContext(RequestContext):
-    """A request's pipeline opened by the factory (no WSGI wrapper in front);
-    ``finishing`` is True once its response callbacks are registered."""
+    """A request's pipeline opened by the factory (no WSGI wrapper in front).
+
+    ``finishing`` is True once its response callbacks are registered.
+
+    >>> from types import SimpleNamespace
+    >>> factory = session_factory(secret_key="k")
+    >>> request = SimpleNamespace(environ={}, add_response_callback=lambda f: None,
+    ...                           add_finished_callback=lambda f: None)
+    >>> context = factory.context_of(request); context.finishing
+    True
+    >>> factory.context_of(request) is context  # one pipeline per request
+    True
+    """
 
     __slots__ = ("finishing",)
 
@@ -81,8 +92,14 @@ class PyramidRequestContext(RequestContext):
 
 
 class FactoryMiddleware(SessionMiddleware):
-    """The middleware behind a factory: it wraps no app and opens
-    :class:`PyramidRequestContext` pipelines for Pyramid's requests."""
+    """The middleware behind a factory: it wraps no app.
+
+    It opens :class:`PyramidRequestContext` pipelines for Pyramid's requests.
+
+    >>> middleware = session_factory(secret_key="k").middleware
+    >>> type(middleware.request_context({})).__name__
+    'PyramidRequestContext'
+    """
 
     def request_context(self, environ: WSGIEnviron) -> PyramidRequestContext:
         """The pipeline of one Pyramid request."""
@@ -94,6 +111,12 @@ class PyramidSessionFactory:
 
     ``middleware`` opens sessions when no WSGI wrapper is in front; None
     means the wrapper is required (a request without it is a ConfigError).
+
+    >>> from types import SimpleNamespace
+    >>> PyramidSessionFactory(None)(SimpleNamespace(environ={}))
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.ConfigError: no wsgi_session middleware in front of ...
     """
 
     def __init__(self, middleware: FactoryMiddleware | None) -> None:
@@ -165,8 +188,17 @@ def _end(context: RequestContext, request: t.Any) -> None:
 
 
 def store_unavailable_view(exc: StoreUnavailable, request: t.Any) -> t.Any:
-    """The exception view of a store outage during a view: the 503 of the
-    WSGI wrapper (no traceback)."""
+    """The exception view of a store outage during a view.
+
+    It answers with the 503 of the WSGI wrapper (no traceback), on the
+    request's own response object.
+
+    >>> from types import SimpleNamespace
+    >>> request = SimpleNamespace(response=SimpleNamespace())
+    >>> response = store_unavailable_view(StoreUnavailable("redis down"), request)
+    >>> response.status, dict(response.headerlist)["Retry-After"]
+    ('503 Service Unavailable', '5')
+    """
     log.warning("wsgi_session: session store unavailable: %s", exc)
     status, headers, body = unavailable_response()
     response = request.response
@@ -210,12 +242,22 @@ def factory_from_settings(settings: Mapping[str, t.Any]) -> PyramidSessionFactor
 
 
 def session_tween_factory(handler: t.Any, registry: t.Any) -> t.Any:
-    """A tween that opens the pipeline of every request when the factory
-    works without the WSGI wrapper and tracking is ``"auto"`` or ``"url"``,
-    so that pages which never touch ``request.session`` still get the probe
-    cookie and keep a URL id in their links, as under the wrapper
-    (:meth:`PyramidSessionFactory.open_untouched`). Opening costs no store
-    round trip: the session loads when it is used."""
+    """A tween that opens the pipeline of every request, where that is needed.
+
+    It is needed when the factory works without the WSGI wrapper and tracking
+    is ``"auto"`` or ``"url"``: pages which never touch ``request.session``
+    still get the probe cookie and keep a URL id in their links, as under the
+    wrapper (:meth:`PyramidSessionFactory.open_untouched`). Opening costs no
+    store round trip: the session loads when it is used. Otherwise the
+    ``handler`` itself is returned.
+
+    >>> handler = lambda request: "response"
+    >>> cookie_only = {REGISTRY_KEY: session_factory(secret_key="k", tracking="cookie")}
+    >>> session_tween_factory(handler, cookie_only) is handler  # nothing to open
+    True
+    >>> session_tween_factory(handler, {REGISTRY_KEY: session_factory(secret_key="k")})
+    <function session_tween_factory.<locals>.session_tween at 0x...>
+    """
     factory = registry.get(REGISTRY_KEY)
     if not isinstance(factory, PyramidSessionFactory) or factory.middleware is None:
         return handler
@@ -230,10 +272,24 @@ def session_tween_factory(handler: t.Any, registry: t.Any) -> t.Any:
 
 
 def includeme(config: t.Any) -> None:
-    """``config.include("wsgi_session.pyramid")``: set the session factory
-    from the settings, open sessions for untouched pages where the tracking
-    mode needs it (:func:`session_tween_factory`), answer a store outage
-    with a 503."""
+    """``config.include("wsgi_session.pyramid")``: sessions from the app's settings.
+
+    It sets the session factory the ``wsgi_session.*`` settings describe
+    (:func:`factory_from_settings`), opens sessions for untouched pages where
+    the tracking mode needs it (:func:`session_tween_factory`), and answers a
+    store outage with a 503 (:func:`store_unavailable_view`).
+
+    Example::
+
+        from pyramid.config import Configurator
+
+        settings = {"wsgi_session.secret_key": "change me",
+                    "wsgi_session.store": "redis://localhost:6379/0"}
+        with Configurator(settings=settings) as config:
+            config.include("wsgi_session.pyramid")
+            config.scan()
+        app = config.make_wsgi_app()
+    """
     factory = factory_from_settings(config.get_settings())
     config.set_session_factory(factory)
     config.registry[REGISTRY_KEY] = factory
