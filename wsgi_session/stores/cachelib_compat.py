@@ -54,7 +54,13 @@ SUPPORTED = RANGES["cachelib"]
 
 
 def redis_clients(cache: t.Any) -> tuple[t.Any, t.Any]:
-    """``(write client, read client)`` of a ``RedisCache`` (often the same)."""
+    """``(write client, read client)`` of a ``RedisCache`` (often the same).
+
+    >>> from cachelib import RedisCache
+    >>> write, read = redis_clients(RedisCache(host="127.0.0.1"))  # not connected yet
+    >>> write is read, type(write).__name__
+    (True, 'Redis')
+    """
     return cache._write_client, cache._read_client
 
 
@@ -69,7 +75,14 @@ def prefix_of(cache: t.Any) -> Callable[[], str]:
 
 
 def key_normalizer(cache: t.Any) -> Callable[[str], str]:
-    """The function a ``MemcachedCache`` applies to keys (prefix, length)."""
+    """The function a ``MemcachedCache`` applies to keys (prefix, length).
+
+    Other caches leave keys as they are.
+
+    >>> from cachelib import MemcachedCache
+    >>> key_normalizer(MemcachedCache(["127.0.0.1:11211"], key_prefix="app:"))("k")
+    'app:k'
+    """
     normalize = getattr(cache, "_normalize_key", None)
     return t.cast(Callable[[str], str], normalize or str)
 
@@ -78,6 +91,12 @@ def client_context(cache: t.Any) -> Callable[[], AbstractContextManager[t.Any]]:
     """The ``MemcachedCache``'s "borrow a client" context manager factory.
 
     (cachelib < 0.14 has none: its one client is lent as it is.)
+
+    >>> from cachelib import MemcachedCache
+    >>> borrow = client_context(MemcachedCache(["127.0.0.1:11211"]))
+    >>> with borrow() as client:  # no command is sent: nothing connects
+    ...     callable(client.get_multi)
+    True
     """
     borrow = getattr(cache, "_client_context", None)
     if borrow is None:
@@ -89,17 +108,39 @@ def client_context(cache: t.Any) -> Callable[[], AbstractContextManager[t.Any]]:
 def set_client_context(
     cache: t.Any, factory: Callable[[], AbstractContextManager[t.Any]]
 ) -> None:
-    """Make a ``MemcachedCache`` borrow clients from ``factory`` (a pylibmc pool)."""
+    """Make a ``MemcachedCache`` borrow clients from ``factory`` (a pylibmc pool).
+
+    >>> from cachelib import MemcachedCache
+    >>> cache = MemcachedCache(["127.0.0.1:11211"])
+    >>> set_client_context(cache, lambda: nullcontext("a pooled client"))
+    >>> with client_context(cache)() as client:
+    ...     client
+    'a pooled client'
+    """
     cache._client_context = factory
 
 
 def threshold(cache: t.Any) -> int:
-    """The maximum number of entries of a SimpleCache / FileSystemCache."""
+    """The maximum number of entries of a SimpleCache / FileSystemCache.
+
+    >>> threshold(SimpleCache(threshold=7)), threshold(SimpleCache())
+    (7, 500)
+    """
     return int(cache._threshold)
 
 
 def recount_files(cache: FileSystemCache) -> None:
-    """Rewrite a FileSystemCache's item counter from the files present."""
+    """Rewrite a FileSystemCache's item counter from the files present.
+
+    >>> import os, tempfile
+    >>> cache = FileCacheHooks(tempfile.mkdtemp(), threshold=5)
+    >>> cache.set("a", 1) and cache.set("b", 2)
+    True
+    >>> os.remove(next(cache.session_files())); cache.file_count()  # stale
+    2
+    >>> recount_files(cache); cache.file_count()
+    1
+    """
     if cache._threshold:
         cache._update_count(value=len(list(cache._list_dir())))
 
@@ -128,7 +169,13 @@ def close(cache: object) -> None:
 
 
 class FileLayout(t.NamedTuple):
-    """Where and how a FileSystemCache keeps its files."""
+    """Where and how a FileSystemCache keeps its files.
+
+    >>> import os, tempfile
+    >>> layout = file_layout(FileSystemCache(tempfile.mkdtemp()))
+    >>> os.path.dirname(layout.filename("k")) == layout.directory, oct(layout.mode)
+    (True, '0o600')
+    """
 
     #: The file name of a key.
     filename: Callable[[str], str]

@@ -41,6 +41,10 @@ class Snapshot(t.NamedTuple):
 
     ``version`` is whatever the store compares (a memcached CAS id, the
     version counter of a Redis session hash); ``fields`` must not be changed.
+
+    >>> version, fields = Snapshot(7, {"dcart": b"[1]"})  # e.g. a memcached CAS id
+    >>> version, sorted(fields)
+    (7, ['dcart'])
     """
 
     version: object
@@ -68,6 +72,15 @@ def merge_by_cas(
     ``snapshot`` is the version a load saw (``None``: read it first). Raises
     StoreUnavailable after ``retries`` attempts that all lost to another
     writer (``store`` names the store in the message).
+
+    >>> merge_by_cas(None, lambda: None, None, {"a": b"1"}, [], retries=3, store="x")
+    <SaveResult.GONE: 'gone'>
+    >>> stale = Snapshot(1, {})  # every swap loses: the version keeps changing
+    >>> merge_by_cas(stale, lambda: stale, lambda snapshot, fields: None, {}, [],
+    ...              retries=2, store="memcached")
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.StoreUnavailable: memcached: gave up after 2 compare-and-set ...
     """
     del_fields = list(del_fields)  # applied again on every attempt
     for _ in range(retries):

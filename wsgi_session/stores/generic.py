@@ -69,7 +69,20 @@ class GenericBackend(FramedBackend):
 def open_mongodb_cache(
     uri: str, *, db: str, collection: str, key_prefix: str | None = None
 ) -> BaseCache:
-    """Build cachelib's MongoDbCache (needs pymongo; connects to create an index)."""
+    """Build cachelib's MongoDbCache (needs pymongo; connects to create an index).
+
+    ``mongodb://`` store URLs open their cache with it. An unreachable server
+    is StoreUnavailable; no pymongo is MissingClient.
+
+    Example::
+
+        cache = open_mongodb_cache(
+            "mongodb://mongo1,mongo2/myapp?replicaSet=rs0",
+            db="myapp",
+            collection="sessions",
+        )
+        app = SessionMiddleware(app, secret_key=SECRET_KEY, store=cache)
+    """
     try:
         import pymongo
         from cachelib.mongodb import MongoDbCache
@@ -93,7 +106,17 @@ def open_dynamodb_cache(
     endpoint_url: str | None = None,
     key_prefix: str | None = None,
 ) -> BaseCache:
-    """Build cachelib's DynamoDbCache (needs boto3; it contacts AWS at once)."""
+    """Build cachelib's DynamoDbCache (needs boto3; it contacts AWS at once).
+
+    ``dynamodb://`` store URLs open their cache with it; credentials come
+    from boto3's usual sources. No boto3 is MissingClient.
+
+    Example::
+
+        cache = open_dynamodb_cache("sessions", region="eu-west-1")
+        local = open_dynamodb_cache("sessions", endpoint_url="http://localhost:8000")
+        app = SessionMiddleware(app, secret_key=SECRET_KEY, store=cache)
+    """
     try:
         import boto3  # noqa: F401
         from cachelib.dynamodb import DynamoDbCache

@@ -66,7 +66,15 @@ def make_client(
     dead_retry: float,
     max_value_length: int,
 ) -> t.Any:
-    """A python-memcached client with CAS on that never unpickles."""
+    """A python-memcached client with CAS on that never unpickles.
+
+    No connection is made until the first command.
+
+    >>> client = make_client(["127.0.0.1:11211"], socket_timeout=1, dead_retry=30,
+    ...                      max_value_length=1024 * 1024)
+    >>> client.cache_cas, client.unpickler is RefusingUnpickler
+    (True, True)
+    """
     import memcache
 
     return memcache.Client(
@@ -80,13 +88,24 @@ def make_client(
 
 
 def is_python_memcached(client: object) -> bool:
-    """True for a python-memcached client (it keeps CAS ids in ``cas_ids``)."""
+    """True for a python-memcached client (it keeps CAS ids in ``cas_ids``).
+
+    >>> client = make_client(["127.0.0.1:11211"], socket_timeout=1, dead_retry=1,
+    ...                      max_value_length=1000)
+    >>> is_python_memcached(client), is_python_memcached(object())
+    (True, False)
+    """
     return hasattr(client, "cas_ids")
 
 
 def buckets(client: t.Any) -> list[Server]:
     """The client's hash buckets as wire servers (one per weight unit, in the
     client's order, so a key hashes to the server python-memcached would use).
+
+    >>> client = make_client(["10.0.0.1:11211", ("10.0.0.2:11211", 2)],
+    ...                      socket_timeout=1, dead_retry=1, max_value_length=1000)
+    >>> [server.name for server in buckets(client)]  # the second has weight 2
+    ['inet:10.0.0.1:11211', 'inet:10.0.0.2:11211', 'inet:10.0.0.2:11211']
     """
     servers: dict[int, Server] = {}
     for host in client.buckets:
@@ -96,8 +115,15 @@ def buckets(client: t.Any) -> list[Server]:
 
 
 def timeouts(client: t.Any) -> tuple[float | None, float]:
-    """``(socket_timeout, dead_retry)`` the client's servers were given
-    (``None``: no timeout)."""
+    """``(socket_timeout, dead_retry)`` the client's servers were given.
+
+    ``None`` is no timeout; a client without servers is StoreUnavailable.
+
+    >>> timeouts(make_client([], socket_timeout=1, dead_retry=1, max_value_length=1))
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.StoreUnavailable: no memcached server configured
+    """
     if not client.servers:
         raise StoreUnavailable("no memcached server configured")
     host = client.servers[0]
@@ -106,8 +132,14 @@ def timeouts(client: t.Any) -> tuple[float | None, float]:
 
 
 def key_hash(bkey: bytes) -> int:
-    """python-memcached's hash of a key (looked up at each call, as the
-    client does, so an application that replaced it keeps its placement)."""
+    """python-memcached's hash of a key, which picks the key's server.
+
+    The hash function is looked up at each call, as the client does, so an
+    application that replaced it keeps its placement.
+
+    >>> key_hash(b"wss:{a}"), key_hash(b"wss:{a}") == key_hash(b"wss:{b}")
+    (4615, False)
+    """
     import memcache
 
     return int(memcache.serverHashFunction(bkey))

@@ -28,8 +28,20 @@ __all__ = ["PylibmcCommands", "refusing_client_class"]
 
 
 def refusing_client_class(pylibmc: t.Any) -> t.Any:
-    """A ``pylibmc.Client`` subclass that refuses values it did not store as
-    plain bytes (pickles, integers, text, compressed: never a session)."""
+    """A ``pylibmc.Client`` subclass that refuses values not stored as plain bytes.
+
+    Pickles, integers, text and compressed values carry flags: never a
+    session record.
+
+    >>> import pylibmc
+    >>> client = refusing_client_class(pylibmc)(["127.0.0.1:11211"])  # no connection
+    >>> client.deserialize(*client.serialize(b"record"))  # plain bytes: flags 0
+    b'record'
+    >>> client.deserialize(*client.serialize({"user": "ann"}))  # pylibmc pickled it
+    Traceback (most recent call last):
+    ...
+    ValueError: memcached value is not a session record
+    """
 
     class Client(pylibmc.Client):  # type: ignore[misc]
         def deserialize(self, value: bytes, flags: int) -> bytes:
@@ -45,6 +57,13 @@ class PylibmcCommands:
 
     ``borrow`` is a context manager factory yielding a client (the cache's
     ``ThreadMappedPool.reserve``, or one shared client).
+
+    >>> from contextlib import nullcontext
+    >>> class NotFound(Exception): pass  # pylibmc's error for a missing key
+    >>> class Client:
+    ...     def delete(self, key): raise NotFound(key)
+    >>> PylibmcCommands(lambda: nullcontext(Client())).delete(b"wss:{a}")  # an answer
+    False
     """
 
     def __init__(self, borrow: Callable[[], AbstractContextManager[t.Any]]) -> None:

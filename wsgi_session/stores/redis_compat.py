@@ -121,6 +121,13 @@ def pool_of(client: t.Any) -> t.Any:
     ``None`` for a cluster client (not a ``redis.Redis``), a subclass that
     wraps ``execute_command``, a single-connection client and a client with
     client-side caching.
+
+    >>> class Logged(redis.Redis):  # wraps its commands
+    ...     def execute_command(self, *args, **options):
+    ...         return super().execute_command(*args, **options)
+    >>> client = redis.Redis()
+    >>> pool_of(client) is client.connection_pool, pool_of(Logged())
+    (True, None)
     """
     if not isinstance(client, redis.Redis):  # RedisCluster is not a redis.Redis
         return None
@@ -138,6 +145,11 @@ def connection_factory(pool: t.Any) -> Callable[[], t.Any]:
     """The pool's "make a new connection" (counted against max_connections).
 
     The connection is not connected yet; it connects on its first command.
+
+    >>> pool = redis.Redis().connection_pool
+    >>> connection = connection_factory(pool)()
+    >>> created_connections(pool), socket_of(connection) is None
+    (1, True)
     """
     return t.cast(Callable[[], t.Any], pool.make_connection)
 

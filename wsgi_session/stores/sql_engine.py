@@ -184,6 +184,12 @@ def prepare_engine(engine: Engine) -> None:
     READ COMMITTED and strict mode (an oversized value is an error, never
     truncated). Every database: the time the connection was opened, in
     its ``info`` (:data:`OPENED`), for the runner's recycling.
+
+    >>> engine = sa.create_engine("sqlite://")
+    >>> prepare_engine(engine); prepare_engine(engine)  # registered once
+    >>> with engine.connect() as conn:
+    ...     conn.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    1
     """
     if event.contains(engine, "connect", _on_connect):
         return
@@ -214,7 +220,14 @@ def _on_connect(dbapi_connection: t.Any, record: t.Any) -> None:
 
 
 class Failure(enum.Enum):
-    """What a database error means for the operation that got it."""
+    """What a database error means for the operation that got it.
+
+    >>> import sqlite3
+    >>> missing = sqlite3.OperationalError("no such table: wss_sessions")
+    >>> error = exc.OperationalError("SELECT ...", {}, missing)
+    >>> classify(error, ["wss_sessions"]), classify(error, ["other_table"])
+    (<Failure.NO_TABLE: 'no table'>, <Failure.UNAVAILABLE: 'unavailable'>)
+    """
 
     #: Try the operation again at once (deadlock, serialization failure, a
     #: pooled connection found dead).

@@ -33,8 +33,20 @@ ATTEMPTS = 3
 
 
 def create_tables(engine: Engine, schema: SqlSchema) -> None:
-    """Create the tables if missing (safe when several processes race);
-    StoreUnavailable when that fails or the tables are of an earlier layout."""
+    """Create the tables if missing (safe when several processes race).
+
+    StoreUnavailable when that fails or the tables are of an earlier layout.
+
+    >>> import tempfile
+    >>> from wsgi_session.stores.sql_engine import create_sql_engine
+    >>> engine = create_sql_engine("sqlite:///" + tempfile.mkdtemp() + "/s.db")
+    >>> with engine.begin() as conn:  # a session table with a meta column
+    ...     _ = conn.exec_driver_sql("CREATE TABLE wsgi_session_sessions (meta BLOB)")
+    >>> create_tables(engine, SqlSchema())
+    Traceback (most recent call last):
+    ...
+    wsgi_session.errors.StoreUnavailable: the SQL session table ... earlier ...
+    """
     statements = schema.ddl(engine.dialect)
     mysql = engine.dialect.name in ("mysql", "mariadb")
     _check_layout(engine, schema)
@@ -90,7 +102,13 @@ def _check_layout(engine: Engine, schema: SqlSchema) -> None:
 
 
 def error_message(error: exc.SQLAlchemyError) -> str:
-    """The driver's message (never the statement's parameters: session data)."""
+    """The driver's message (never the statement's parameters: session data).
+
+    >>> import sqlite3
+    >>> driver_error = sqlite3.IntegrityError("UNIQUE constraint failed: s.id")
+    >>> error_message(exc.IntegrityError("INSERT ...", {"v": b"secret"}, driver_error))
+    'IntegrityError: UNIQUE constraint failed: s.id'
+    """
     if isinstance(error, exc.DBAPIError) and error.orig is not None:
         return f"{type(error.orig).__name__}: {error.orig}".strip()
     return f"{type(error).__name__}: {error}"
