@@ -206,8 +206,10 @@ def test_timeout_is_not_retried_and_the_connection_is_dropped(
             backend.load(KEY)
     finally:
         redis_server.resume()
-    assert isinstance(info.value.original, redis.TimeoutError)
-    assert counted.round_trips - before == 1
+    # redis-py's TimeoutError; on Python 3.9 a ConnectionError around the
+    # builtin TimeoutError of its parser ("... ('Timeout reading from socket',)")
+    assert "Timeout reading" in str(info.value.original)
+    assert counted.round_trips - before == 1  # not sent again
     assert in_use(backend) == 0
     assert backend.wire.connected == 0  # dropped: no late reply is ever read
     assert backend.load("other") == Record(b"meta", {"b": b"2"})

@@ -24,6 +24,7 @@ command, except :func:`packed_command` (see there).
 
 from __future__ import annotations
 
+import socket
 import typing as t
 from collections.abc import Callable
 
@@ -35,6 +36,7 @@ from redis.exceptions import (
     RedisError,
     ResponseError,
 )
+from redis.exceptions import TimeoutError as RedisTimeout
 from redis.retry import Retry
 
 from .requirements import RANGES
@@ -61,6 +63,7 @@ __all__ = [
     "connection_factory",
     "created_connections",
     "is_cluster",
+    "is_timeout",
     "make_client",
     "packed_command",
     "pool_of",
@@ -88,6 +91,29 @@ def unavailable_errors(client: object) -> tuple[type[Exception], ...]:
     True
     """
     return (*UNAVAILABLE, IndexError) if is_cluster(client) else UNAVAILABLE
+
+
+def is_timeout(error: BaseException) -> bool:
+    """True when ``error`` is a socket timeout (the server may still run the
+    command: it is not sent again).
+
+    redis-py raises its ``TimeoutError`` for one, except on Python 3.9:
+    there its reply parsers raise the builtin ``TimeoutError``, which is not
+    ``socket.timeout`` before Python 3.10, so the connection wraps it in a
+    ``ConnectionError`` ("Error while reading from ...") like a closed socket.
+
+    >>> is_timeout(redis.TimeoutError("Timeout reading from socket"))
+    True
+    >>> wrapped = ConnectionError("Error while reading from 127.0.0.1:6379")
+    >>> wrapped.__context__ = TimeoutError("Timeout reading from socket")
+    >>> is_timeout(wrapped), is_timeout(ConnectionError("Connection closed"))
+    (True, False)
+    """
+    if isinstance(error, RedisTimeout):
+        return True
+    return isinstance(error, ConnectionError) and isinstance(
+        error.__context__, (TimeoutError, socket.timeout)
+    )
 
 
 def make_client(**kwargs: t.Any) -> redis.Redis:

@@ -59,6 +59,7 @@ from .redis_compat import (
     ResponseError,
     connection_factory,
     created_connections,
+    is_timeout,
     packed_command,
     pool_of,
     unavailable_errors,
@@ -240,9 +241,9 @@ class Wire:
             conn.send_packed_command(packed_command(conn, args))
             sent = True
             return conn.read_response()
-        except ConnectionError:  # the server closed an idle connection
+        except ConnectionError as exc:  # the server closed an idle connection
             conn.disconnect()
-            if sent and not idempotent:
+            if (sent and not idempotent) or is_timeout(exc):
                 raise
         self.on_send()
         conn.connect()  # a new socket
