@@ -108,9 +108,9 @@ def _missing_setting(app: t.Any, env: t.Any, node: t.Any, contnode: t.Any) -> No
 
 
 def _undocumented_settings(app: t.Any, env: t.Any) -> None:
-    documented = {
-        name for kind, name in env.domains.standard_domain.objects if kind == "setting"
-    }
+    # get_domain(): env.domains is a plain dict before Sphinx 8 (Python 3.9).
+    std = env.get_domain("std")
+    documented = {name for kind, name in std.objects if kind == "setting"}
     for setting in SETTINGS:
         if setting.name not in documented:
             _log.warning(
