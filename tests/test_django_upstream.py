@@ -21,15 +21,24 @@ from pathlib import Path
 import pytest
 from upstream import SourceUnavailable, UnittestRunner, UpstreamResult, run_upstream
 
-pytest.importorskip("django")
+django = pytest.importorskip("django")
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PLUGIN = HERE / "upstream_django_plugin.py"
 
+#: SessionBase's async API (``aget``, ``aset``, ...) and the tests of it
+#: (``SessionBaseTests``, the ``*_async`` tests of ``SessionTestsMixin``)
+#: are new in Django 5.1; setup.cfg supports Django 4.2 on.
+ASYNC_SESSIONS = django.VERSION >= (5, 1)
+
+#: Test modules newer than the oldest supported Django: label -> first release.
+SINCE = {"auth_tests.test_login": (5, 2)}
+
 #: What runs: the SessionTestsMixin label first, then Django's test modules
-#: that use sessions through the middleware, the engine or the test client.
-LABELS = [
+#: that use sessions through the middleware, the engine or the test client
+#: (those the installed version's source release has).
+ALL_LABELS = [
     "upstream_django_plugin",
     "sessions_tests.tests.SessionMiddlewareTests",
     "auth_tests.test_views",
@@ -43,6 +52,7 @@ LABELS = [
     "test_client",
     "test_client_regress",
 ]
+LABELS = [name for name in ALL_LABELS if SINCE.get(name, (0,)) <= django.VERSION]
 
 _OTHER_ENGINE = (
     "switches SESSION_ENGINE to Django's {} backend and logs in through it; "
@@ -109,22 +119,26 @@ def test_django_session_auth_messages_client_tests_pass(
     print(result.summary())  # the counts, shown with -rA / -s
     assert result.returncode == 0, result.summary()
     assert result.failed == 0, result.summary()
-    assert result.passed >= 700, result.summary()  # 775 with Django 5.2.19
+    # 775 with Django 5.2.19, 605 with Django 4.2.30 (fewer test modules)
+    assert result.passed >= (700 if ASYNC_SESSIONS else 580), result.summary()
 
 
 @pytest.mark.slow
 def test_session_tests_mixin_ran_against_our_store(
     django_result: UpstreamResult,
 ) -> None:
-    """Django's SessionTestsMixin ran, sync and async, against our SessionStore."""
+    """Django's SessionTestsMixin ran, sync and (Django 5.1 on) async, against
+    our SessionStore."""
     ours = {
         name: outcome
         for name, outcome in django_result.outcomes.items()
         if name.startswith("upstream_django_plugin.WsgiSessionStoreTests.")
     }
-    assert len(ours) >= 60, django_result.summary()  # 66 with Django 5.2.19
+    # 66 with Django 5.2.19, 37 with Django 4.2.30 (no async tests)
+    assert len(ours) >= (60 if ASYNC_SESSIONS else 34), django_result.summary()
     assert set(ours.values()) == {"passed"}, ours
-    assert any(name.endswith("_async") for name in ours)
+    if ASYNC_SESSIONS:
+        assert any(name.endswith("_async") for name in ours)
 
 
 @pytest.mark.slow
@@ -132,14 +146,20 @@ def test_session_tests_mixin_ran_against_our_store(
 def test_session_tests_mixin_passes_on_real_stores(
     kind: str, request: pytest.FixtureRequest
 ) -> None:
-    """Django's SessionTestsMixin passes with our engine on a Redis server too."""
+    """Django's SessionTestsMixin and SessionMiddlewareTests pass with our
+    engine and middleware on a Redis server too."""
     store = request.getfixturevalue(f"{kind}_url")
     runner = UnittestRunner("tests/runtests.py")
-    runner.env["WSGI_SESSION_UPSTREAM_STORE"] = store
+    runner.env.update(
+        WSGI_SESSION_UPSTREAM_EXCLUDE=json.dumps(EXCLUDE),
+        WSGI_SESSION_UPSTREAM_STORE=store,
+    )
     try:
         result = run_upstream(
             "django",
-            ["upstream_django_plugin", "sessions_tests.tests.SessionBaseTests"],
+            # (the second label also installs the sessions_tests app, whose
+            # models the plugin's import of SessionTestsMixin needs)
+            ["upstream_django_plugin", "sessions_tests.tests.SessionMiddlewareTests"],
             plugin=PLUGIN,
             runner=runner,
             extra_args=["--parallel=1", "-v", "2", "--settings=upstream_django_plugin"],
@@ -148,7 +168,8 @@ def test_session_tests_mixin_passes_on_real_stores(
     except SourceUnavailable as exc:
         pytest.skip(f"no Django source release: {exc}")
     assert result.returncode == 0 and result.failed == 0, result.summary()
-    assert result.passed >= 60, result.summary()
+    # 76 with Django 5.2.19, 47 with Django 4.2.30
+    assert result.passed >= (70 if ASYNC_SESSIONS else 44), result.summary()
 
 
 @pytest.mark.slow
