@@ -122,6 +122,7 @@ def wrap_engine(engine: Engine, *, table_prefix: str = DEFAULT_PREFIX) -> SqlCac
     >>> engine = sqlalchemy.create_engine("sqlite:///" + tempfile.mkdtemp() + "/s.db")
     >>> wrap_engine(engine).backend.load("wss:{x}") is None
     True
+    >>> engine.dispose()  # (closes its SQLite connection)
     """
     if not is_sql_engine(engine):
         raise TypeError(f"expected a sqlalchemy Engine, not {type(engine).__name__}")

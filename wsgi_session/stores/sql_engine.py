@@ -190,6 +190,7 @@ def prepare_engine(engine: Engine) -> None:
     >>> with engine.connect() as conn:
     ...     conn.exec_driver_sql("PRAGMA foreign_keys").scalar()
     1
+    >>> engine.dispose()
     """
     if event.contains(engine, "connect", _on_connect):
         return

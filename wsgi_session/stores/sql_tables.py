@@ -9,8 +9,9 @@ session table) are refused with a logged error, never dropped.
     >>> import tempfile
     >>> from wsgi_session.stores.sql_engine import create_sql_engine
     >>> from wsgi_session.stores.sql_schema import SqlSchema
-    >>> create_tables(create_sql_engine("sqlite:///" + tempfile.mkdtemp() + "/s.db"),
-    ...               SqlSchema())
+    >>> engine = create_sql_engine("sqlite:///" + tempfile.mkdtemp() + "/s.db")
+    >>> create_tables(engine, SqlSchema()); create_tables(engine, SqlSchema())
+    >>> engine.dispose()  # (closes its SQLite connection)
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def create_tables(engine: Engine, schema: SqlSchema) -> None:
     Traceback (most recent call last):
     ...
     wsgi_session.errors.StoreUnavailable: the SQL session table ... earlier ...
+    >>> engine.dispose()
     """
     statements = schema.ddl(engine.dialect)
     mysql = engine.dialect.name in ("mysql", "mariadb")
