@@ -71,14 +71,7 @@ def memcached_server() -> Iterator[MemcachedServer]:
 @pytest.fixture(scope="module")
 def redis_cluster() -> Iterator[RedisClusterServer]:
     """A one-node Redis Cluster (all slots: it still refuses cross-slot commands)."""
-    server = RedisClusterServer()
-    try:
-        server.start()
-    except ServerError as exc:
-        server.close()
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+    server = start_or_skip(RedisClusterServer())
     yield server
     server.close()
 
