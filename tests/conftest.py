@@ -50,6 +50,25 @@ def start_or_skip(server: _S, timeout: float = 10.0) -> _S:
     return server
 
 
+def errors_in_threads(work: Callable[[int], object], count: int) -> list[BaseException]:
+    """Run ``work(0)`` ... ``work(count - 1)`` in threads at once; return what
+    they raised (a failed assert in a thread is otherwise only printed)."""
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            work(n)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """A private redis-server for the whole test run."""

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import start_or_skip
+from conftest import errors_in_threads, start_or_skip
 from servers import HOST, MemcachedServer
 
 from wsgi_session.errors import StoreUnavailable
@@ -205,24 +205,15 @@ def test_close_closes_the_idle_connections(wire):
 
 def test_eight_threads_get_their_own_replies(wire):
     """Threads sharing one wire each read back exactly what they wrote."""
-    errors: list[BaseException] = []
 
     def work(n: int) -> None:
-        try:
-            for i in range(200):
-                key = b"t%d-%d" % (n, i)
-                value = b"%d:%d:" % (n, i) * (i % 7 + 1)
-                assert wire.store(b"set", key, value, 60)
-                assert wire.gets(key)[0] == value
-        except BaseException as exc:
-            errors.append(exc)
+        for i in range(200):
+            key = b"t%d-%d" % (n, i)
+            value = b"%d:%d:" % (n, i) * (i % 7 + 1)
+            assert wire.store(b"set", key, value, 60)
+            assert wire.gets(key)[0] == value
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert errors_in_threads(work, 8) == []
     assert 1 <= len(wire.servers[0].idle) <= 8  # every socket came back
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from apps import counter_app
+from conftest import errors_in_threads
 from sqlalchemy import event
 from sqlrows import stored_expiry
 from werkzeug.test import Client
@@ -326,23 +327,14 @@ def test_concurrent_merges_and_deletes_do_not_deadlock(backend: SqlBackend) -> N
     keys = [new_key() for _ in range(3)]
     for key in keys:
         backend.create(key, b"m", {"base": b"0"}, 60)
-    errors: list[BaseException] = []
 
     def worker(n: int) -> None:
-        try:
-            for i in range(10):
-                key = keys[(n + i) % 3]
-                names = {f"f{(n + j) % 7}": b"v" for j in range(3)}
-                backend.merge(key, b"m", names, [f"f{(n + 5) % 7}"], 60)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+        for i in range(10):
+            key = keys[(n + i) % 3]
+            names = {f"f{(n + j) % 7}": b"v" for j in range(3)}
+            backend.merge(key, b"m", names, [f"f{(n + 5) % 7}"], 60)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    assert not errors_in_threads(worker, 8)
     for key in keys:
         record = backend.load(key)
         assert record is not None and record.fields["base"] == b"0"

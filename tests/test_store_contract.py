@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import pytest
 from cachelib import BaseCache
+from conftest import errors_in_threads
 
 from wsgi_session.errors import LockTimeout
 from wsgi_session.stores import (
@@ -214,25 +215,16 @@ def test_concurrent_merges_of_distinct_fields_are_all_kept(backend: Backend) -> 
     backend.create(key, b"m", {"base": b"0"}, 60)
     barrier = threading.Barrier(16)
     results: list[SaveResult] = []
-    errors: list[BaseException] = []
 
     def worker(n: int) -> None:
-        try:
-            barrier.wait()
-            loaded = backend.load(key)
-            token = loaded.token if loaded else None
-            results.append(
-                backend.merge(key, b"m", {f"f{n}": bytes([n])}, [], 60, token=token)
-            )
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+        barrier.wait()
+        loaded = backend.load(key)
+        token = loaded.token if loaded else None
+        results.append(
+            backend.merge(key, b"m", {f"f{n}": bytes([n])}, [], 60, token=token)
+        )
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    assert not errors_in_threads(worker, 16)
     assert results == [SaveResult.SAVED] * 16
     record = backend.load(key)
     assert record is not None
